@@ -1,0 +1,41 @@
+# The two commands that matter: `make demo` runs the product, `make test` runs every test.
+# Both install what is missing first (Debian packages as root, Python packages into .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench deps system-deps clean
+
+system-deps:
+	@bash deploy/local/install_system_deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip >&2
+	@$(BIN)/pip install -q -e '.[dev]' >&2
+	@touch $(STAMP)
+
+deps: system-deps $(STAMP)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: deps
+	$(BIN)/mypy
+
+test: deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: deps
+	$(BIN)/python -m deploy.demo
+
+bench: deps
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

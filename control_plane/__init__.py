@@ -1,0 +1,1 @@
+"""The multi-tenant control plane: API, dashboard, analysis and the approve-and-apply workflow."""

@@ -1,0 +1,137 @@
+"""A throwaway PostgreSQL cluster for the tests, the demo and the benchmarks.
+
+Built on pytest-postgresql's executor (initdb, pg_ctl start/stop, readiness), with one twist:
+``initdb`` refuses to run as root, so the cluster always runs as the ``postgres`` OS user when we
+are root (through ``pg_ctl_as_postgres``) and as the caller otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from pytest_postgresql.executors import PostgreSQLExecutor
+
+PG_CTL_WRAPPER = Path(__file__).with_name("pg_ctl_as_postgres")
+
+# What every monitored test database needs: statement statistics for everything, utility included,
+# so that the leak tests see exactly what a badly configured production server would record.
+MONITORED_SERVER_SETTINGS: Mapping[str, str] = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.track_utility": "on",
+    "pg_stat_statements.max": "10000",
+    "track_io_timing": "on",
+    "max_connections": "100",
+    "fsync": "off",  # throwaway data: durability buys nothing and costs seconds per test
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hand_to_postgres_user(path: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam("postgres")
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass(frozen=True)
+class ThrowawayCluster:
+    executor: PostgreSQLExecutor
+    base_dir: Path
+
+    @property
+    def host(self) -> str:
+        return str(self.executor.host)
+
+    @property
+    def port(self) -> int:
+        return int(self.executor.port)
+
+    @property
+    def superuser(self) -> str:
+        return str(self.executor.user)
+
+    def url(self, dbname: str, user: str | None = None, password: str | None = None) -> str:
+        who = user or self.superuser
+        if password is not None:
+            who = f"{who}:{password}"
+        return f"postgresql://{who}@{self.host}:{self.port}/{dbname}"
+
+    def connect(self, dbname: str = "postgres", **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(self.url(dbname), autocommit=True, **kwargs)  # type: ignore[arg-type]
+
+    def create_database(self, dbname: str, extensions: tuple[str, ...] = ()) -> str:
+        with self.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        if extensions:
+            with self.connect(dbname) as conn:
+                for extension in extensions:
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+        return self.url(dbname)
+
+    def log_text(self) -> str:
+        try:
+            return Path(self.executor.logfile).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        try:
+            self.executor.stop()
+        finally:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def start_cluster(
+    settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS, port: int | None = None, dbname: str = "tests"
+) -> ThrowawayCluster:
+    base_dir = Path(tempfile.mkdtemp(prefix="optischema-pg-"))
+    base_dir.chmod(0o755)
+    _hand_to_postgres_user(base_dir)
+    options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    executor = PostgreSQLExecutor(
+        executable=str(PG_CTL_WRAPPER),
+        host="127.0.0.1",
+        port=port or free_port(),
+        datadir=str(base_dir / "data"),
+        unixsocketdir=str(base_dir),
+        logfile=str(base_dir / "postgresql.log"),
+        startparams="-w",
+        dbname=dbname,
+        user="postgres",
+        postgres_options=options,
+        timeout=120,
+    )
+    try:
+        executor.start()
+    except Exception:
+        shutil.rmtree(base_dir, ignore_errors=True)
+        raise
+    return ThrowawayCluster(executor=executor, base_dir=base_dir)
+
+
+@contextmanager
+def running_cluster(settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS) -> Iterator[ThrowawayCluster]:
+    cluster = start_cluster(settings)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the control plane's metadata database (shipped inside the distribution)."""

@@ -1,0 +1,1 @@
+"""Code both deployables use: the wire contract, SQL safety rules and fingerprinting."""

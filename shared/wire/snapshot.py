@@ -1,0 +1,172 @@
+"""The snapshot: what one collection cycle of the agent sends to the control plane.
+
+Everything in here has already been anonymized by the agent: query text with every literal replaced
+by a placeholder, plans and index definitions scrubbed the same way, and no row data at all
+(column statistics carry only null fractions, distinct counts and correlation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The version of this payload. The control plane accepts this one and the previous one so that
+# agents can be upgraded after the control plane.
+SNAPSHOT_SCHEMA_VERSION = 1
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+StatementType = Literal["select", "insert", "update", "delete", "merge"]
+
+
+class WireModel(BaseModel):
+    # A payload with unknown keys is malformed: rejecting it whole beats storing half of it.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatementCounters(WireModel):
+    """Counters of pg_stat_statements over one interval (or since the last reset, see IntervalInfo)."""
+
+    calls: NonNegativeInt = 0
+    rows: NonNegativeInt = 0
+    total_exec_time_ms: NonNegativeFloat = 0.0
+    total_plan_time_ms: NonNegativeFloat = 0.0
+    shared_blks_hit: NonNegativeInt = 0
+    shared_blks_read: NonNegativeInt = 0
+    shared_blks_dirtied: NonNegativeInt = 0
+    shared_blks_written: NonNegativeInt = 0
+    local_blks_hit: NonNegativeInt = 0
+    local_blks_read: NonNegativeInt = 0
+    temp_blks_read: NonNegativeInt = 0
+    temp_blks_written: NonNegativeInt = 0
+    blk_read_time_ms: NonNegativeFloat = 0.0
+    blk_write_time_ms: NonNegativeFloat = 0.0
+    wal_bytes: NonNegativeInt = 0
+
+
+class StatementStats(StatementCounters):
+    """One statement, merged over every pg_stat_statements entry that shares its fingerprint."""
+
+    fingerprint: Fingerprint
+    query: str = Field(description="Anonymized text: every literal is a $n placeholder.")
+    statement_type: StatementType
+    relations: list[str] = Field(default_factory=list, description="schema.table names it reads or writes")
+    toplevel: bool = True
+
+
+class ColumnStats(WireModel):
+    name: str
+    type: str
+    not_null: bool
+    null_frac: float | None = None
+    n_distinct: float | None = None
+    correlation: float | None = None
+    avg_width: int | None = None
+
+
+class TableStats(WireModel):
+    schema_name: str
+    name: str
+    is_partitioned: bool = False
+    row_estimate: float
+    total_bytes: NonNegativeInt
+    table_bytes: NonNegativeInt
+    index_bytes: NonNegativeInt
+    seq_scan: NonNegativeInt = 0
+    seq_tup_read: NonNegativeInt = 0
+    idx_scan: NonNegativeInt = 0
+    idx_tup_fetch: NonNegativeInt = 0
+    n_tup_ins: NonNegativeInt = 0
+    n_tup_upd: NonNegativeInt = 0
+    n_tup_del: NonNegativeInt = 0
+    n_tup_hot_upd: NonNegativeInt = 0
+    n_live_tup: NonNegativeInt = 0
+    n_dead_tup: NonNegativeInt = 0
+    last_vacuum: datetime | None = None
+    last_autovacuum: datetime | None = None
+    last_analyze: datetime | None = None
+    last_autoanalyze: datetime | None = None
+    columns: list[ColumnStats] = Field(default_factory=list)
+
+
+class IndexStats(WireModel):
+    schema_name: str
+    table: str
+    name: str
+    definition: str | None = Field(description="Scrubbed CREATE INDEX; null when it could not be scrubbed.")
+    columns: list[str] = Field(description="Key columns in order; an expression key appears as 'expr'.")
+    access_method: str
+    is_unique: bool
+    is_primary: bool
+    is_valid: bool
+    is_partial: bool
+    backs_constraint: bool
+    size_bytes: NonNegativeInt
+    idx_scan: NonNegativeInt = 0
+    idx_tup_read: NonNegativeInt = 0
+    idx_tup_fetch: NonNegativeInt = 0
+
+
+class ServerInfo(WireModel):
+    version: str = Field(description="For example '15.19'")
+    version_num: int = Field(description="server_version_num, for example 150019")
+    is_replica: bool
+    settings: dict[str, str] = Field(default_factory=dict, description="Tuning settings with their unit")
+    cache_hit_ratio: float | None = None
+    connections_by_state: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    transactions_per_second: NonNegativeFloat | None = None
+    stats_reset_at: datetime | None = Field(default=None, description="pg_stat_statements_info.stats_reset")
+    pg_stat_statements_max: NonNegativeInt | None = None
+
+
+class PlanSample(WireModel):
+    fingerprint: Fingerprint
+    generic: bool = Field(description="A generic plan (parameters unknown), never an executed one")
+    total_cost: NonNegativeFloat
+    plan: dict[str, object] = Field(description="EXPLAIN (FORMAT JSON) output, scrubbed of constants")
+
+
+class IntervalInfo(WireModel):
+    kind: Literal["delta", "since_reset"] = Field(
+        description="'delta': counters over [started_at, ended_at]; 'since_reset': the agent had no saved "
+        "state, so the counters are what accumulated since statistics were last reset"
+    )
+    started_at: datetime | None
+    ended_at: datetime
+    seconds: NonNegativeFloat | None
+    reset_detected: bool = Field(
+        default=False, description="pg_stat_statements was reset during the interval; deltas restart here"
+    )
+    entries_deallocated: NonNegativeInt = Field(
+        default=0, description="Entries evicted from pg_stat_statements during the interval (dealloc)"
+    )
+
+
+class DroppedStatements(WireModel):
+    """Statements that were observed but never sent, by reason, so that their absence is visible."""
+
+    utility: NonNegativeInt = 0
+    unparseable: NonNegativeInt = 0
+    agent_own: NonNegativeInt = 0
+    catalog_only: NonNegativeInt = 0
+    transaction_control: NonNegativeInt = 0
+    counters_reset: NonNegativeInt = 0
+
+
+class Snapshot(WireModel):
+    schema_version: Literal[1] = SNAPSHOT_SCHEMA_VERSION
+    snapshot_id: UUID
+    agent_version: str
+    collected_at: datetime
+    database_name: str
+    interval: IntervalInfo
+    server: ServerInfo
+    statements: list[StatementStats] = Field(default_factory=list)
+    tables: list[TableStats] = Field(default_factory=list)
+    indexes: list[IndexStats] = Field(default_factory=list)
+    plans: list[PlanSample] = Field(default_factory=list)
+    dropped: DroppedStatements = Field(default_factory=DroppedStatements)

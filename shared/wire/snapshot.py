@@ -158,7 +158,7 @@ class DroppedStatements(WireModel):
 
 
 class Snapshot(WireModel):
-    schema_version: Literal[1] = SNAPSHOT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     snapshot_id: UUID
     agent_version: str
     collected_at: datetime

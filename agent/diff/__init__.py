@@ -1,0 +1,1 @@
+"""Pure functions that turn two polls into per-interval deltas."""

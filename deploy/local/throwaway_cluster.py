@@ -84,7 +84,9 @@ class ThrowawayCluster:
         if extensions:
             with self.connect(dbname) as conn:
                 for extension in extensions:
-                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+                    conn.execute(
+                        sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension))
+                    )
         return self.url(dbname)
 
     def log_text(self) -> str:

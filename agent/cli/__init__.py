@@ -1,0 +1,1 @@
+"""The optischema-agent command."""

@@ -1,0 +1,84 @@
+"""optischema-agent: results on standard output, progress and logs on standard error."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent.cli.options import agent_options, build_config
+from agent.collect.prerequisites import all_required_ok, check_server
+from agent.config import AgentConfig
+from agent.db.session import DatabaseUnavailable, MonitoredDatabase
+from agent.snapshot.collector import Collector, PrerequisitesMissing
+from agent.state.collector_state import load_state
+from shared.version import PRODUCT_VERSION
+
+log = logging.getLogger("optischema.agent")
+
+
+def state_path(config: AgentConfig) -> Path:
+    return config.spool_dir / "state" / "collector.json"
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The pool retries in the background and would repeat the same connection error many times.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+
+
+@click.group()
+@click.version_option(PRODUCT_VERSION, prog_name="optischema-agent")
+def cli() -> None:
+    """OptiSchema agent: reads PostgreSQL statistics locally and ships only anonymized metrics."""
+    _configure_logging()
+
+
+@cli.command()
+@agent_options
+def check(**options: Any) -> None:
+    """Check every prerequisite and print the exact fix for what is missing."""
+    config = build_config(options)
+    database = MonitoredDatabase(config.database_url, config.limits)
+    try:
+        with database, database.session() as session:
+            results, _ = check_server(session)
+    except DatabaseUnavailable as error:
+        click.echo(f"fail  connection: {error}")
+        sys.exit(1)
+    click.echo(f"ok    connection: {database.redacted_url}")
+    for result in results:
+        click.echo(result.line())
+    sys.exit(0 if all_required_ok(results) else 1)
+
+
+@cli.command()
+@agent_options
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here, not stdout"
+)
+def snapshot(output: Path | None, **options: Any) -> None:
+    """Collect once and print exactly the payload `run` would send. Sends nothing, changes nothing."""
+    config = build_config(options)
+    database = MonitoredDatabase(config.database_url, config.limits)
+    try:
+        with database:
+            collection = Collector(database, config.collector, load_state(state_path(config))).collect()
+    except (DatabaseUnavailable, PrerequisitesMissing) as error:
+        click.echo(f"optischema-agent snapshot: {error}", err=True)
+        sys.exit(1)
+    payload = collection.snapshot.model_dump_json(indent=2)
+    if output is None:
+        click.echo(payload)
+    else:
+        output.write_text(payload + "\n")
+        log.info("wrote snapshot %s to %s", collection.snapshot.snapshot_id, output)
+
+
+def main() -> None:
+    cli()

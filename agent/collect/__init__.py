@@ -1,0 +1,1 @@
+"""One module per catalog area of the monitored database."""

@@ -1,0 +1,83 @@
+"""Generic plans: EXPLAIN (FORMAT JSON), never ANALYZE, of normalized statement text.
+
+pg_stat_statements text has `$n` placeholders and no values, so the only honest plan is the
+generic one. PostgreSQL 16+ explains such text directly (`GENERIC_PLAN`); before 16 the statement
+is prepared and executed with NULLs under `plan_cache_mode = force_generic_plan`. Everything runs
+in a transaction that is rolled back, and DML is explained, never executed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from agent.db.session import AgentSession
+from shared.sql.normalized_text import max_parameter_number, repair_normalized_text
+
+GENERIC_PLAN_OPTION_VERSION = 160000
+_statement_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ExplainOutcome:
+    plan: list[dict[str, Any]] | None
+    error: str | None = None
+
+    @property
+    def total_cost(self) -> float:
+        assert self.plan is not None
+        return float(self.plan[0]["Plan"]["Total Cost"])
+
+
+def _as_json(value: object) -> list[dict[str, Any]]:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    assert isinstance(parsed, list)
+    return parsed
+
+
+def explain_generic(session: AgentSession, normalized_text: str, server_version_num: int) -> ExplainOutcome:
+    """The generic plan of one statement, or the planner's reason why there is none."""
+    text = repair_normalized_text(normalized_text).strip().rstrip(";")
+    if server_version_num >= GENERIC_PLAN_OPTION_VERSION:
+        return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}"])[0]
+    # A fresh name per call: a prepared statement caches its plan, and a hypothetical index
+    # created since must be seen, so statements are never reused across calls.
+    name = f"optischema_plan_{next(_statement_names)}"
+    arguments = ", ".join(["NULL"] * max_parameter_number(text))
+    execute = f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}"
+    outcome, completed = _explain(
+        session,
+        [
+            "SET LOCAL plan_cache_mode = force_generic_plan",
+            f"PREPARE {name} AS {text}",
+            f"EXPLAIN (FORMAT JSON) {execute}",
+        ],
+    )
+    if completed >= 2:
+        # PREPARE survives the rollback, so ours is deallocated afterwards, by name. Never
+        # DEALLOCATE ALL: that would break a driver's own cached statements on a shared connection.
+        session.execute_text(f"DEALLOCATE {name}")
+    return outcome
+
+
+def _explain(session: AgentSession, statements: list[str]) -> tuple[ExplainOutcome, int]:
+    """Runs the statements in a rolled-back transaction; returns the plan and how many succeeded."""
+    completed = 0
+    try:
+        with session.rolled_back():
+            rows: list[tuple[Any, ...]] = []
+            for statement in statements:
+                rows = session.execute_text(statement)
+                completed += 1
+            return ExplainOutcome(plan=_as_json(rows[0][0])), completed
+    except psycopg.Error as error:
+        return ExplainOutcome(plan=None, error=_first_line(error)), completed
+
+
+def _first_line(error: psycopg.Error) -> str:
+    message = (error.diag.message_primary or str(error)).strip()
+    return message.splitlines()[0] if message else type(error).__name__

@@ -1,0 +1,1 @@
+"""Sessions to the monitored database, opened the way a polite guest would."""

@@ -1,0 +1,1 @@
+"""One collection cycle, assembled into the shared wire model."""

@@ -1,0 +1,1 @@
+"""What must survive an agent restart, kept in the spool directory."""

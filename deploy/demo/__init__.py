@@ -1,0 +1,1 @@
+"""`make demo`: the product on a throwaway cluster with a demo shop schema and workload."""

@@ -1,0 +1,1 @@
+"""SQL text helpers shared by the agent and the control plane: lexing, repair, fingerprints."""

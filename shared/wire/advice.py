@@ -1,0 +1,53 @@
+"""Recommendations: what `optischema-agent advise` prints and what the agent ships as findings.
+
+The shape is the contract of `advise --format json` in ../shared/SPEC.md. Every recommendation
+carries the evidence of its tier: `verified` (HypoPG cost before/after), `estimated` (planner cost
+of a rewrite, never executed), `advisory` (judged by people); `measured` is added after apply.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.wire.snapshot import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
+
+RecommendationKind = Literal["create_index", "drop_index", "rewrite", "config"]
+Tier = Literal["verified", "estimated", "advisory", "measured"]
+
+
+class QueryEvidence(WireModel):
+    fingerprint: Fingerprint
+    query: str = Field(description="Anonymized text")
+    calls: NonNegativeInt
+    cost_before: NonNegativeFloat | None = None
+    cost_after: NonNegativeFloat | None = None
+
+
+class Recommendation(WireModel):
+    id: str = Field(description="Stable across runs for the same change")
+    kind: RecommendationKind
+    tier: Tier
+    sql: str
+    rollback_sql: str | None = None
+    table: str | None = Field(default=None, description="schema.table")
+    columns: list[str] = Field(default_factory=list)
+    improvement_pct: float | None = None
+    queries: list[QueryEvidence] = Field(default_factory=list)
+    rationale: str
+
+
+class SkippedStatement(WireModel):
+    fingerprint: Fingerprint | None = None
+    query: str | None = None
+    reason: str
+
+
+class AdviceReport(WireModel):
+    server_version: str
+    hypopg: bool
+    statements_analyzed: NonNegativeInt
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    skipped: list[SkippedStatement] = Field(default_factory=list)
+    bounds_hit: list[str] = Field(default_factory=list, description="Search bounds that cut the search short")

@@ -1,0 +1,83 @@
+"""Generic plans of parameterized statements on the installed server: explained, never executed."""
+
+from __future__ import annotations
+
+import psycopg
+
+from agent.collect.plans import explain_generic
+from agent.db.session import MonitoredDatabase
+
+
+def server_version_num(monitored: MonitoredDatabase) -> int:
+    with monitored.session() as session:
+        row = session.fetch_one("SELECT current_setting('server_version_num')::int")
+    assert row is not None
+    return int(row[0])
+
+
+def test_parameterized_select_gets_a_generic_plan(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    with monitored.session() as session:
+        outcome = explain_generic(
+            session,
+            "SELECT id, total FROM orders WHERE customer_id = $1 AND status = $2",
+            server_version_num(monitored),
+        )
+
+    assert outcome.error is None
+    assert outcome.plan is not None
+    assert outcome.plan[0]["Plan"]["Node Type"] == "Seq Scan"
+    assert outcome.total_cost > 0
+
+
+def test_pg_stat_statements_forms_are_repaired_before_planning(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    text = (
+        "select count(*) from orders where created_at > date $1 - interval $2 day "
+        "and extract($3 from created_at) = $4 and customer_id in ($5,$6)"
+    )
+    with monitored.session() as session:
+        outcome = explain_generic(session, text, server_version_num(monitored))
+
+    assert outcome.error is None, outcome.error
+
+
+def test_dml_is_explained_never_executed_and_leaves_no_prepared_statement(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    version = server_version_num(monitored)
+    with monitored.session() as session:
+        deleted = explain_generic(session, "DELETE FROM orders WHERE customer_id = $1", version)
+        updated = explain_generic(session, "UPDATE orders SET status = $1 WHERE id = $2", version)
+        leftovers = session.fetch_all("SELECT name FROM pg_prepared_statements")
+
+    assert deleted.plan is not None and updated.plan is not None
+    assert orders.execute("SELECT count(*) FROM orders").fetchone() == (20000,)
+    assert leftovers == []
+
+
+def test_statement_the_planner_cannot_type_reports_why(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    with monitored.session() as session:
+        outcome = explain_generic(session, "SELECT $1 + $2", server_version_num(monitored))
+        failed = explain_generic(
+            session, "SELECT * FROM no_such_table WHERE a = $1", server_version_num(monitored)
+        )
+        leftovers = session.fetch_all("SELECT name FROM pg_prepared_statements")
+
+    assert outcome.plan is None and outcome.error
+    assert failed.plan is None and failed.error and "no_such_table" in failed.error
+    assert leftovers == []
+
+
+def test_two_statements_in_one_text_are_refused_by_the_server(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    with monitored.session() as session:
+        outcome = explain_generic(session, "SELECT 1; DROP TABLE orders", server_version_num(monitored))
+
+    assert outcome.plan is None
+    assert orders.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone() == (True,)

@@ -38,7 +38,7 @@ def main() -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             print("loading the demo shop...", file=sys.stderr)
             create_shop(conn)
-            run_workload(conn, statements=2_000)
+            run_workload(conn, statements=1_000)
         env = {**os.environ, "OPTISCHEMA_DATABASE_URL": url, "OPTISCHEMA_SPOOL_DIR": str(DEMO_DIR / "spool")}
         check = _agent("check", env=env)
         print(check.stdout, end="")

@@ -42,14 +42,14 @@ CREATE INDEX products_name_unused ON products (name);
 DATA = """
 INSERT INTO customers (email, country, created_at)
 SELECT 'customer' || g || '@shop.test', (ARRAY['DE','FR','US','JP','BR'])[1 + g % 5], now() - g * interval '1 hour'
-  FROM generate_series(1, %(customers)s) g;
+  FROM generate_series(1, {customers}) g;
 INSERT INTO products (name, category, price)
 SELECT 'product ' || g, (ARRAY['books','games','garden','kitchen'])[1 + g % 4], 1 + (g % 200)
   FROM generate_series(1, 2000) g;
 INSERT INTO orders (customer_id, status, total, created_at)
-SELECT 1 + (g * 7919) % %(customers)s, (ARRAY['pending','paid','shipped','shipped','shipped'])[1 + g % 5],
+SELECT 1 + (g * 7919) % {customers}, (ARRAY['pending','paid','shipped','shipped','shipped'])[1 + g % 5],
        (g % 900) + 0.99, now() - (g % 50000) * interval '1 minute'
-  FROM generate_series(1, %(orders)s) g;
+  FROM generate_series(1, {orders}) g;
 INSERT INTO order_items (order_id, product_id, quantity)
 SELECT o.id, 1 + (o.id * 31 + k) % 2000, 1 + k FROM orders o, generate_series(0, 2) k;
 ANALYZE;
@@ -67,9 +67,10 @@ WORKLOAD: list[tuple[str, str, int]] = [
 ]  # fmt: skip
 
 
-def create_shop(conn: psycopg.Connection, customers: int = 20_000, orders: int = 200_000) -> None:
+def create_shop(conn: psycopg.Connection, customers: int = 20_000, orders: int = 100_000) -> None:
     conn.execute(SCHEMA)
-    conn.execute(DATA, {"customers": customers, "orders": orders})
+    # Sizes are our own integers, formatted in: several statements cannot carry bind parameters.
+    conn.execute(DATA.format(customers=int(customers), orders=int(orders)))
 
 
 def run_workload(conn: psycopg.Connection, statements: int, seed: int = 7, customers: int = 20_000) -> None:
@@ -78,7 +79,7 @@ def run_workload(conn: psycopg.Connection, statements: int, seed: int = 7, custo
         "customer": lambda: rng.randint(1, customers),
         "status": lambda: rng.choice(["pending", "paid", "shipped"]),
         "product": lambda: rng.randint(1, 2000),
-        "order": lambda: rng.randint(1, 10_000),
+        "order": lambda: rng.randint(1, 100_000),
     }
     weights = [weight for _, _, weight in WORKLOAD]
     for statement, draw, _ in rng.choices(WORKLOAD, weights=weights, k=statements):

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from agent.advise.advisor import Advisor, AdvisorSettings
+from agent.advise.report_text import render_text
+from agent.advise.selection import SearchBounds
 from agent.cli.options import agent_options, build_config
 from agent.collect.prerequisites import all_required_ok, check_server
+from agent.collect.server import index_stats_age
 from agent.config import AgentConfig
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
 from agent.snapshot.collector import Collector, PrerequisitesMissing
@@ -78,6 +84,67 @@ def snapshot(output: Path | None, **options: Any) -> None:
     else:
         output.write_text(payload + "\n")
         log.info("wrote snapshot %s to %s", collection.snapshot.snapshot_id, output)
+
+
+@cli.command()
+@agent_options
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--min-improvement",
+    type=click.FloatRange(0, 100),
+    default=20.0,
+    show_default=True,
+    help="A recommendation must cut the cost of the statements it serves by this many per cent",
+)
+@click.option(
+    "--time-budget", envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S", type=float, default=60.0, show_default=True
+)
+@click.option(
+    "--max-candidates", envvar="OPTISCHEMA_ADVISE_MAX_CANDIDATES", type=int, default=300, show_default=True
+)
+@click.option(
+    "--min-stats-age-hours",
+    envvar="OPTISCHEMA_MIN_STATS_AGE_H",
+    type=float,
+    default=168.0,
+    show_default=True,
+    help="Index usage must have been counted this long before 'unused' is said",
+)
+def advise(
+    output_format: str,
+    min_improvement: float,
+    time_budget: float,
+    max_candidates: int,
+    min_stats_age_hours: float,
+    **options: Any,
+) -> None:
+    """Local mode: recommendations for this database's workload, verified with HypoPG."""
+    config = build_config(options)
+    database = MonitoredDatabase(config.database_url, config.limits)
+    settings = AdvisorSettings(
+        min_improvement_pct=min_improvement,
+        bounds=SearchBounds(time_budget_s=time_budget, max_candidates=max_candidates),
+        min_stats_age=timedelta(hours=min_stats_age_hours),
+    )
+    try:
+        with database:
+            log.info("reading the workload from pg_stat_statements")
+            collection = Collector(database, replace(config.collector, plans_per_cycle=0)).collect()
+            log.info("analyzing %d statements", len(collection.workload))
+            with database.session() as session:
+                settings = replace(settings, stats_age=index_stats_age(session))
+                report = Advisor(session, collection, settings).advise()
+    except (DatabaseUnavailable, PrerequisitesMissing) as error:
+        click.echo(f"optischema-agent advise: {error}", err=True)
+        sys.exit(1)
+    if output_format == "json":
+        click.echo(
+            report.model_dump_json(indent=2, exclude={"bounds_hit"} if not report.bounds_hit else None)
+        )
+    else:
+        click.echo(render_text(report), nl=False)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agent.db.session import AgentSession
 from shared.wire.snapshot import ServerInfo
@@ -117,3 +117,14 @@ def _transactions_per_second(current: DatabaseActivity, previous: DatabaseActivi
     if seconds <= 0:
         return None
     return round((current.transactions - previous.transactions) / seconds, 3)
+
+
+def index_stats_age(session: AgentSession) -> timedelta | None:
+    """How long index and table usage has been counted: since the last reset, or the server's start."""
+    row = session.fetch_one(
+        """
+        SELECT clock_timestamp() - coalesce(stats_reset, pg_postmaster_start_time())
+          FROM pg_stat_database WHERE datname = current_database()
+        """
+    )
+    return None if row is None or row[0] is None else row[0]

@@ -1,0 +1,1 @@
+"""The advisor: HypoPG-verified recommendations for a whole workload."""

@@ -1,0 +1,236 @@
+"""The advisor: from a collected workload to proven recommendations and the reasons for the rest.
+
+Runs entirely in the agent, against the monitored database, with no control plane and no LLM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from agent.advise.candidate_index import CandidateIndex
+from agent.advise.candidates import candidates_for_statement
+from agent.advise.config_findings import work_mem_findings
+from agent.advise.hypothetical import HypotheticalIndexes, hypopg_schema
+from agent.advise.index_findings import index_findings
+from agent.advise.plan_costs import plan_cost
+from agent.advise.selection import SearchBounds, Selection, WhatIfSearch
+from agent.advise.statement_reasons import reason_without_candidates
+from agent.advise.workload import AdvisedStatement, advised_statements
+from agent.db.session import AgentSession
+from agent.snapshot.collector import Collection
+from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdvisorSettings:
+    min_improvement_pct: float = 20.0
+    bounds: SearchBounds = field(default_factory=SearchBounds)
+    max_width: int = 3
+    min_stats_age: timedelta = timedelta(days=7)
+    stats_age: timedelta | None = None  # how long index usage has been counted; None: unknown
+
+
+def recommendation_id(kind: str, key: str) -> str:
+    return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+class Advisor:
+    def __init__(self, session: AgentSession, collection: Collection, settings: AdvisorSettings) -> None:
+        self._session = session
+        self._collection = collection
+        self._settings = settings
+        self._version = collection.snapshot.server.version_num
+        self._skipped: list[SkippedStatement] = []
+
+    def advise(self) -> AdviceReport:
+        statements = self._planned_statements()
+        candidates = self._candidates(statements)
+        schema = hypopg_schema(self._session)
+        recommendations: list[Recommendation] = []
+        bounds_hit: list[str] = []
+        selection: Selection | None = None
+        if schema is None:
+            recommendations += self._unverified(statements, candidates)
+        elif candidates:
+            with HypotheticalIndexes(self._session, schema) as hypothetical:
+                selection = WhatIfSearch(
+                    self._session,
+                    hypothetical,
+                    server_version_num=self._version,
+                    statements=statements,
+                    tables=self._collection.schema.tables,
+                    bounds=self._settings.bounds,
+                ).run(sorted(candidates, key=lambda c: -candidates[c]))
+            recommendations += self._verified(statements, selection)
+            bounds_hit = selection.bounds_hit
+        served = {q.fingerprint for r in recommendations for q in r.queries}
+        explained = {s.fingerprint for s in self._skipped}
+        for statement in statements:
+            if statement.fingerprint not in served | explained:
+                self._skip(statement, self._reason(statement, selection))
+        recommendations += index_findings(
+            self._collection.schema.indexes,
+            stats_age=self._settings.stats_age,
+            min_stats_age=self._settings.min_stats_age,
+            raw_definitions=self._collection.schema.raw_index_definitions,
+        )
+        recommendations += work_mem_findings(
+            [item.stats for item in self._collection.workload], self._collection.snapshot.server
+        )
+        return AdviceReport(
+            server_version=self._collection.snapshot.server.version,
+            hypopg=schema is not None,
+            statements_analyzed=len(statements),
+            recommendations=recommendations,
+            skipped=self._skipped,
+            bounds_hit=bounds_hit,
+        )
+
+    # -- workload --------------------------------------------------------------------------------
+    def _planned_statements(self) -> list[AdvisedStatement]:
+        planned: list[AdvisedStatement] = []
+        for statement in advised_statements(self._collection.workload):
+            base = plan_cost(self._session, statement.raw_text, self._version)
+            if base.cost is None:
+                self._skip(statement, f"the planner cannot explain it: {base.error}")
+                continue
+            statement.base_cost, statement.base_indexes = base.cost, base.indexes_used
+            planned.append(statement)
+        return planned
+
+    def _candidates(self, statements: Sequence[AdvisedStatement]) -> dict[CandidateIndex, float]:
+        """Every candidate with the total weight of the statements proposing it (for search order)."""
+        schema = self._collection.schema
+        weights: dict[CandidateIndex, float] = {}
+        self._proposals: dict[str, list[CandidateIndex]] = {}
+        for statement in statements:
+            found = candidates_for_statement(
+                statement.raw_text, schema.tables, schema.indexes, max_width=self._settings.max_width
+            )
+            self._proposals[statement.fingerprint] = found
+            for candidate in found:
+                weights[candidate] = weights.get(candidate, 0.0) + statement.weight
+        return weights
+
+    def _skip(self, statement: AdvisedStatement, reason: str) -> None:
+        self._skipped.append(
+            SkippedStatement(fingerprint=statement.fingerprint, query=statement.stats.query, reason=reason)
+        )
+
+    # -- verified (HypoPG) -------------------------------------------------------------------------
+    def _verified(self, statements: list[AdvisedStatement], selection: Selection) -> list[Recommendation]:
+        by_fingerprint = {s.fingerprint: s for s in statements}
+        recommendations: list[Recommendation] = []
+        for candidate in selection.chosen:
+            members = [by_fingerprint[fp] for fp in selection.served_by.get(candidate, [])]
+            evidence = [self._evidence(s, selection) for s in members]
+            before = sum(e.calls * (e.cost_before or 0) for e in evidence)
+            after = sum(e.calls * (e.cost_after or 0) for e in evidence)
+            improvement = round(100 * (before - after) / before, 1) if before > 0 else 0.0
+            if improvement < self._settings.min_improvement_pct:
+                for statement in members:
+                    self._skip(
+                        statement,
+                        f"{candidate.key()} would cut the cost of the statements it serves by only "
+                        f"{improvement:.1f}% (below {self._settings.min_improvement_pct:g}%)",
+                    )
+                continue
+            recommendations.append(self._index_recommendation(candidate, evidence, improvement, selection))
+        return recommendations
+
+    def _evidence(self, statement: AdvisedStatement, selection: Selection) -> QueryEvidence:
+        after = selection.final_costs[statement.fingerprint].cost
+        return QueryEvidence(
+            fingerprint=statement.fingerprint,
+            query=statement.stats.query,
+            calls=statement.stats.calls,
+            cost_before=round(statement.base_cost, 2),
+            cost_after=round(after if after is not None else statement.base_cost, 2),
+        )
+
+    def _index_recommendation(
+        self,
+        candidate: CandidateIndex,
+        evidence: list[QueryEvidence],
+        improvement: float,
+        selection: Selection,
+    ) -> Recommendation:
+        size_mb = selection.estimated_sizes.get(candidate, 0) / 1_048_576
+        best = max(evidence, key=lambda e: e.calls * ((e.cost_before or 0) - (e.cost_after or 0)))
+        rationale = (
+            f"{len(evidence)} statement(s) on {candidate.schema_name}.{candidate.table} get cheaper with it "
+            f"(HypoPG, generic plans): the busiest goes from cost {best.cost_before:g} to {best.cost_after:g} "
+            f"over {best.calls} calls. Estimated size {size_mb:.1f} MB (HypoPG; real B-trees are often smaller)."
+        )
+        share = selection.write_shares.get(candidate, 0.0)
+        if share >= 0.1:
+            rationale += (
+                f" Writes take {100 * share:.0f}% of the time spent on this table and every index makes them "
+                "dearer: it was held to a higher bar."
+            )
+        return Recommendation(
+            id=recommendation_id("create_index", candidate.key()),
+            kind="create_index",
+            tier="verified",
+            sql=candidate.create_sql(),
+            rollback_sql=candidate.rollback_sql(),
+            table=f"{candidate.schema_name}.{candidate.table}",
+            columns=list(candidate.columns),
+            improvement_pct=improvement,
+            queries=evidence,
+            rationale=rationale,
+        )
+
+    def _reason(self, statement: AdvisedStatement, selection: Selection | None) -> str:
+        proposals = self._proposals.get(statement.fingerprint, [])
+        if not proposals or selection is None:
+            return reason_without_candidates(statement, self._collection.schema)
+        reasons = [f"{c.key()}: {selection.rejected[c]}" for c in proposals if c in selection.rejected]
+        if reasons:
+            return "no candidate index pays off; " + "; ".join(reasons[:3])
+        return "no candidate index lowered its estimated cost"
+
+    # -- without HypoPG ----------------------------------------------------------------------------
+    def _unverified(
+        self, statements: list[AdvisedStatement], candidates: dict[CandidateIndex, float]
+    ) -> list[Recommendation]:
+        major = self._version // 10000
+        how = (
+            f"HypoPG is not installed, so this idea is not verified: install it (apt-get install "
+            f"postgresql-{major}-hypopg, then CREATE EXTENSION hypopg;) and run advise again."
+        )
+        recommendations: list[Recommendation] = []
+        for statement in statements:
+            proposals = self._proposals.get(statement.fingerprint, [])
+            if not proposals:
+                continue
+            widest = max(proposals, key=lambda c: (len(c.columns), -candidates[c]))
+            recommendations.append(
+                Recommendation(
+                    id=recommendation_id("create_index", widest.key()),
+                    kind="create_index",
+                    tier="advisory",
+                    sql=widest.create_sql(),
+                    rollback_sql=widest.rollback_sql(),
+                    table=f"{widest.schema_name}.{widest.table}",
+                    columns=list(widest.columns),
+                    queries=[
+                        QueryEvidence(
+                            fingerprint=statement.fingerprint,
+                            query=statement.stats.query,
+                            calls=statement.stats.calls,
+                        )
+                    ],
+                    rationale=f"Filter, join or sort columns of a statement taking {statement.weight:.0f} ms. {how}",
+                )
+            )
+        unique: dict[str, Recommendation] = {}
+        for recommendation in recommendations:
+            unique.setdefault(recommendation.id, recommendation)
+        return list(unique.values())

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from agent.advise.candidate_index import CandidateIndex
 from agent.advise.name_resolution import Scope, TableOccurrence, read_statement
 from shared.sql.normalized_text import repair_normalized_text
+from shared.sql.parsing import UnparseableStatementError, parse_single_statement
 from shared.wire.snapshot import IndexStats, TableStats
 
 _ANALYZED = (exp.Query, exp.Update, exp.Delete, exp.Insert)
@@ -151,17 +151,18 @@ def candidates_for_statement(
     if max_width < 1:
         raise ValueError("max_width must be at least 1")
     try:
-        statements = sqlglot.parse(repair_normalized_text(sql_text), read="postgres")
-        if len(statements) != 1 or not isinstance(statements[0], _ANALYZED):
+        # The shared parser is muted: statement text must never reach a log line.
+        statement = parse_single_statement(repair_normalized_text(sql_text))
+        if not isinstance(statement, _ANALYZED):
             return []
-        reading = read_statement(statements[0], tables)
+        reading = read_statement(statement, tables)
         wants: dict[TableOccurrence, _Wants] = {}
         for condition, scope in reading.conditions:
             for predicate in _conjuncts(condition):
                 _read_predicate(predicate, scope, wants)
         for keys, scope in reading.orderings:
             _read_ordering(keys, scope, wants)
-    except (SqlglotError, RecursionError):
+    except (UnparseableStatementError, SqlglotError, RecursionError):
         return []
     found = {
         CandidateIndex(occurrence.table.schema_name, occurrence.table.name, keys)

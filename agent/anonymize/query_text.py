@@ -23,12 +23,20 @@ from typing import Literal
 from sqlglot import exp
 
 from shared.sql.fingerprint import fingerprint_of
-from shared.sql.normalized_text import max_parameter_number, repair_normalized_text, split_segments
-from shared.sql.parsing import UnparseableStatementError, parse_single_statement, to_postgres_sql
+from shared.sql.normalized_text import (
+    Segment,
+    max_parameter_number_in,
+    repair_normalized_text,
+    split_segments,
+)
+from shared.sql.parsing import parse_single_statement, to_postgres_sql
 from shared.wire.snapshot import StatementType
 
 # Statements longer than this are not worth the parse time in a collection cycle.
 MAX_TEXT_LENGTH = 200_000
+# The same text shows up under many queryids (one per role and database). Only short texts are
+# remembered, so that the cache stays a few megabytes whatever the workload.
+_CACHED_TEXT_LENGTH = 4_000
 
 RejectionReason = Literal["utility", "transaction_control", "unparseable"]
 
@@ -91,13 +99,22 @@ _SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 _MAX_POSITION = 1664
 
 
-@functools.lru_cache(maxsize=4096)
 def anonymize_query(text: str) -> AnonymizedStatement | Rejected:
     """Anonymize one pg_stat_statements text, or say why it will not be sent."""
     if len(text) > MAX_TEXT_LENGTH:
         return Rejected("unparseable")
-    first_new = max_parameter_number(text) + 1
-    stripped = _replace_quoted_constants(text, first_new)
+    return _anonymize_cached(text) if len(text) <= _CACHED_TEXT_LENGTH else _anonymize(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _anonymize_cached(text: str) -> AnonymizedStatement | Rejected:
+    return _anonymize(text)
+
+
+def _anonymize(text: str) -> AnonymizedStatement | Rejected:
+    segments = split_segments(text)
+    first_new = max_parameter_number_in(segments) + 1
+    stripped = _replace_quoted_constants(segments, first_new)
     if stripped is None:
         return Rejected("unparseable")
     kind = _classify_by_leading_words(stripped)
@@ -105,18 +122,17 @@ def anonymize_query(text: str) -> AnonymizedStatement | Rejected:
         return Rejected(kind)
     try:
         return _anonymize_parsed(parse_single_statement(repair_normalized_text(stripped)), first_new)
-    except UnparseableStatementError:
-        return Rejected("unparseable")
     except Exception:
-        # Whatever sqlglot or our tree walk trips over, the statement is dropped, not sent half-done.
+        # UnparseableStatementError, or whatever else sqlglot or the tree walk trips over (deep
+        # nesting hits RecursionError): the statement is dropped, never sent half-done.
         return Rejected("unparseable")
 
 
-def _replace_quoted_constants(text: str, first_number: int) -> str | None:
+def _replace_quoted_constants(segments: list[Segment], first_number: int) -> str | None:
     parts: list[str] = []
     numbers = itertools.count(first_number)
     continues_string = False
-    for segment in split_segments(text):
+    for segment in segments:
         if not segment.terminated:
             return None
         if segment.kind == "comment":
@@ -188,9 +204,8 @@ def _anonymize_parsed(tree: exp.Expression, first_new: int) -> AnonymizedStateme
             calls_pg_function = calls_pg_function or name.lower().startswith("pg_")
     _number_slots(slots, first_new)
     relations -= cte_names  # a CTE name is only ever unqualified, and shadows a table of that name
-    fingerprint = fingerprint_of(tree)
-    _spell_extract_as_date_part(tree)
     query = to_postgres_sql(tree, copy=False)
+    fingerprint = fingerprint_of(tree, copy=False)  # last use of the tree: no copy needed
     if any(segment.kind not in ("code", "identifier") for segment in split_segments(query)):
         return Rejected("unparseable")  # sqlglot wrote a quoted constant of its own making
     system = [_is_system_relation(relation) for relation in relations]
@@ -223,13 +238,6 @@ def _number_slots(slots: list[exp.Expression], first_new: int) -> None:
             continue
         target = slot.parent if isinstance(slot.parent, exp.Neg) and slot.is_number else slot
         target.replace(exp.Parameter(this=exp.Literal.number(number)))
-
-
-def _spell_extract_as_date_part(tree: exp.Expression) -> None:
-    # sqlglot prints date_part($1, x) as EXTRACT($1 FROM x), which PostgreSQL rejects.
-    for node in list(tree.find_all(exp.Extract)):
-        if isinstance(node.this, exp.Parameter):
-            node.replace(exp.Anonymous(this="date_part", expressions=[node.this, node.expression]))
 
 
 def _is_system_relation(relation: str) -> bool:

@@ -23,9 +23,12 @@ FINGERPRINT_LENGTH = 16
 _COLLAPSIBLE_LISTS = (exp.In, exp.Values, exp.Array)
 
 
-def canonical_text(expression: exp.Expression) -> str:
-    """The text a fingerprint digests; exposed so a mismatch between two fingerprints can be explained."""
-    canonical = expression.copy()
+def canonical_text(expression: exp.Expression, *, copy: bool = True) -> str:
+    """The text a fingerprint digests; exposed so a mismatch between two fingerprints can be explained.
+
+    With copy=False the expression is rewritten in place (cheaper, for callers done with it).
+    """
+    canonical = expression.copy() if copy else expression
     # A statement is never a bare parameter, so every placeholder has a parent to be replaced in.
     placeholders = [
         node
@@ -42,16 +45,19 @@ def canonical_text(expression: exp.Expression) -> str:
     return to_postgres_sql(canonical, copy=False, normalize=True)
 
 
-def fingerprint_of(expression: exp.Expression) -> str:
-    """16 hex characters identifying the shape of an already-anonymized statement. Does not mutate it."""
-    digest = hashlib.sha256(canonical_text(expression).encode("utf-8")).hexdigest()
+def fingerprint_of(expression: exp.Expression, *, copy: bool = True) -> str:
+    """16 hex characters identifying the shape of an already-anonymized statement.
+
+    The expression is left untouched unless copy=False, which consumes it to save a tree copy.
+    """
+    digest = hashlib.sha256(canonical_text(expression, copy=copy).encode("utf-8")).hexdigest()
     return digest[:FINGERPRINT_LENGTH]
 
 
 def fingerprint_text(anonymized_sql: str) -> str | None:
     """The fingerprint of anonymized SQL text, or None when it is not exactly one parseable statement."""
     try:
-        return fingerprint_of(parse_single_statement(repair_normalized_text(anonymized_sql)))
+        return fingerprint_of(parse_single_statement(repair_normalized_text(anonymized_sql)), copy=False)
     except UnparseableStatementError:
         return None
     except Exception:

@@ -12,6 +12,7 @@ backslashes escape only inside E'...' strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,69 +28,86 @@ class Segment:
     terminated: bool = True
 
 
-# Where something other than plain code starts. A string prefix (E, B, X, N, U&) or a dollar quote
-# only counts when it is not the tail of an identifier: `date'x'` is the identifier date and a plain
-# string, and `a$b$` is one identifier.
-_QUOTE_START = re.compile(
-    r"""
-      (?P<line_comment>--)
-    | (?P<block_comment>/\*)
-    | (?P<escape_string>(?<![\w$])[eE]')
-    | (?P<string>(?:(?<![\w$])(?:[bBxXnN]|[uU]&))?')
-    | (?P<identifier>")
-    | (?P<dollar_string>(?<![\w$])\$(?:[^\W\d]\w*)?\$)
-    """,
-    re.VERBOSE,
-)
+# Characters where something other than plain code may start. Only these are searched for (a regex
+# alternative per string prefix letter made the scan several times slower); prefixes are looked up
+# behind a quote afterwards.
+_SPECIAL = re.compile(r"--|/\*|['\"$]")
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 _ESCAPE_STRING_REST = re.compile(r"(?:[^'\\]++|\\.|'')*+'", re.DOTALL)
 _STRING_REST = re.compile(r"(?:[^']++|'')*+'")
 _IDENTIFIER_REST = re.compile(r'(?:[^"]++|"")*+"')
 _BLOCK_COMMENT_TOKEN = re.compile(r"/\*|\*/")
 
-_PARAMETER = re.compile(r"(?<![\w$])\$(\d+)")
+# Patterns start with the literal `$` where they can: the regex engine then skips ahead to each `$`
+# instead of trying every position (the lookbehind sits after it).
+_PARAMETER = re.compile(r"\$(?<![\w$]\$)(\d+)")
+
+
+def _ends_identifier(text: str, index: int) -> bool:
+    """Whether text[index] would continue an identifier, so a prefix or `$` there is not a quote."""
+    if index < 0:
+        return False
+    char = text[index]
+    return char.isalnum() or char in "_$"
+
+
+def _quote_prefix_length(text: str, quote: int) -> tuple[int, bool]:
+    """(length of the E/B/X/N/U& prefix before the quote at `quote`, whether backslashes escape)."""
+    # `date'x'` is the identifier date and a plain string: a prefix must not end an identifier.
+    if quote >= 1 and text[quote - 1] in "eEbBxXnN" and not _ends_identifier(text, quote - 2):
+        return 1, text[quote - 1] in "eE"
+    if quote >= 2 and text[quote - 2 : quote] in ("u&", "U&") and not _ends_identifier(text, quote - 3):
+        return 2, False
+    return 0, False
 
 
 def split_segments(text: str) -> list[Segment]:
     """Cut text into code and quoted/comment segments; joining the texts gives back the input."""
     segments: list[Segment] = []
-    position = 0
+    position = 0  # start of the pending code segment
+    scan = 0
     length = len(text)
-    while position < length:
-        start = _QUOTE_START.search(text, position)
-        if start is None:
-            segments.append(Segment("code", text[position:]))
+    while scan < length:
+        special = _SPECIAL.search(text, scan)
+        if special is None:
             break
-        if start.start() > position:
-            segments.append(Segment("code", text[position : start.start()]))
-        kind = start.lastgroup
+        start, opener = special.start(), special.group()
         end: int | None
-        if kind == "line_comment":
-            newline = text.find("\n", start.end())
+        if opener == "$":
+            tag = None if _ends_identifier(text, start - 1) else _DOLLAR_TAG.match(text, start)
+            if tag is None:  # a parameter ($1) or part of an identifier: still code
+                scan = start + 1
+                continue
+            closing = text.find(tag.group(), tag.end())
+            end = None if closing == -1 else closing + len(tag.group())
+            kind: SegmentKind = "dollar_string"
+        elif opener == "--":
+            newline = text.find("\n", start)
             end = length if newline == -1 else newline
-            segments.append(Segment("comment", text[start.start() : end]))
-            position = end
-            continue
-        if kind == "block_comment":
-            end = _block_comment_end(text, start.end())
-            segment_kind: SegmentKind = "comment"
-        elif kind == "dollar_string":
-            closing = text.find(start.group(), start.end())
-            end = None if closing == -1 else closing + len(start.group())
-            segment_kind = "dollar_string"
-        else:
-            rest = {
-                "escape_string": _ESCAPE_STRING_REST,
-                "string": _STRING_REST,
-                "identifier": _IDENTIFIER_REST,
-            }[kind or ""]
-            match = rest.match(text, start.end())
+            kind = "comment"
+        elif opener == "/*":
+            end = _block_comment_end(text, special.end())
+            kind = "comment"
+        elif opener == '"':
+            match = _IDENTIFIER_REST.match(text, special.end())
             end = None if match is None else match.end()
-            segment_kind = "identifier" if kind == "identifier" else "string"
+            kind = "identifier"
+        else:
+            prefix, backslash_escapes = _quote_prefix_length(text, start)
+            start -= prefix
+            rest = _ESCAPE_STRING_REST if backslash_escapes else _STRING_REST
+            match = rest.match(text, special.end())
+            end = None if match is None else match.end()
+            kind = "string"
+        if start > position:
+            segments.append(Segment("code", text[position:start]))
         if end is None:
-            segments.append(Segment(segment_kind, text[start.start() :], terminated=False))
-            break
-        segments.append(Segment(segment_kind, text[start.start() : end]))
-        position = end
+            segments.append(Segment(kind, text[start:], terminated=False))
+            return segments
+        segments.append(Segment(kind, text[start:end]))
+        position = scan = end
+    if position < length:
+        segments.append(Segment("code", text[position:]))
     return segments
 
 
@@ -105,8 +123,13 @@ def _block_comment_end(text: str, position: int) -> int | None:
 
 def max_parameter_number(text: str) -> int:
     """The highest `$n` used as a parameter (outside quotes and comments), 0 when there is none."""
+    return max_parameter_number_in(split_segments(text))
+
+
+def max_parameter_number_in(segments: Iterable[Segment]) -> int:
+    """max_parameter_number for text that is already split, so callers scan it only once."""
     highest = 0
-    for segment in split_segments(text):
+    for segment in segments:
         if segment.kind == "code":
             for match in _PARAMETER.finditer(segment.text):
                 highest = max(highest, int(match.group(1)))
@@ -140,14 +163,20 @@ _EXTRACT_PARAMETER = re.compile(r"(?<![\w$.])extract\s*\(\s*\$(?P<number>\d+)\s+
 # sqlglot reads `$1,$2` as the start of a dollar quote tagged `1,`: a `$` followed by anything but
 # whitespace up to the next `$`. A space before the second parameter breaks the would-be tag. The
 # second `$` must not end an identifier (`a$2`), which a space would split in two.
-_CRAMMED_PARAMETERS = re.compile(r"(?<![\w$])(\$\d+[^\s$]*(?<![\w$]))(?=\$\d)")
+_CRAMMED_PARAMETERS = re.compile(r"(\$(?<![\w$]\$)\d+[^\s$]*(?<![\w$]))(?=\$\d)")
+# Every typed literal repair needs whitespace before a parameter: a cheap test that spares most texts
+# the costly type-name alternation.
+_SPACED_PARAMETER = re.compile(r"\s\$\d")
 
 
 def _repair_code(code: str) -> str:
-    code = _TYPED_LITERAL.sub(
-        lambda m: f"${m.group('number')}::{' '.join(m.group('type').lower().split())}", code
-    )
-    code = _INTERVAL_LITERAL.sub(lambda m: f"${m.group('number')}::interval", code)
+    if "$" not in code:
+        return code
+    if _SPACED_PARAMETER.search(code):
+        code = _TYPED_LITERAL.sub(
+            lambda m: f"${m.group('number')}::{' '.join(m.group('type').lower().split())}", code
+        )
+        code = _INTERVAL_LITERAL.sub(lambda m: f"${m.group('number')}::interval", code)
     code = _EXTRACT_PARAMETER.sub(lambda m: f"date_part(${m.group('number')}, ", code)
     return _CRAMMED_PARAMETERS.sub(r"\1 ", code)
 

@@ -41,9 +41,7 @@ class _PostgresGenerator(PostgresGenerator):
     def extract_sql(self, expression: exp.Extract) -> str:
         # PostgreSQL parses date_part($1, x) as EXTRACT($1 FROM x), then refuses to print it that way:
         # EXTRACT only takes a field name. A parameter field has to be spelled as the function.
-        if isinstance(expression.this, exp.Parameter | exp.Placeholder | exp.Var) and (
-            not isinstance(expression.this, exp.Var) or expression.this.name == "?"
-        ):
+        if isinstance(expression.this, exp.Parameter | exp.Placeholder):
             return self.func("DATE_PART", expression.this, expression.expression)
         return super().extract_sql(expression)
 

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, LargeBinary, Text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control_plane.models.base import Base, id_column, tenant_id_column, utc_now_column
+
+
+class MonitoredDatabase(Base):
+    __tablename__ = "monitored_databases"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),)
+
+    tenant_id: Mapped[uuid.UUID] = tenant_id_column()
+    id: Mapped[uuid.UUID] = id_column()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = utc_now_column()
+    agent_last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    agent_version: Mapped[str | None] = mapped_column(Text, nullable=True)
+    server_version: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AgentToken(Base):
+    """One agent token of a database; only its HMAC is stored. Rotation revokes the previous one."""
+
+    __tablename__ = "agent_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "database_id"],
+            ["monitored_databases.tenant_id", "monitored_databases.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_agent_tokens_token_hmac", "token_hmac", unique=True),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = tenant_id_column()
+    id: Mapped[uuid.UUID] = id_column()
+    database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    token_hmac: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = utc_now_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

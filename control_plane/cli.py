@@ -1,13 +1,16 @@
-"""Console entry points of the control plane (served in a later issue)."""
+"""Console entry points of the control plane, declared in pyproject.toml.
 
-import sys
+Each imports its implementation lazily so that one command never pays for the other's imports.
+"""
 
 
 def serve() -> None:
-    print("optischema-control-plane: not yet (arrives with issue 4)", file=sys.stderr)
-    raise SystemExit(1)
+    from control_plane.server import serve as run_server  # noqa: PLC0415
+
+    run_server()
 
 
 def admin() -> None:
-    print("optischema-admin: not yet (arrives with issue 4)", file=sys.stderr)
-    raise SystemExit(1)
+    from control_plane.admin_cli import main  # noqa: PLC0415
+
+    main()

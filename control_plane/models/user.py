@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.base import Base, id_column, tenant_id_column, utc_now_column
@@ -23,8 +23,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(Text, nullable=False)
-    # Tokens issued before this instant are dead: password change, sign-out everywhere, disabling.
-    tokens_valid_after: Mapped[datetime] = utc_now_column()
+    # Every access token carries the generation it was issued in; sign-out everywhere, a password
+    # change or disabling bumps it, and older tokens die on their next request. A counter, not a
+    # timestamp: whole-second `iat` cannot order a sign-in and a sign-out in the same second.
+    token_generation: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = utc_now_column()
 

@@ -1,0 +1,1 @@
+"""Wiring shared by every domain's endpoints: the app's services and the request dependencies."""

@@ -1,0 +1,100 @@
+"""The FastAPI app factory: domains under /api/v1, edges around them, workers beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from slowapi.errors import RateLimitExceeded
+
+from control_plane.api.services import AppServices
+from control_plane.audit.endpoints import router as audit_router
+from control_plane.auth.access_tokens import AccessTokenKeyring
+from control_plane.auth.endpoints import router as auth_router
+from control_plane.databases.endpoints import router as databases_router
+from control_plane.db.engine import create_engine
+from control_plane.edges.health import router as health_router
+from control_plane.edges.metrics import record_request
+from control_plane.edges.metrics import router as metrics_router
+from control_plane.edges.rate_limit import configure_limiter, limiter
+from control_plane.ingestion.endpoints import router as ingestion_router
+from control_plane.queries.endpoints import router as queries_router
+from control_plane.settings import Settings, get_settings
+from control_plane.users.endpoints import router as users_router
+from control_plane.workers.partitions import maintain_partitions
+from control_plane.workers.runner import PeriodicJob, run_periodically
+from shared.version import PRODUCT_VERSION
+
+API_PREFIX = "/api/v1"
+
+
+def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
+    settings = app_services.settings
+    return [
+        PeriodicJob(
+            "partitions",
+            3600.0,
+            lambda: maintain_partitions(app_services.engine, settings.statement_stats_retention_days),
+        )
+    ]
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_limiter(settings)
+    workers_on = settings.workers == "on" if run_workers is None else run_workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app_services = AppServices(
+            settings=settings,
+            engine=engine,
+            keyring=AccessTokenKeyring(settings.secret_key.get_secret_value()),
+        )
+        app.state.services = app_services
+        stop = asyncio.Event()
+        workers = (
+            asyncio.create_task(run_periodically(background_jobs(app_services), stop)) if workers_on else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers is not None:
+                await workers
+            await engine.dispose()
+
+    app = FastAPI(title="OptiSchema control plane", version=PRODUCT_VERSION, lifespan=lifespan)
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limited)  # type: ignore[arg-type]
+    app.middleware("http")(record_request)
+    if settings.cors_origins:  # closed unless explicit origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for router in (
+        auth_router,
+        users_router,
+        databases_router,
+        queries_router,
+        ingestion_router,
+        audit_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
+    return app
+
+
+async def _rate_limited(request: Request, error: RateLimitExceeded) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"rate limit exceeded: {error.detail}"}, status_code=429, headers={"Retry-After": "60"}
+    )

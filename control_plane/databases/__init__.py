@@ -1,0 +1,1 @@
+"""Monitored databases and their agent tokens."""

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Response, status
+
+from control_plane.api.services import AppServices, services
+from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.databases.schemas import AgentTokenOut, DatabaseCreate, DatabaseCreated, DatabaseOut
+from control_plane.databases.service import DatabaseService
+from control_plane.models import MonitoredDatabase
+
+router = APIRouter(prefix="/databases", tags=["databases"])
+
+
+def _service(caller: CallerSession, app: AppServices) -> DatabaseService:
+    return DatabaseService(caller.session, caller.context, app.secret_key)
+
+
+def _out(database: MonitoredDatabase) -> DatabaseOut:
+    return DatabaseOut(
+        id=database.id,
+        name=database.name,
+        agent_last_seen_at=database.agent_last_seen_at,
+        agent_version=database.agent_version,
+        server_version=database.server_version,
+    )
+
+
+@router.post("", response_model=DatabaseCreated, status_code=status.HTTP_201_CREATED)
+async def create_database(
+    body: DatabaseCreate,
+    caller: CallerSession = Depends(user_caller, scope="function"),
+    app: AppServices = Depends(services),
+) -> DatabaseCreated:
+    ensure_role(caller.context, "admin")
+    database, token = await _service(caller, app).create(body.name)
+    return DatabaseCreated(id=database.id, name=database.name, agent_token=token)
+
+
+@router.get("", response_model=list[DatabaseOut])
+async def list_databases(
+    caller: CallerSession = Depends(user_caller, scope="function"), app: AppServices = Depends(services)
+) -> list[DatabaseOut]:
+    return [_out(database) for database in await _service(caller, app).list()]
+
+
+@router.delete("/{database_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_database(
+    database_id: uuid.UUID,
+    caller: CallerSession = Depends(user_caller, scope="function"),
+    app: AppServices = Depends(services),
+) -> Response:
+    service = _service(caller, app)
+    await service.get(database_id)  # another tenant's database is a 404 before any role check
+    ensure_role(caller.context, "admin")
+    await service.delete(database_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{database_id}/agent-token", response_model=AgentTokenOut)
+async def rotate_agent_token(
+    database_id: uuid.UUID,
+    caller: CallerSession = Depends(user_caller, scope="function"),
+    app: AppServices = Depends(services),
+) -> AgentTokenOut:
+    service = _service(caller, app)
+    await service.get(database_id)
+    ensure_role(caller.context, "admin")
+    return AgentTokenOut(agent_token=await service.rotate_agent_token(database_id))

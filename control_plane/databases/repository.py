@@ -1,0 +1,90 @@
+"""Monitored databases and agent tokens of the caller's tenant. Every statement is tenant-scoped."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.models import AgentToken, MonitoredDatabase, StatementStat
+from control_plane.tenancy.context import TenantContext
+
+
+class DatabaseRepository:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._session = session
+        self._tenant_id = context.tenant_id
+
+    async def create(self, name: str) -> MonitoredDatabase:
+        database = MonitoredDatabase(tenant_id=self._tenant_id, id=uuid.uuid4(), name=name)
+        self._session.add(database)
+        await self._session.flush()
+        return database
+
+    async def get(self, database_id: uuid.UUID) -> MonitoredDatabase | None:
+        return await self._session.scalar(
+            select(MonitoredDatabase).where(
+                MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
+            )
+        )
+
+    async def list(self) -> list[MonitoredDatabase]:
+        rows = await self._session.scalars(
+            select(MonitoredDatabase)
+            .where(MonitoredDatabase.tenant_id == self._tenant_id)
+            .order_by(MonitoredDatabase.name, MonitoredDatabase.id)
+        )
+        return list(rows)
+
+    async def delete(self, database_id: uuid.UUID) -> None:
+        # The time series has no foreign key (partitions are dropped whole), so it goes explicitly;
+        # everything else follows the cascade.
+        await self._session.execute(
+            delete(StatementStat).where(
+                StatementStat.tenant_id == self._tenant_id, StatementStat.database_id == database_id
+            )
+        )
+        await self._session.execute(
+            delete(MonitoredDatabase).where(
+                MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
+            )
+        )
+
+    async def record_agent_contact(
+        self,
+        database_id: uuid.UUID,
+        *,
+        agent_version: str,
+        server_version: str | None,
+        at: datetime | None = None,
+    ) -> None:
+        values: dict[str, object] = {"agent_last_seen_at": at or func.now(), "agent_version": agent_version}
+        if server_version:
+            values["server_version"] = server_version
+        await self._session.execute(
+            update(MonitoredDatabase)
+            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
+            .values(**values)
+        )
+
+    async def add_agent_token(self, database_id: uuid.UUID, digest: bytes) -> AgentToken:
+        token = AgentToken(
+            tenant_id=self._tenant_id, id=uuid.uuid4(), database_id=database_id, token_hmac=digest
+        )
+        self._session.add(token)
+        await self._session.flush()
+        return token
+
+    async def revoke_agent_tokens(self, database_id: uuid.UUID) -> int:
+        result = await self._session.execute(
+            update(AgentToken)
+            .where(
+                AgentToken.tenant_id == self._tenant_id,
+                AgentToken.database_id == database_id,
+                AgentToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=func.now())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DatabaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DatabaseCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    agent_token: str = Field(description="Shown only here: store it in the agent's configuration")
+
+
+class DatabaseOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    agent_last_seen_at: datetime | None
+    agent_version: str | None
+    server_version: str | None
+
+
+class AgentTokenOut(BaseModel):
+    agent_token: str

@@ -1,0 +1,122 @@
+"""The metadata database's async engine (asyncpg), built from the plain postgresql:// URL operators write.
+
+Operators configure one libpq-style URL (`OPTISCHEMA_METADATA_URL`), shared with the migrations that
+run through psycopg. asyncpg takes its connection options as keyword arguments, and SQLAlchemy hands
+it the URL's query string as keywords verbatim, so a libpq-only parameter such as `connect_timeout`
+or `sslrootcert` would crash the first connection with a TypeError. The translation lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from control_plane.settings import Settings
+
+ASYNC_DRIVER = "postgresql+asyncpg"
+SYNC_DRIVER = "postgresql+psycopg"
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+
+# Parameters asyncpg understands inside a DSN but not as a keyword: passed on as `connect_args["dsn"]`,
+# which asyncpg parses with its own libpq-compatible rules (its keywords still win for host, user...).
+_DSN_ONLY = frozenset(
+    {
+        "application_name",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslcrl",
+        "sslpassword",
+        "sslnegotiation",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+# libpq client options asyncpg has no equivalent for: refusing them beats silently ignoring a
+# security or availability setting the operator relies on.
+_UNSUPPORTED = frozenset(
+    {
+        "channel_binding",
+        "gssencmode",
+        "hostaddr",
+        "keepalives",
+        "keepalives_count",
+        "keepalives_idle",
+        "keepalives_interval",
+        "requiressl",
+        "sslcompression",
+        "sslsni",
+        "tcp_user_timeout",
+        "replication",
+    }
+)
+
+
+def _with_driver(url: str, driver: str) -> URL:
+    parsed = make_url(url)
+    scheme = parsed.drivername.split("+", 1)[0]
+    if scheme not in _POSTGRES_SCHEMES:
+        raise ValueError(f"the metadata database URL must be a postgresql:// URL, not {scheme}://")
+    return parsed.set(drivername=driver)
+
+
+def _single(value: str | tuple[str, ...]) -> str:
+    if isinstance(value, tuple):
+        return value[-1]  # libpq keeps the last occurrence too
+    return value
+
+
+def _split(url: str) -> tuple[URL, dict[str, Any]]:
+    parsed = _with_driver(url, ASYNC_DRIVER)
+    query = {name: _single(value) for name, value in parsed.query.items()}
+    unsupported = sorted(set(query) & _UNSUPPORTED)
+    if unsupported:
+        raise ValueError(
+            f"the metadata database URL sets {', '.join(unsupported)}, which the asyncpg driver cannot honour"
+        )
+    connect_args: dict[str, Any] = {}
+    timeout = query.pop("connect_timeout", None)
+    if timeout is not None and int(timeout) > 0:  # libpq: zero or negative waits forever
+        connect_args["timeout"] = float(max(int(timeout), 2))  # libpq rounds anything shorter up to 2s
+    sslmode = query.pop("sslmode", None)
+    if sslmode is not None:
+        query["ssl"] = sslmode  # asyncpg accepts libpq's mode names for `ssl`
+    dsn_only = {name: query.pop(name) for name in sorted(set(query) & _DSN_ONLY)}
+    if dsn_only:
+        connect_args["dsn"] = "postgresql://?" + urlencode(dsn_only)
+    return parsed.set(query=query), connect_args
+
+
+def async_database_url(url: str) -> str:
+    """`postgresql://...` as `postgresql+asyncpg://...`; pair it with `async_connect_args(url)`."""
+    return _split(url)[0].render_as_string(hide_password=False)
+
+
+def async_connect_args(url: str) -> dict[str, Any]:
+    """What the URL's libpq parameters become for asyncpg: `timeout`, and a `dsn` for SSL files and the like."""
+    return _split(url)[1]
+
+
+def sync_database_url(url: str) -> str:
+    """`postgresql+psycopg://...`: migrations run synchronously, and libpq reads every parameter itself."""
+    return _with_driver(url, SYNC_DRIVER).render_as_string(hide_password=False)
+
+
+def engine_from_url(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+    async_url, connect_args = _split(url)
+    return create_async_engine(
+        async_url,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # a failover or an idle-connection reaper must not fail the next request
+    )
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    return engine_from_url(settings.metadata_url, pool_size=settings.db_pool_size)

@@ -1,0 +1,1 @@
+"""What stands between the internet and the domains: rate limits, health, metrics, body limits."""

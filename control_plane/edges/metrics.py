@@ -1,0 +1,35 @@
+"""Prometheus metrics: request counts and latencies by route template (never by raw path)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    "optischema_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY
+)
+LATENCY = Histogram(
+    "optischema_http_request_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY
+)
+SNAPSHOTS = Counter("optischema_snapshots_ingested_total", "Snapshots stored", ["outcome"], registry=REGISTRY)
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def record_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")  # templates keep ids out of label values
+    LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
+    REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+    return response

@@ -1,0 +1,1 @@
+"""Agent check-ins and snapshot ingestion."""

@@ -1,0 +1,40 @@
+"""Agent check-ins and snapshot storage, in the request's one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.databases.repository import DatabaseRepository
+from control_plane.edges.metrics import SNAPSHOTS
+from control_plane.ingestion.repository import IngestionRepository
+from control_plane.tenancy.context import TenantContext
+from shared.wire.heartbeat import Heartbeat
+from shared.wire.snapshot import Snapshot
+
+
+class IngestionService:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        assert context.principal == "agent" and context.database_id is not None
+        self._database_id = context.database_id
+        self._databases = DatabaseRepository(session, context)
+        self._ingestion = IngestionRepository(session, context, context.database_id)
+
+    async def heartbeat(self, heartbeat: Heartbeat) -> None:
+        await self._databases.record_agent_contact(
+            self._database_id, agent_version=heartbeat.agent_version, server_version=heartbeat.server_version
+        )
+
+    async def store(self, snapshot: Snapshot) -> bool:
+        """Stores the snapshot once; a resend of the same snapshot_id changes nothing and says so."""
+        if not await self._ingestion.claim(snapshot):
+            SNAPSHOTS.labels("duplicate").inc()
+            return False
+        await self._ingestion.ensure_partition(snapshot.collected_at)
+        await self._ingestion.store_statements(snapshot)
+        await self._ingestion.store_plans(snapshot)
+        await self._ingestion.store_schema(snapshot)
+        await self._databases.record_agent_contact(
+            self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version
+        )
+        SNAPSHOTS.labels("stored").inc()
+        return True

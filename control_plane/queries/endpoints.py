@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Depends, Query
+
+from control_plane.api.errors import NotFound
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.databases.repository import DatabaseRepository
+from control_plane.queries.repository import QueryRepository
+from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
+
+router = APIRouter(prefix="/databases/{database_id}/queries", tags=["queries"])
+DEFAULT_RANGE = timedelta(days=1)
+SERIES_RANGE = timedelta(days=7)
+
+
+async def _queries(caller: CallerSession, database_id: uuid.UUID) -> QueryRepository:
+    if await DatabaseRepository(caller.session, caller.context).get(database_id) is None:
+        raise NotFound("database not found")
+    return QueryRepository(caller.session, caller.context, database_id)
+
+
+def _range(
+    since: datetime | None, until: datetime | None, default: timedelta = DEFAULT_RANGE
+) -> tuple[datetime, datetime]:
+    end = until or datetime.now(UTC)
+    return since or end - default, end
+
+
+@router.get("", response_model=list[QuerySummary])
+async def top_queries(
+    database_id: uuid.UUID,
+    order_by: OrderBy = "total_time",
+    limit: int = Query(50, ge=1, le=500),
+    since: datetime | None = Query(None, alias="from"),
+    until: datetime | None = Query(None, alias="to"),
+    caller: CallerSession = Depends(user_caller, scope="function"),
+) -> list[QuerySummary]:
+    repository = await _queries(caller, database_id)
+    rows = await repository.top(*_range(since, until), order_by, limit)
+    return [
+        QuerySummary(
+            fingerprint=row["fingerprint"],
+            query=row["query"],
+            calls=int(row["calls"]),
+            total_exec_time_ms=round(float(row["total"]), 3),
+            mean_exec_time_ms=round(float(row["mean"]), 3),
+            load_pct=round(float(row["load_pct"]), 2),
+        )
+        for row in rows
+    ]
+
+
+@router.get("/{fingerprint}", response_model=QueryDetail)
+async def query_detail(
+    database_id: uuid.UUID,
+    fingerprint: str,
+    since: datetime | None = Query(None, alias="from"),
+    until: datetime | None = Query(None, alias="to"),
+    caller: CallerSession = Depends(user_caller, scope="function"),
+) -> QueryDetail:
+    repository = await _queries(caller, database_id)
+    statement = await repository.statement(fingerprint)
+    if statement is None:
+        raise NotFound("query not found")
+    points = await repository.series(fingerprint, *_range(since, until, SERIES_RANGE))
+    plan = await repository.latest_plan(fingerprint)
+    return QueryDetail(
+        fingerprint=fingerprint,
+        query=statement.query,
+        series=[
+            SeriesPoint(
+                at=p.collected_at,
+                interval_seconds=p.interval_seconds,
+                calls=p.calls,
+                total_exec_time_ms=p.total_exec_time_ms,
+                mean_exec_time_ms=p.total_exec_time_ms / p.calls if p.calls else 0.0,
+                rows=p.rows,
+                shared_blks_hit=p.shared_blks_hit,
+                shared_blks_read=p.shared_blks_read,
+                temp_blks_written=p.temp_blks_written,
+            )
+            for p in points
+        ],
+        plan=plan.plan if plan else None,
+    )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "analyst", "viewer"]
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: Role
+    tenant_id: uuid.UUID
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=12, max_length=1024)
+    role: Role
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: Role
+    disabled: bool
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)

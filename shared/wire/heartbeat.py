@@ -1,0 +1,16 @@
+"""What an agent says when it checks in, besides its snapshots."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.wire.snapshot import NonNegativeInt, WireModel
+
+
+class Heartbeat(WireModel):
+    agent_version: str = Field(max_length=64)
+    server_version: str | None = Field(default=None, max_length=64)
+    spooled_snapshots: NonNegativeInt = 0
+    dropped_snapshots: NonNegativeInt = Field(
+        default=0, description="Evicted from the spool since the last heartbeat"
+    )

@@ -1,0 +1,70 @@
+"""Another tenant's object is a 404 on every route that takes an id, generated from the app's routes."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
+from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+
+# A valid body where a route needs one, so that validation cannot answer before the tenant check.
+BODIES = {("PATCH", "/api/v1/users/{user_id}"): {"role": "viewer"}}
+
+
+def routes_with_ids(client: TestClient) -> list[tuple[str, str]]:
+    """Every (method, path template) of the API that takes an id, from the app's own OpenAPI routes."""
+    paths = client.get("/openapi.json").json()["paths"]
+    return sorted(
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1/") and "{" in path
+        for method in operations
+    )
+
+
+def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothing(
+    client: TestClient, acme: SeededTenant, globex: SeededTenant
+) -> None:
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    assert (
+        client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent).status_code
+        == 201
+    )
+    ids = {"database_id": database["id"], "user_id": str(acme.users["admin"]), "fingerprint": fingerprint(0)}
+    acme_admin = as_user(client, acme, "admin")
+    audit_before = client.get("/api/v1/audit", headers=acme_admin).json()
+    intruder = as_user(client, globex, "admin")
+
+    routes = routes_with_ids(client)
+    answers = {}
+    for method, template in routes:
+        path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
+        response = client.request(method, path, headers=intruder, json=BODIES.get((method, template)))
+        answers[(method, template)] = response.status_code
+
+    assert len(routes) >= 6, routes  # the matrix must actually cover the id routes
+    assert {key: code for key, code in answers.items() if code != 404} == {}
+    assert [d["id"] for d in client.get("/api/v1/databases", headers=acme_admin).json()] == [database["id"]]
+    assert (
+        client.post("/api/v1/agent/heartbeat", json={"agent_version": "1"}, headers=agent).status_code == 204
+    )
+    assert client.get("/api/v1/me", headers=acme_admin).json()["role"] == "admin"
+    audit_after = client.get("/api/v1/audit", headers=acme_admin).json()
+    assert [e for e in audit_after if e not in audit_before and e["action"] != "auth.login"] == []
+
+
+def test_lists_never_contain_another_tenants_rows(
+    client: TestClient, acme: SeededTenant, globex: SeededTenant
+) -> None:
+    register_database(client, acme, "acme-db")
+    register_database(client, globex, "globex-db")
+
+    acme_view = client.get("/api/v1/databases", headers=as_user(client, acme, "viewer")).json()
+    globex_audit = client.get("/api/v1/audit", headers=as_user(client, globex, "admin")).json()
+
+    assert [d["name"] for d in acme_view] == ["acme-db"]
+    assert all(str(acme.users["admin"]) not in e["actor"] for e in globex_audit)
+    assert all("acme" not in str(e["detail"]) for e in globex_audit)

@@ -1,0 +1,89 @@
+"""Ingestion: idempotent on snapshot_id, gzip accepted, every malformed body rejected whole."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
+from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+
+
+def stored_counts(metadata_url: str) -> tuple[int, int]:
+    with psycopg.connect(metadata_url) as conn:
+        snapshots = conn.execute("SELECT count(*) FROM snapshots").fetchone()
+        stats = conn.execute("SELECT count(*) FROM statement_stats").fetchone()
+    assert snapshots and stats
+    return int(snapshots[0]), int(stats[0])
+
+
+def test_the_same_snapshot_posted_three_times_is_stored_once(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    body = as_json(make_snapshot(statements=4))
+
+    answers = [client.post("/api/v1/agent/snapshots", json=body, headers=agent) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [201, 200, 200]
+    assert [a.json()["stored"] for a in answers] == [True, False, False]
+    assert stored_counts(metadata_url) == (1, 4)
+
+
+def test_a_gzip_body_is_accepted(client: TestClient, acme: SeededTenant, metadata_url: str) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    body = gzip.compress(json.dumps(as_json(make_snapshot(statements=2))).encode())
+
+    response = client.post(
+        "/api/v1/agent/snapshots",
+        content=body,
+        headers={**agent, "Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 201
+    assert stored_counts(metadata_url) == (1, 2)
+
+
+def test_malformed_bodies_get_a_4xx_with_a_message_and_store_nothing(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    good = json.dumps(as_json(make_snapshot(statements=2))).encode()
+    wrong_version = {**as_json(make_snapshot()), "schema_version": 99}
+    negative = as_json(make_snapshot())
+    negative["statements"][0]["calls"] = -5
+    cases = {
+        "truncated gzip": (gzip.compress(good)[:-20], {"Content-Encoding": "gzip"}, 400),
+        "wrong schema version": (json.dumps(wrong_version).encode(), {}, 422),
+        "50 MB body": (b"{" + b" " * (50 * 1024 * 1024) + b"}", {}, 413),
+        "negative counter": (json.dumps(negative).encode(), {}, 422),
+        "not JSON": (b"hello", {}, 400),
+    }
+
+    for name, (body, extra, expected) in cases.items():
+        response = client.post(
+            "/api/v1/agent/snapshots",
+            content=body,
+            headers={**agent, "Content-Type": "application/json", **extra},
+        )
+        assert response.status_code == expected, (name, response.text)
+        assert response.json()["detail"]["message"], name
+
+    assert stored_counts(metadata_url) == (0, 0)
+    version_answer = client.post(
+        "/api/v1/agent/snapshots", content=json.dumps(wrong_version).encode(), headers=agent
+    ).json()
+    assert version_answer["detail"]["code"] == "unsupported_schema_version"
+
+
+def test_heartbeat_and_snapshots_show_in_the_database_list(client: TestClient, acme: SeededTenant) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+
+    client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent)
+
+    (database,) = client.get("/api/v1/databases", headers=as_user(client, acme, "viewer")).json()
+    assert database["agent_last_seen_at"] is not None
+    assert database["server_version"] == "15.20"

@@ -25,11 +25,26 @@ async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+def route_template(request: Request) -> str:
+    """The matched route with its prefixes, such as /api/v1/databases/{database_id}: ids stay out of labels.
+
+    An included router's route knows only its own part of the path; the prefix is what the real
+    path has in front of that part once the parameters are filled in.
+    """
+    route_path = getattr(request.scope.get("route"), "path", None)
+    if route_path is None:
+        return "unmatched"
+    rendered = route_path
+    for name, value in request.path_params.items():
+        rendered = rendered.replace("{" + name + "}", str(value))
+    path = request.url.path
+    return path[: len(path) - len(rendered)] + route_path if path.endswith(rendered) else route_path
+
+
 async def record_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     started = time.perf_counter()
     response = await call_next(request)
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")  # templates keep ids out of label values
+    template = route_template(request)
     LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
     REQUESTS.labels(request.method, template, str(response.status_code)).inc()
     return response

@@ -31,7 +31,7 @@ def route_template(request: Request) -> str:
     An included router's route knows only its own part of the path; the prefix is what the real
     path has in front of that part once the parameters are filled in.
     """
-    route_path = getattr(request.scope.get("route"), "path", None)
+    route_path: str | None = getattr(request.scope.get("route"), "path", None)
     if route_path is None:
         return "unmatched"
     rendered = route_path

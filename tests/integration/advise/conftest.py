@@ -19,7 +19,9 @@ def advise(db_url: str, *extra: str) -> dict[str, Any]:
 
 def created_indexes(report: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     return sorted(
-        (item["table"], tuple(item["columns"])) for item in report["recommendations"] if item["kind"] == "create_index"
+        (item["table"], tuple(item["columns"]))
+        for item in report["recommendations"]
+        if item["kind"] == "create_index"
     )
 
 

@@ -62,11 +62,17 @@ def test_a_search_bound_that_was_hit_is_said_in_the_output(db: psycopg.Connectio
     assert report["bounds_hit"] == ["3 candidates; only the first 1 were evaluated"]
 
 
-def test_sorts_spilling_to_disk_suggest_work_mem_as_advisory_config(db: psycopg.Connection, db_url: str) -> None:
+def test_sorts_spilling_to_disk_suggest_work_mem_as_advisory_config(
+    db: psycopg.Connection, db_url: str
+) -> None:
     plant_orders(db)
     fresh_statistics(db)
     db.execute("SET work_mem = '64kB'")
-    run(db, "SELECT note, customer_id FROM orders ORDER BY note DESC, customer_id LIMIT %s OFFSET %s", [[5, 1000]] * 5)
+    run(
+        db,
+        "SELECT note, customer_id FROM orders ORDER BY note DESC, customer_id LIMIT %s OFFSET %s",
+        [[5, 1000]] * 5,
+    )
 
     report = advise(db_url)
 

@@ -39,7 +39,10 @@ def test_single_column_lookup_gets_its_index_with_costs_before_and_after(
     assert created_indexes(report) == [("public.events", ("device_id",))]
     recommendation = report["recommendations"][0]
     assert recommendation["tier"] == "verified"
-    assert recommendation["sql"] == "CREATE INDEX CONCURRENTLY events_device_id_idx ON public.events (device_id);"
+    assert (
+        recommendation["sql"]
+        == "CREATE INDEX CONCURRENTLY events_device_id_idx ON public.events (device_id);"
+    )
     assert recommendation["rollback_sql"] == "DROP INDEX CONCURRENTLY IF EXISTS public.events_device_id_idx;"
     assert recommendation["improvement_pct"] >= 80
     (query,) = recommendation["queries"]

@@ -64,9 +64,13 @@ def test_a_full_table_aggregate_needs_nothing(db: psycopg.Connection, db_url: st
     assert "whole tables" in report["skipped"][0]["reason"]
 
 
-def test_pgbench_tpcb_workload_needs_no_new_index(db: psycopg.Connection, pg_cluster: ThrowawayCluster) -> None:
+def test_pgbench_tpcb_workload_needs_no_new_index(
+    db: psycopg.Connection, pg_cluster: ThrowawayCluster
+) -> None:
     connection = ["-h", pg_cluster.host, "-p", str(pg_cluster.port), "-U", pg_cluster.superuser]
-    subprocess.run(["pgbench", "-i", "-s", "2", "-q", *connection, db.info.dbname], check=True, capture_output=True)
+    subprocess.run(
+        ["pgbench", "-i", "-s", "2", "-q", *connection, db.info.dbname], check=True, capture_output=True
+    )
     fresh_statistics(db)
     subprocess.run(
         ["pgbench", "-c", "2", "-t", "300", "-M", "extended", *connection, db.info.dbname],

@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db.session import lookup_session
@@ -43,44 +44,36 @@ class FoundAgentToken:
     token_id: uuid.UUID
 
 
-async def find_login(engine: AsyncEngine, email: str) -> FoundLogin | None:
+async def _one_row(engine: AsyncEngine, query: str, parameters: dict[str, object]) -> Row[Any] | None:
     async with lookup_session(engine) as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT tenant_id, user_id, password_hash, role, disabled_at "
-                    "FROM optischema_login_lookup(:email)"
-                ),
-                {"email": email.strip().lower()},
-            )
-        ).first()
-    return None if row is None else FoundLogin(*row)
+        return (await session.execute(text(query), parameters)).first()
+
+
+async def find_login(engine: AsyncEngine, email: str) -> FoundLogin | None:
+    row = await _one_row(
+        engine,
+        "SELECT tenant_id, user_id, password_hash, role, disabled_at FROM optischema_login_lookup(:email)",
+        {"email": email.strip().lower()},
+    )
+    return None if row is None else FoundLogin(**row._asdict())
 
 
 async def find_refresh_token(engine: AsyncEngine, digest: bytes) -> FoundRefreshToken | None:
-    async with lookup_session(engine) as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT tenant_id, id, user_id, family_id, expires_at, rotated_at, revoked_at "
-                    "FROM optischema_refresh_token_lookup(:h)"
-                ),
-                {"h": digest},
-            )
-        ).first()
-    return None if row is None else FoundRefreshToken(*row)
+    row = await _one_row(
+        engine,
+        "SELECT tenant_id, id, user_id, family_id, expires_at, rotated_at, revoked_at "
+        "FROM optischema_refresh_token_lookup(:h)",
+        {"h": digest},
+    )
+    return None if row is None else FoundRefreshToken(**row._asdict())
 
 
 async def find_agent_token(engine: AsyncEngine, digest: bytes) -> FoundAgentToken | None:
-    async with lookup_session(engine) as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT tenant_id, database_id, token_id, revoked_at FROM optischema_agent_token_lookup(:h)"
-                ),
-                {"h": digest},
-            )
-        ).first()
+    row = await _one_row(
+        engine,
+        "SELECT tenant_id, database_id, token_id, revoked_at FROM optischema_agent_token_lookup(:h)",
+        {"h": digest},
+    )
     if row is None or row.revoked_at is not None:
         return None
     return FoundAgentToken(row.tenant_id, row.database_id, row.token_id)

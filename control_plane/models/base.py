@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, ForeignKeyConstraint, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,3 +32,12 @@ def tenant_id_column() -> Mapped[uuid.UUID]:
 
 def id_column() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def monitored_database_fk() -> ForeignKeyConstraint:
+    """Rows that belong to a monitored database go with it: deleting the database removes its data."""
+    return ForeignKeyConstraint(
+        ["tenant_id", "database_id"],
+        ["monitored_databases.tenant_id", "monitored_databases.id"],
+        ondelete="CASCADE",
+    )

@@ -7,7 +7,7 @@ from sqlalchemy import DateTime, ForeignKeyConstraint, Index, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, id_column, tenant_id_column, utc_now_column
+from control_plane.models.base import Base, id_column, monitored_database_fk, tenant_id_column, utc_now_column
 
 
 class MonitoredDatabase(Base):
@@ -28,11 +28,7 @@ class AgentToken(Base):
 
     __tablename__ = "agent_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "database_id"],
-            ["monitored_databases.tenant_id", "monitored_databases.id"],
-            ondelete="CASCADE",
-        ),
+        monitored_database_fk(),
         Index("ix_agent_tokens_token_hmac", "token_hmac", unique=True),
     )
 

@@ -4,24 +4,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKeyConstraint, Text
+from sqlalchemy import DateTime, Float, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base
+from control_plane.models.base import Base, monitored_database_fk
 
 
 class Plan(Base):
     """The latest scrubbed generic plan of a statement."""
 
     __tablename__ = "plans"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "database_id"],
-            ["monitored_databases.tenant_id", "monitored_databases.id"],
-            ondelete="CASCADE",
-        ),
-    )
+    __table_args__ = (monitored_database_fk(),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKeyConstraint, Index, Integer, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, utc_now_column
+from control_plane.models.base import Base, monitored_database_fk, utc_now_column
 
 
 class Snapshot(Base):
@@ -16,11 +16,7 @@ class Snapshot(Base):
 
     __tablename__ = "snapshots"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "database_id"],
-            ["monitored_databases.tenant_id", "monitored_databases.id"],
-            ondelete="CASCADE",
-        ),
+        monitored_database_fk(),
         Index("ix_snapshots_tenant_id_database_id_collected_at", "tenant_id", "database_id", "collected_at"),
     )
 

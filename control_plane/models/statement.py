@@ -3,24 +3,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKeyConstraint, Text
+from sqlalchemy import BigInteger, DateTime, Float, Text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, utc_now_column
+from control_plane.models.base import Base, monitored_database_fk, utc_now_column
 
 
 class Statement(Base):
     """A statement of one database, by fingerprint: its anonymized text and when it was seen."""
 
     __tablename__ = "statements"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "database_id"],
-            ["monitored_databases.tenant_id", "monitored_databases.id"],
-            ondelete="CASCADE",
-        ),
-    )
+    __table_args__ = (monitored_database_fk(),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -7,11 +7,13 @@ are root (through ``pg_ctl_as_postgres``) and as the caller otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,10 +126,28 @@ def start_cluster(
     )
     try:
         executor.start()
+        _wait_until_accepting(executor, timeout_s=60)
     except Exception:
+        with contextlib.suppress(Exception):
+            executor.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
         raise
     return ThrowawayCluster(executor=executor, base_dir=base_dir)
+
+
+def _wait_until_accepting(executor: PostgreSQLExecutor, timeout_s: float) -> None:
+    """The port opens before recovery ends ("the database system is starting up"): wait for a session."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with psycopg.connect(
+                host=executor.host, port=executor.port, user=executor.user, dbname="postgres", connect_timeout=2
+            ):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

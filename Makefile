@@ -35,6 +35,7 @@ demo: deps
 	$(BIN)/python -m deploy.demo
 
 bench: deps
+	@$(BIN)/pip install -q -r benchmarks/requirements.txt >&2
 	$(BIN)/python -m benchmarks.run_all
 
 clean:

@@ -1,0 +1,261 @@
+"""Our index advisor against pg_qualstats and the Extend algorithm on TPC-H (without Q2, Q17, Q20).
+
+One run, one throwaway PostgreSQL cluster (pg_stat_statements and pg_qualstats preloaded,
+pg_qualstats.sample_rate = 1, HypoPG installed):
+
+1. TPC-H at scale factor OPTISCHEMA_BENCH_TPCH_SF (default 1) from DuckDB's dbgen (cached under /tmp),
+   loaded with primary keys only (benchmarks/tpch/data.py); a scratch copy for Extend is made from it.
+2. The workload: each query OPTISCHEMA_BENCH_TPCH_REPETITIONS times (default 2) with its literals;
+   this run feeds pg_stat_statements and pg_qualstats. The real "before" run time is measured at the
+   end, without secondary indexes, with caches as warm as for the "after" runs.
+3. Advice: pg_qualstats_index_advisor(), then our `optischema-agent advise --format json` (timed; all
+   that it sees is pg_stat_statements), then Extend (index-eab) on the scratch copy with a storage
+   budget equal to the HypoPG-estimated size of our recommendations.
+4. One yardstick for all three (benchmarks/tpch/workload.py): call-weighted EXPLAIN cost of the
+   workload with no secondary index and with the method's indexes as HypoPG hypothetical indexes, and
+   their HypoPG-estimated size. Then each method's indexes are built for real (real size; HypoPG
+   overestimates deduplicated btrees), the workload is timed again, and they are dropped.
+
+Goals from the issue: a deeper cut than pg_qualstats (`advisor_tpch_cut_vs_qualstats_pp` > 0), within
+5% of Extend at equal storage (`advisor_tpch_gap_to_extend_pct`: how much more our indexed workload costs
+than Extend's, in percent; budget 5), advice in under 10 s at scale factor 1.
+
+Environment (seconds unless said): OPTISCHEMA_BENCH_TPCH_SF, OPTISCHEMA_BENCH_TPCH_REPETITIONS,
+OPTISCHEMA_BENCH_STATEMENT_TIMEOUT (per workload statement, 300), OPTISCHEMA_BENCH_ADVISE_TIMEOUT (our
+CLI, 300), OPTISCHEMA_BENCH_BUILD_TIMEOUT (per CREATE INDEX, 900), OPTISCHEMA_BENCH_EXTEND_TIMEOUT (600),
+OPTISCHEMA_BENCH_EXTEND_MAX_WIDTH (columns per Extend index, 3 like our advisor; index-eab's default is 2),
+OPTISCHEMA_BENCH_ADVISOR_CMD (replaces `optischema-agent`), OPTISCHEMA_BENCH_TPCH_CACHE (data cache).
+Needs `pip install -r benchmarks/requirements.txt` (duckdb, its tpch extension, index-eab, psycopg2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from benchmarks.tpch import data, extend, ours, qualstats
+from benchmarks.tpch.data import log
+from benchmarks.tpch.workload import (
+    Built,
+    Evaluation,
+    Yardstick,
+    build_indexes,
+    drop_secondary_indexes,
+    run_workload,
+    workload_queries,
+)
+from deploy.local.throwaway_cluster import MONITORED_SERVER_SETTINGS, running_cluster
+
+DATABASE = "tpch"
+SCRATCH_DATABASE = "tpch_extend_scratch"
+MIB = 1024 * 1024
+DETAILS_FILE = "last_run.json"
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+@dataclass(frozen=True)
+class Config:
+    scale_factor: float
+    repetitions: int
+    statement_timeout: float
+    advise_timeout: float
+    build_timeout: float
+    extend_timeout: float
+    extend_max_width: int
+
+    @classmethod
+    def from_env(cls) -> Config:
+        return cls(
+            scale_factor=env_float("OPTISCHEMA_BENCH_TPCH_SF", 1),
+            repetitions=int(env_float("OPTISCHEMA_BENCH_TPCH_REPETITIONS", 2)),
+            statement_timeout=env_float("OPTISCHEMA_BENCH_STATEMENT_TIMEOUT", 300),
+            advise_timeout=env_float("OPTISCHEMA_BENCH_ADVISE_TIMEOUT", 300),
+            build_timeout=env_float("OPTISCHEMA_BENCH_BUILD_TIMEOUT", 900),
+            extend_timeout=env_float("OPTISCHEMA_BENCH_EXTEND_TIMEOUT", 600),
+            extend_max_width=int(env_float("OPTISCHEMA_BENCH_EXTEND_MAX_WIDTH", 3)),
+        )
+
+
+@dataclass
+class Measured:
+    """A method's indexes: the yardstick's judgement and what building them for real gave."""
+
+    evaluation: Evaluation
+    advise_seconds: float
+    built: Built | None = None
+    workload_seconds: float = 0.0
+    timeouts: int = 0
+    per_query_seconds: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def built_cut_pct(self) -> float:
+        before = self.evaluation.cost_before
+        return 100.0 * (1.0 - self.built.cost_after / before) if self.built and before else 0.0
+
+
+def measure_for_real(
+    url: str,
+    method: str,
+    measured: Measured,
+    config: Config,
+    queries: dict[int, str],
+    weights: dict[int, int],
+) -> None:
+    statements = measured.evaluation.indexes
+    log(f"{method}: building {len(statements)} indexes")
+    drop_secondary_indexes(url)
+    measured.built = build_indexes(url, statements, config.build_timeout, queries, weights)
+    for failure in measured.built.failures:
+        log(f"{method}: build failed: {failure}")
+    run = run_workload(url, queries, config.repetitions, config.statement_timeout)
+    measured.workload_seconds, measured.timeouts = run.seconds, len(run.timeouts)
+    measured.per_query_seconds = run.per_query
+    drop_secondary_indexes(url)
+
+
+def figure(name: str, value: float | int | None, unit: str, budget: float | None = None) -> dict[str, object]:
+    if isinstance(value, float):
+        value = round(value, 3)
+    return {"name": f"advisor_tpch_{name}", "value": value, "unit": unit, "budget": budget}
+
+
+def method_figures(method: str, m: Measured) -> list[dict[str, object]]:
+    e = m.evaluation
+    return [
+        figure(f"{method}_workload_cost_before", e.cost_before, "cost units"),
+        figure(f"{method}_workload_cost_after", e.cost_after, "cost units"),
+        figure(f"{method}_cut_pct", e.cut_pct, "%"),
+        figure(f"{method}_index_count", len(e.indexes) - len(e.rejected), "indexes"),
+        figure(f"{method}_estimated_size_mb", e.estimated_bytes / MIB, "MiB (HypoPG estimate)"),
+        figure(f"{method}_real_size_mb", m.built.real_bytes / MIB if m.built else None, "MiB (built)"),
+        figure(f"{method}_workload_cost_after_built", m.built.cost_after if m.built else None, "cost units"),
+        figure(f"{method}_cut_built_pct", m.built_cut_pct, "% (EXPLAIN with the built indexes)"),
+        figure(f"{method}_workload_seconds_after", m.workload_seconds, "s"),
+        figure(f"{method}_workload_timeouts_after", m.timeouts, "statements"),
+        figure(f"{method}_index_build_seconds", m.built.seconds if m.built else None, "s"),
+    ]
+
+
+def main() -> list[dict[str, object]]:
+    config = Config.from_env()
+    data_dir = data.generate(config.scale_factor)
+    queries = workload_queries(data.queries(data_dir))
+    settings = {**MONITORED_SERVER_SETTINGS, **qualstats.SERVER_SETTINGS}
+    details: dict[str, Any] = {"config": config.__dict__, "queries": sorted(queries)}
+    with running_cluster(settings) as cluster:
+        url = cluster.create_database(DATABASE, extensions=("pg_stat_statements", "pg_qualstats", "hypopg"))
+        data.load(url, data_dir)
+        extend.create_scratch_copy(cluster.url("postgres"), DATABASE, SCRATCH_DATABASE)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            qualstats.reset(conn)
+
+        log(
+            f"workload: {len(queries)} queries x {config.repetitions}, no secondary index (feeds the advisors)"
+        )
+        first = run_workload(url, queries, config.repetitions, config.statement_timeout)
+        weights = {nr: config.repetitions for nr in queries}  # calls attempted, timeouts included
+
+        qualstats_advice = qualstats.advise(url)  # first, so that our advisor's own queries stay out of it
+        log(f"pg_qualstats {qualstats_advice.version}: {len(qualstats_advice.indexes)} distinct indexes")
+        our_advice = ours.advise(url, config.advise_timeout)
+        log(f"ours: {len(our_advice.indexes)} create_index recommendations in {our_advice.seconds:.2f} s")
+
+        with Yardstick(url, queries, weights) as yardstick:
+            results = {
+                "ours": Measured(yardstick.evaluate(our_advice.indexes), our_advice.seconds),
+                "qualstats": Measured(yardstick.evaluate(qualstats_advice.indexes), qualstats_advice.seconds),
+            }
+        budget = results["ours"].evaluation.estimated_bytes
+        log(f"extend: storage budget {budget / MIB:.1f} MiB (HypoPG estimate of ours), on a scratch copy")
+        extend_result = extend.run_extend(
+            cluster.url(SCRATCH_DATABASE),
+            queries,
+            weights,
+            budget,
+            config.extend_max_width,
+            config.extend_timeout,
+        )
+        extend.drop_scratch_copy(cluster.url("postgres"), SCRATCH_DATABASE)
+        if extend_result.indexes is not None:
+            with Yardstick(url, queries, weights) as yardstick:
+                results["extend"] = Measured(yardstick.evaluate(extend_result.indexes), extend_result.seconds)
+        else:
+            log(f"extend: unavailable: {extend_result.reason}")
+
+        for method, measured in results.items():
+            e = measured.evaluation
+            log(
+                f"{method}: cut {e.cut_pct:.1f}% with {len(e.indexes)} indexes, {e.estimated_bytes / MIB:.1f} MiB est."
+            )
+            measure_for_real(url, method, measured, config, queries, weights)
+            details[method] = {
+                "indexes": e.indexes,
+                "rejected_by_hypopg": e.rejected,
+                "build_failures": measured.built.failures if measured.built else [],
+            }
+        # The real "before", measured last like the "after" runs: same warm caches, no first-run effects.
+        log("workload: no secondary index again (the real run time before)")
+        before = run_workload(url, queries, config.repetitions, config.statement_timeout)
+
+    details["qualstats"] |= {
+        "raw_count": qualstats_advice.raw_count,
+        "unoptimised": qualstats_advice.unoptimised,
+    }
+    details["ours"] |= {"statements_analyzed": our_advice.statements_analyzed, "skipped": our_advice.skipped}
+    details["extend"] = details.get("extend", {}) | {
+        "unavailable_reason": extend_result.reason,
+        "index_eab_output": extend_result.details,
+    }
+    details["per_query_seconds"] = {"first": first.per_query, "before": before.per_query} | {
+        method: measured.per_query_seconds for method, measured in results.items()
+    }
+    details["load_average_at_end"] = os.getloadavg()  # real run times are only as quiet as the machine
+    (data.CACHE_ROOT / DETAILS_FILE).write_text(json.dumps(details, indent=2, default=str) + "\n")
+    log(f"details (index definitions, per-query times): {data.CACHE_ROOT / DETAILS_FILE}")
+
+    out = [
+        figure("scale_factor", config.scale_factor, "TPC-H SF"),
+        figure("workload_queries", len(queries), f"queries (x {config.repetitions} repetitions)"),
+        figure("workload_seconds_first_run", first.seconds, "s (no index; the run the advisors saw)"),
+        figure("workload_seconds_before", before.seconds, "s"),
+        figure("workload_timeouts_without_indexes", len(first.timeouts) + len(before.timeouts), "statements"),
+        figure("ours_advise_seconds", our_advice.seconds, "s", 10.0 if config.scale_factor == 1 else None),
+        figure("qualstats_advise_seconds", qualstats_advice.seconds, "s"),
+        figure(
+            "qualstats_duplicates_dropped",
+            qualstats_advice.raw_count - len(qualstats_advice.indexes),
+            "statements",
+        ),
+    ]
+    return out + comparison(results, extend_result)
+
+
+def comparison(results: dict[str, Measured], extend_result: extend.ExtendResult) -> list[dict[str, object]]:
+    ours_m, qualstats_m, extend_m = results["ours"], results["qualstats"], results.get("extend")
+    out = method_figures("ours", ours_m) + method_figures("qualstats", qualstats_m)
+    cut_vs_qualstats = ours_m.evaluation.cut_pct - qualstats_m.evaluation.cut_pct
+    out.append(figure("cut_vs_qualstats_pp", cut_vs_qualstats, "percentage points (goal > 0)"))
+    if extend_m is None:
+        out.append(figure("extend", None, f"unavailable: {extend_result.reason}"))
+        out.append(figure("gap_to_extend_pct", None, "% (Extend unavailable)", 5.0))
+        return out
+    out.append(figure("extend_advise_seconds", extend_m.advise_seconds, "s"))
+    out += method_figures("extend", extend_m)
+    gap = 100.0 * (ours_m.evaluation.cost_after / extend_m.evaluation.cost_after - 1.0)
+    out.append(figure("gap_to_extend_pct", gap, "% more estimated cost than Extend at equal storage", 5.0))
+    if ours_m.built and extend_m.built:
+        built_gap = 100.0 * (ours_m.built.cost_after / extend_m.built.cost_after - 1.0)
+        out.append(figure("gap_to_extend_built_pct", built_gap, "% (EXPLAIN with the built indexes)"))
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps({"benchmarks": main()}, indent=2))

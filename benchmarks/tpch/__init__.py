@@ -1,0 +1,1 @@
+"""The pieces of the TPC-H index-advisor benchmark (`benchmarks/advisor_tpch.py`)."""

@@ -17,6 +17,7 @@ import psycopg
 
 from agent.db.session import AgentSession
 from shared.sql.normalized_text import max_parameter_number, repair_normalized_text
+from shared.sql.parameter_types import numeric_parameters
 
 GENERIC_PLAN_OPTION_VERSION = 160000
 _statement_names = itertools.count(1)
@@ -44,16 +45,31 @@ def explain_generic(session: AgentSession, normalized_text: str, server_version_
     text = repair_normalized_text(normalized_text).strip().rstrip(";")
     if server_version_num >= GENERIC_PLAN_OPTION_VERSION:
         return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}"])[0]
+    outcome = _explain_prepared(session, text, declared={})
+    if outcome.plan is None:
+        # Normalized text can leave a parameter with nothing to infer its type from ($1 + $2,
+        # CASE ... THEN $3 ELSE $4): those were numbers, so declare them and try once more.
+        numeric = numeric_parameters(text)
+        if numeric:
+            retried = _explain_prepared(session, text, declared=dict.fromkeys(numeric, "numeric"))
+            if retried.plan is not None:
+                return retried
+    return outcome
+
+
+def _explain_prepared(session: AgentSession, text: str, declared: dict[int, str]) -> ExplainOutcome:
     # A fresh name per call: a prepared statement caches its plan, and a hypothetical index
     # created since must be seen, so statements are never reused across calls.
     name = f"optischema_plan_{next(_statement_names)}"
-    arguments = ", ".join(["NULL"] * max_parameter_number(text))
+    count = max_parameter_number(text)
+    arguments = ", ".join(["NULL"] * count)
     execute = f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}"
+    types = f"({', '.join(declared.get(n, 'unknown') for n in range(1, count + 1))})" if declared else ""
     outcome, completed = _explain(
         session,
         [
             "SET LOCAL plan_cache_mode = force_generic_plan",
-            f"PREPARE {name} AS {text}",
+            f"PREPARE {name}{types} AS {text}",
             f"EXPLAIN (FORMAT JSON) {execute}",
         ],
     )

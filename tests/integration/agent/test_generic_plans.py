@@ -62,7 +62,7 @@ def test_statement_the_planner_cannot_type_reports_why(
     orders: psycopg.Connection, monitored: MonitoredDatabase
 ) -> None:
     with monitored.session() as session:
-        outcome = explain_generic(session, "SELECT $1 + $2", server_version_num(monitored))
+        outcome = explain_generic(session, "SELECT no_such_function($1)", server_version_num(monitored))
         failed = explain_generic(
             session, "SELECT * FROM no_such_table WHERE a = $1", server_version_num(monitored)
         )
@@ -81,3 +81,19 @@ def test_two_statements_in_one_text_are_refused_by_the_server(
 
     assert outcome.plan is None
     assert orders.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone() == (True,)
+
+
+def test_parameters_with_nothing_to_infer_a_type_from_are_planned_as_numbers(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    # As pg_stat_statements records TPC-H Q12 and Q19: the constants became untyped parameters.
+    texts = [
+        "SELECT sum(CASE WHEN status = $1 THEN $2 ELSE $3 END) FROM orders WHERE customer_id = $4",
+        "SELECT count(*) FROM orders WHERE customer_id BETWEEN $1 AND $2 + $3",
+    ]
+    with monitored.session() as session:
+        outcomes = [explain_generic(session, text, server_version_num(monitored)) for text in texts]
+        leftovers = session.fetch_all("SELECT name FROM pg_prepared_statements")
+
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert leftovers == []

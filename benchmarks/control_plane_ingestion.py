@@ -296,18 +296,6 @@ def run_admin(metadata_url: str, *args: str) -> str:
     return done.stdout
 
 
-def wait_for_postgres(url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @contextmanager
 def control_plane_server(metadata_url: str, log_path: Path) -> Iterator[str]:
     """The server as a subprocess on a free loopback port; yields its base URL; SIGTERM at the end."""
@@ -548,8 +536,9 @@ def stored_rows(metadata_url: str) -> tuple[int, int]:
 
 
 def main() -> list[dict[str, object]]:
+    # The figures are only as good as the machine is quiet: say how busy it was.
+    say("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with running_cluster(METADATA_SETTINGS) as cluster, tempfile.TemporaryDirectory() as scratch:
-        wait_for_postgres(cluster.url("postgres"))  # pg_ctl -w returns a moment before connections are accepted
         metadata_url = cluster.create_database("optischema_metadata")
         run_admin(metadata_url, "migrate")
         tenant = json.loads(
@@ -576,6 +565,7 @@ def main() -> list[dict[str, object]]:
     if (snapshots, stats) != (stored, stored * STATEMENTS):
         errors.append(f"the metadata database holds {snapshots} snapshots and {stats} statement rows")
         say(f"error: {errors[-1]}; {stored} snapshots were acknowledged")
+    say("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     concurrent = results.concurrent
     reads = concurrent.top_ms + concurrent.detail_ms
     seconds = results.concurrent_seconds

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["benchmarks.collector_cycle", "benchmarks.advisor_tpch"]
+BENCHMARKS = ["benchmarks.collector_cycle", "benchmarks.control_plane_ingestion", "benchmarks.advisor_tpch"]
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -158,15 +158,13 @@ class WhatIfSearch:
                 )
                 break
             batch = candidates[start : start + self._bounds.batch_size]
-            made = {
-                c: index
-                for c in batch
-                if (index := self._hypothetical.create(c)) and not isinstance(index, str)
-            }
+            made: dict[CandidateIndex, HypotheticalIndex] = {}
             for candidate in batch:
-                if candidate not in made:
-                    reason = self._hypothetical.create(candidate)
-                    self._result.rejected[candidate] = f"PostgreSQL refuses this index: {reason}"
+                created = self._hypothetical.create(candidate)
+                if isinstance(created, str):
+                    self._result.rejected[candidate] = f"PostgreSQL refuses this index: {created}"
+                else:
+                    made[candidate] = created
             by_name = {index.name: candidate for candidate, index in made.items()}
             for statement in self._affected(batch):
                 planned = plan_cost(self._session, statement.raw_text, self._version)

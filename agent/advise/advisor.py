@@ -22,7 +22,7 @@ from agent.advise.statement_reasons import reason_without_candidates
 from agent.advise.workload import AdvisedStatement, advised_statements
 from agent.db.session import AgentSession
 from agent.snapshot.collector import Collection
-from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement
+from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement, Tier
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,28 @@ def recommendation_id(kind: str, key: str) -> str:
     return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
+def create_index_recommendation(
+    candidate: CandidateIndex,
+    *,
+    tier: Tier,
+    queries: list[QueryEvidence],
+    rationale: str,
+    improvement_pct: float | None = None,
+) -> Recommendation:
+    return Recommendation(
+        id=recommendation_id("create_index", candidate.key()),
+        kind="create_index",
+        tier=tier,
+        sql=candidate.create_sql(),
+        rollback_sql=candidate.rollback_sql(),
+        table=f"{candidate.schema_name}.{candidate.table}",
+        columns=list(candidate.columns),
+        improvement_pct=improvement_pct,
+        queries=queries,
+        rationale=rationale,
+    )
+
+
 class Advisor:
     def __init__(self, session: AgentSession, collection: Collection, settings: AdvisorSettings) -> None:
         self._session = session
@@ -47,6 +69,7 @@ class Advisor:
         self._settings = settings
         self._version = collection.snapshot.server.version_num
         self._skipped: list[SkippedStatement] = []
+        self._proposals: dict[str, list[CandidateIndex]] = {}
 
     def advise(self) -> AdviceReport:
         statements = self._planned_statements()
@@ -108,7 +131,6 @@ class Advisor:
         """Every candidate with the total weight of the statements proposing it (for search order)."""
         schema = self._collection.schema
         weights: dict[CandidateIndex, float] = {}
-        self._proposals: dict[str, list[CandidateIndex]] = {}
         for statement in statements:
             found = candidates_for_statement(
                 statement.raw_text, schema.tables, schema.indexes, max_width=self._settings.max_width
@@ -174,17 +196,8 @@ class Advisor:
                 f" Writes take {100 * share:.0f}% of the time spent on this table and every index makes them "
                 "dearer: it was held to a higher bar."
             )
-        return Recommendation(
-            id=recommendation_id("create_index", candidate.key()),
-            kind="create_index",
-            tier="verified",
-            sql=candidate.create_sql(),
-            rollback_sql=candidate.rollback_sql(),
-            table=f"{candidate.schema_name}.{candidate.table}",
-            columns=list(candidate.columns),
-            improvement_pct=improvement,
-            queries=evidence,
-            rationale=rationale,
+        return create_index_recommendation(
+            candidate, tier="verified", queries=evidence, rationale=rationale, improvement_pct=improvement
         )
 
     def _reason(self, statement: AdvisedStatement, selection: Selection | None) -> str:
@@ -212,14 +225,9 @@ class Advisor:
                 continue
             widest = max(proposals, key=lambda c: (len(c.columns), -candidates[c]))
             recommendations.append(
-                Recommendation(
-                    id=recommendation_id("create_index", widest.key()),
-                    kind="create_index",
+                create_index_recommendation(
+                    widest,
                     tier="advisory",
-                    sql=widest.create_sql(),
-                    rollback_sql=widest.rollback_sql(),
-                    table=f"{widest.schema_name}.{widest.table}",
-                    columns=list(widest.columns),
                     queries=[
                         QueryEvidence(
                             fingerprint=statement.fingerprint,

@@ -22,14 +22,11 @@ import json
 import math
 import os
 import random
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +35,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from deploy.local.throwaway_cluster import free_port, running_cluster
+from deploy.local.control_plane_process import control_plane_server, run_admin
+from deploy.local.throwaway_cluster import running_cluster
 from shared.version import PRODUCT_VERSION
 from shared.wire.snapshot import (
     ColumnStats,
@@ -64,8 +62,6 @@ MAX_READS_PER_READER = 2_000
 INTERVAL = timedelta(seconds=30)  # one snapshot per simulated collection interval
 
 REQUEST_TIMEOUT_S = 60.0
-SERVER_START_TIMEOUT_S = 60.0
-SERVER_STOP_TIMEOUT_S = 30.0
 CONCURRENT_PHASE_TIMEOUT_S = 150.0
 
 METADATA_SETTINGS = {
@@ -76,7 +72,6 @@ METADATA_SETTINGS = {
 }
 ADMIN_EMAIL = "admin@bench.example"
 ADMIN_PASSWORD = "a benchmark admin password, long enough"
-SCRIPTS = Path(sys.executable).parent
 
 
 def say(message: str) -> None:
@@ -270,79 +265,6 @@ def interval_ends(count: int, now: datetime) -> list[datetime]:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = max(midnight + timedelta(seconds=1), now - count * INTERVAL)
     return [first + n * INTERVAL for n in range(count)]
-
-
-# --- the control plane: migrated metadata database, tenant, server subprocess ------------------
-
-
-def _environment(metadata_url: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
-    env["OPTISCHEMA_METADATA_URL"] = metadata_url
-    return env
-
-
-def run_admin(metadata_url: str, *args: str) -> str:
-    done = subprocess.run(
-        [str(SCRIPTS / "optischema-admin"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_environment(metadata_url),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"optischema-admin {args[0]} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
-@contextmanager
-def control_plane_server(metadata_url: str, log_path: Path) -> Iterator[str]:
-    """The server as a subprocess on a free loopback port; yields its base URL; SIGTERM at the end."""
-    port = free_port()
-    env = {
-        **_environment(metadata_url),
-        "OPTISCHEMA_SECRET_KEY": secrets.token_urlsafe(48),
-        "OPTISCHEMA_HOST": "127.0.0.1",
-        "OPTISCHEMA_PORT": str(port),
-        "OPTISCHEMA_WORKERS": "off",
-        "OPTISCHEMA_LOGIN_RATE_LIMIT": "1000/minute",
-    }
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(SCRIPTS / "optischema-control-plane")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            with httpx.Client(base_url=base_url, timeout=2.0, trust_env=False) as client:
-                while True:
-                    if process.poll() is not None:
-                        raise RuntimeError(f"the control plane exited with {process.returncode}")
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the control plane did not answer /healthz in time")
-                    time.sleep(0.1)
-            yield base_url
-        except BaseException:
-            say("server log (tail):\n" + log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            if process.poll() is None:
-                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
-                try:
-                    process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -554,9 +476,9 @@ def main() -> list[dict[str, object]]:
             )
         )
         say(f"tenant {tenant['tenant_id']} created; starting the control plane")
-        with control_plane_server(metadata_url, Path(scratch) / "control-plane.log") as base_url:
-            access_token, databases = set_up_databases(base_url)
-            results = asyncio.run(measure(base_url, access_token, databases))
+        with control_plane_server(metadata_url, Path(scratch) / "control-plane.log") as server:
+            access_token, databases = set_up_databases(server.base_url)
+            results = asyncio.run(measure(server.base_url, access_token, databases))
         snapshots, stats = stored_rows(metadata_url)
 
     sent = AGENTS + SEQUENTIAL_SNAPSHOTS + AGENTS * SNAPSHOTS_PER_AGENT

@@ -2,6 +2,8 @@
 
     optischema-admin migrate [--metadata-url URL]
     optischema-admin create-tenant --name N --admin-email E [--admin-password P]
+    optischema-admin rotate-signing-key [--activate]
+    optischema-admin signing-keys
 
 The URL comes from `--metadata-url` or OPTISCHEMA_METADATA_URL. Progress and errors go to stderr;
 stdout carries only results meant for scripts (create-tenant's JSON).
@@ -15,11 +17,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from control_plane.auth.passwords import hash_password
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import INVALID_PARAMETER_VALUE, UNIQUE_VIOLATION, lookup_session, sqlstate
+from control_plane.settings import Settings
+from control_plane.signing.service import list_signing_keys, rotate_signing_key
 from control_plane.tenants.repository import ProvisionedTenant, provision_tenant
 from control_plane.users.repository import normalize_email
 from migrations.runner import current_revision, head_revision, upgrade_to_head
@@ -123,6 +128,68 @@ def create_tenant(metadata_url: str, name: str, admin_email: str, admin_password
         raise click.ClickException(f"cannot reach the metadata database: {error}") from None
     _say(f"created tenant {created.tenant_id} with admin {email}")
     click.echo(json.dumps({"tenant_id": str(created.tenant_id), "user_id": str(created.user_id)}))
+
+
+async def _rotate(settings: Settings, activate: bool) -> tuple[str, str]:
+    engine = engine_from_url(settings.metadata_url, pool_size=1, max_overflow=0)
+    try:
+        return await rotate_signing_key(engine, settings.secret_key.get_secret_value(), activate=activate)
+    finally:
+        await engine.dispose()
+
+
+@cli.command("rotate-signing-key")
+@_metadata_url
+@click.option(
+    "--activate",
+    is_flag=True,
+    help="Make the next key active now (the old one retires) instead of adding a next key.",
+)
+def rotate_signing_key_command(metadata_url: str, activate: bool) -> None:
+    """Rotate the job-signing key: add a `next` key, published at once, or activate it.
+
+    Agents adopt a published next key on their next key-set fetch; without --activate it becomes
+    active on its own after OPTISCHEMA_JOB_SIGNING_ROTATION_GRACE_S. Prints {"key_id", "status"}.
+    Needs the server's OPTISCHEMA_SECRET_KEY, which encrypts the stored private key.
+    """
+    try:
+        settings = Settings(metadata_url=metadata_url)
+    except ValidationError as error:
+        raise click.ClickException(error.errors()[0]["msg"]) from None
+    try:
+        key_id, status = asyncio.run(_rotate(settings, activate))
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    except DBAPIError as error:
+        raise _database_error(error) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot reach the metadata database: {error}") from None
+    _say(f"the job-signing key {key_id} is {status}")
+    click.echo(json.dumps({"key_id": key_id, "status": status}))
+
+
+async def _list_keys(url: str) -> list[dict[str, str]]:
+    engine = engine_from_url(url, pool_size=1, max_overflow=0)
+    try:
+        return [key.model_dump() for key in await list_signing_keys(engine)]
+    finally:
+        await engine.dispose()
+
+
+@cli.command("signing-keys")
+@_metadata_url
+def signing_keys_command(metadata_url: str) -> None:
+    """Print the job-signing public keys: {"keys": [{"key_id", "public_key", "status"}]}.
+
+    The active key's public_key is what an agent's --control-plane-public-key takes.
+    """
+    try:
+        keys = asyncio.run(_list_keys(metadata_url))
+    except DBAPIError as error:
+        raise _database_error(error) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot reach the metadata database: {error}") from None
+    click.echo(json.dumps({"keys": keys}))
 
 
 def main() -> None:

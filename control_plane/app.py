@@ -22,8 +22,13 @@ from control_plane.edges.metrics import record_request
 from control_plane.edges.metrics import router as metrics_router
 from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.ingestion.endpoints import router as ingestion_router
+from control_plane.jobs.endpoints import agent_router as agent_jobs_router
+from control_plane.jobs.endpoints import user_router as jobs_router
 from control_plane.queries.endpoints import router as queries_router
+from control_plane.recommendations.endpoints import router as recommendations_router
 from control_plane.settings import Settings, get_settings
+from control_plane.signing.endpoints import router as signing_router
+from control_plane.signing.service import JobSigningKeys
 from control_plane.users.endpoints import router as users_router
 from control_plane.workers.partitions import maintain_partitions
 from control_plane.workers.runner import PeriodicJob, run_periodically
@@ -39,7 +44,10 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
             "partitions",
             3600.0,
             lambda: maintain_partitions(app_services.engine, settings.statement_stats_retention_days),
-        )
+        ),
+        # Rotation's automatic step (a `next` key past its grace period becomes active) and a retry
+        # of the start-up key generation should the metadata database have been down then.
+        PeriodicJob("signing-keys", 300.0, JobSigningKeys(app_services.engine, settings).ensure),
     ]
 
 
@@ -57,6 +65,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             keyring=AccessTokenKeyring(settings.secret_key.get_secret_value()),
         )
         app.state.services = app_services
+        app.state.job_signing_keys = JobSigningKeys(engine, settings)
+        await app.state.job_signing_keys.ensure_at_start()
         stop = asyncio.Event()
         workers = (
             asyncio.create_task(run_periodically(background_jobs(app_services), stop)) if workers_on else None
@@ -86,6 +96,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         databases_router,
         queries_router,
         ingestion_router,
+        agent_jobs_router,
+        signing_router,
+        jobs_router,
+        recommendations_router,
         audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

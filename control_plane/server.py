@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import math
+import os
 import signal
+import socket
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from control_plane.api.services import AppServices
 from control_plane.app import background_jobs, create_app
@@ -18,6 +24,41 @@ from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
 
 log = logging.getLogger("optischema.control_plane")
+WORKER_APP = "control_plane.server:worker_app"  # what uvicorn imports in each web worker process
+# A snapshot of 5,000 statements allocates some 100,000 objects. At the default threshold (700)
+# that sets off collections every few hundred microseconds of parsing, and every so often a full
+# one over the whole heap: 50-100 ms with the GIL held, during which no request of the process
+# advances. Objects alive after start-up are frozen out of collections altogether.
+GC_THRESHOLDS = (50_000, 20, 10)
+# A snapshot is decoded in a worker thread; the event loop waits at most this long for the GIL
+# whenever it has a request to advance (Python's default is 5 ms, and a request needs it often).
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _tune_runtime() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+def worker_app() -> FastAPI:
+    """The app of one web worker process; its settings come from the environment `serve` checked."""
+    _configure_logging()
+    app = create_app()
+    _tune_runtime()
+    return app
+
+
+def _pool_share(pool_size: int, workers: int) -> int:
+    """Each worker's part of OPTISCHEMA_DB_POOL_SIZE, so the server as a whole keeps to it."""
+    return max(2, math.ceil(pool_size / workers))
 
 
 async def _workers_only(settings: Settings) -> None:
@@ -34,9 +75,7 @@ async def _workers_only(settings: Settings) -> None:
 
 
 def serve() -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     try:
         settings = get_settings()
     except ValidationError as error:
@@ -48,6 +87,42 @@ def serve() -> None:
         asyncio.run(_workers_only(settings))
         return
     # Client addresses behind a proxy are resolved by our own trusted-proxy rule, not uvicorn's.
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, proxy_headers=False, log_level="info"
+    host, port = settings.host, settings.port
+    workers = settings.web_workers
+    if workers == 1:
+        app = create_app(settings)
+        _tune_runtime()
+        uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
+        return
+    # Every worker runs the background jobs too: each job is safe to run concurrently.
+    if settings.rate_limit_storage.startswith("memory://"):
+        log.warning(
+            "%s web workers count rate limits each on their own: set OPTISCHEMA_RATE_LIMIT_STORAGE "
+            "to a Redis URL to share the counts (or OPTISCHEMA_WEB_CONCURRENCY=1)",
+            workers,
+        )
+    os.environ["OPTISCHEMA_DB_POOL_SIZE"] = str(_pool_share(settings.db_pool_size, workers))
+    log.info("starting %s web workers", workers)
+    config = uvicorn.Config(
+        WORKER_APP,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        log_level="info",
     )
+    Multiprocess(config, sockets=[_tcp_listener(config)]).run()
+
+
+def _tcp_listener(config: uvicorn.Config) -> socket.socket:
+    """uvicorn's listening socket for its workers, as a TCP socket Python knows to be one.
+
+    uvicorn binds it with `proto` 0 (https://github.com/Kludex/uvicorn/issues/3149); accepted
+    connections inherit that, asyncio then leaves Nagle's algorithm on, and every keep-alive
+    response after the first waits ~40 ms for the client's delayed ACK.
+    """
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    return sock

@@ -5,6 +5,7 @@ Outside development it refuses to start with a missing, short or well-known secr
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -37,9 +38,35 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 16 * 1024 * 1024  # after decompression: a gzip bomb is cut off here too
     statement_stats_retention_days: int = 400
-    db_pool_size: int = 10
+    db_pool_size: int = 10  # per server, shared out among its web workers
+    # API worker processes. Ingesting a snapshot takes tens of milliseconds of CPU in Python; in one
+    # process, reads would wait behind it. None: min(4, CPUs) in production, 1 in development.
+    web_concurrency: int | None = Field(default=None, ge=1, le=64)
     login_rate_limit: str = "10/minute"
     expensive_rate_limit: str = "30/minute"
+
+    # Agent jobs. A signed job is valid for job_ttl_s at most (never past the job's own expiry), and
+    # a lease lasts as long, so a job is never valid in two agents' hands at once.
+    job_signing_key: SecretStr | None = Field(
+        default=None, description="base64 raw 32-byte Ed25519 private key; generated on first start if unset"
+    )
+    job_lease_s: int = Field(default=300, ge=10)
+    job_ttl_s: int = Field(default=300, ge=10)
+    job_expiry_s: int = Field(
+        default=24 * 3600, ge=60, description="How long a queued job waits for its agent"
+    )
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_lease_batch: int = Field(default=10, ge=1, le=100)
+    # Rotation: a `next` key is published this long before it becomes active on its own, and a
+    # retired key stays published this long so jobs signed just before the switch still verify.
+    job_signing_rotation_grace_s: int = Field(default=24 * 3600, ge=0)
+    job_signing_retired_publish_s: int = Field(default=7 * 24 * 3600, ge=0)
+
+    @property
+    def web_workers(self) -> int:
+        if self.web_concurrency is not None:
+            return self.web_concurrency
+        return 1 if self.env == "development" else min(4, os.cpu_count() or 1)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -7,14 +7,18 @@ extensions, so a test starts in a database that looks like a monitored productio
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
+from pytest_postgresql.retry import retry
 
 from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster
+from migrations.runner import upgrade_to_head
 
 TEMPLATE_EXTENSIONS = ("pg_stat_statements", "hypopg")
 
@@ -63,3 +67,61 @@ def db(postgresql: psycopg.Connection) -> psycopg.Connection:
 @pytest.fixture
 def db_url(db: psycopg.Connection, pg_cluster: ThrowawayCluster) -> str:
     return pg_cluster.url(db.info.dbname)
+
+
+# --- metadata databases for the control plane (migrated once per session, cloned per test) ----
+
+TEMPLATE = "metadata_template"
+
+
+def unique_name(prefix: str) -> str:
+    """Databases and roles outlive a test's failure; every test gets names of its own."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def ready_cluster(pg_cluster: ThrowawayCluster) -> ThrowawayCluster:
+    # pg_ctl -w returns when the postmaster runs, a moment before it accepts connections.
+    retry(lambda: pg_cluster.connect().close(), possible_exception=psycopg.OperationalError)
+    return pg_cluster
+
+
+@pytest.fixture(scope="session")
+def migrated_template(ready_cluster: ThrowawayCluster) -> str:
+    upgrade_to_head(ready_cluster.create_database(TEMPLATE))
+    with ready_cluster.connect() as conn:
+        # No connections either: CREATE DATABASE ... TEMPLATE fails while anyone is connected to it.
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                sql.Identifier(TEMPLATE)
+            )
+        )
+    return TEMPLATE
+
+
+@pytest.fixture
+def fresh_database(ready_cluster: ThrowawayCluster) -> Iterator[str]:
+    """An empty database's name (not migrated), dropped after the test."""
+    name = unique_name("metadata")
+    ready_cluster.create_database(name)
+    try:
+        yield name
+    finally:
+        with ready_cluster.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def metadata_url(pg_cluster: ThrowawayCluster, migrated_template: str) -> Iterator[str]:
+    name = unique_name("metadata")
+    with pg_cluster.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(migrated_template)
+            )
+        )
+    try:
+        yield pg_cluster.url(name)
+    finally:
+        with pg_cluster.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -24,6 +24,8 @@ def _out(database: MonitoredDatabase) -> DatabaseOut:
         agent_last_seen_at=database.agent_last_seen_at,
         agent_version=database.agent_version,
         server_version=database.server_version,
+        agent_spooled_snapshots=database.agent_spooled_snapshots,
+        agent_dropped_snapshots=database.agent_dropped_snapshots,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import AgentToken, MonitoredDatabase, StatementStat
+from control_plane.models import AgentToken, MonitoredDatabase, StatementRollup, StatementStat
 from control_plane.tenancy.context import TenantContext
 
 
@@ -39,13 +39,12 @@ class DatabaseRepository:
         return list(rows)
 
     async def delete(self, database_id: uuid.UUID) -> None:
-        # The time series has no foreign key (partitions are dropped whole), so it goes explicitly;
-        # everything else follows the cascade.
-        await self._session.execute(
-            delete(StatementStat).where(
-                StatementStat.tenant_id == self._tenant_id, StatementStat.database_id == database_id
+        # The time series and its rollups have no foreign key (partitions are dropped whole), so
+        # they go explicitly; everything else follows the cascade.
+        for series in (StatementStat, StatementRollup):
+            await self._session.execute(
+                delete(series).where(series.tenant_id == self._tenant_id, series.database_id == database_id)
             )
-        )
         await self._session.execute(
             delete(MonitoredDatabase).where(
                 MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
@@ -67,6 +66,17 @@ class DatabaseRepository:
             update(MonitoredDatabase)
             .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
             .values(**values)
+        )
+
+    async def record_agent_spool(self, database_id: uuid.UUID, *, spooled: int, dropped: int) -> None:
+        """From a heartbeat: the spool's size now, and evictions since the last heartbeat (added up)."""
+        await self._session.execute(
+            update(MonitoredDatabase)
+            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
+            .values(
+                agent_spooled_snapshots=spooled,
+                agent_dropped_snapshots=MonitoredDatabase.agent_dropped_snapshots + dropped,
+            )
         )
 
     async def add_agent_token(self, database_id: uuid.UUID, digest: bytes) -> AgentToken:

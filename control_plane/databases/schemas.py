@@ -23,6 +23,8 @@ class DatabaseOut(BaseModel):
     agent_last_seen_at: datetime | None
     agent_version: str | None
     server_version: str | None
+    agent_spooled_snapshots: int = 0
+    agent_dropped_snapshots: int = 0
 
 
 class AgentTokenOut(BaseModel):

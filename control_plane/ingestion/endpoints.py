@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from control_plane.api.services import AppServices, services
 from control_plane.auth.dependencies import CallerSession, agent_caller
-from control_plane.ingestion.payload import decompress, parse_snapshot, read_capped
+from control_plane.ingestion.payload import INGESTION_SLOTS, read_snapshot
 from control_plane.ingestion.service import IngestionService
 from shared.wire.heartbeat import Heartbeat
 
@@ -27,9 +27,9 @@ async def ingest_snapshot(
     app: AppServices = Depends(services),
 ) -> dict[str, object]:
     limit = app.settings.max_body_bytes
-    raw = await read_capped(request.stream(), limit)
-    snapshot = parse_snapshot(decompress(raw, request.headers.get("content-encoding"), limit))
-    stored = await IngestionService(caller.session, caller.context).store(snapshot)
+    async with INGESTION_SLOTS:
+        snapshot = await read_snapshot(request.stream(), request.headers.get("content-encoding"), limit)
+        stored = await IngestionService(caller.session, caller.context).store(snapshot)
     if not stored:
         response.status_code = status.HTTP_200_OK
     return {"snapshot_id": str(snapshot.snapshot_id), "stored": stored, "duplicate": not stored}

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
 from control_plane.ingestion.repository import IngestionRepository
+from control_plane.recommendations.service import RecommendationService
 from control_plane.tenancy.context import TenantContext
 from shared.wire.heartbeat import Heartbeat
 from shared.wire.snapshot import Snapshot
@@ -18,10 +19,14 @@ class IngestionService:
         self._database_id = context.database_id
         self._databases = DatabaseRepository(session, context)
         self._ingestion = IngestionRepository(session, context, context.database_id)
+        self._recommendations = RecommendationService(session, context)
 
     async def heartbeat(self, heartbeat: Heartbeat) -> None:
         await self._databases.record_agent_contact(
             self._database_id, agent_version=heartbeat.agent_version, server_version=heartbeat.server_version
+        )
+        await self._databases.record_agent_spool(
+            self._database_id, spooled=heartbeat.spooled_snapshots, dropped=heartbeat.dropped_snapshots
         )
 
     async def store(self, snapshot: Snapshot) -> bool:
@@ -33,6 +38,7 @@ class IngestionService:
         await self._ingestion.store_statements(snapshot)
         await self._ingestion.store_plans(snapshot)
         await self._ingestion.store_schema(snapshot)
+        await self._recommendations.store_agent_findings(self._database_id, snapshot.findings)
         await self._databases.record_agent_contact(
             self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version
         )

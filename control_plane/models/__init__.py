@@ -4,19 +4,24 @@ Every tenant-owned table has `tenant_id` leading its primary key and its indexes
 later be distributed by tenant. Relationships are `lazy="raise"`: every load is explicit.
 """
 
+from control_plane.models.agent_job import AgentJob
 from control_plane.models.audit_event import AuditEvent
 from control_plane.models.base import Base
 from control_plane.models.database_schema import DatabaseSchema
 from control_plane.models.login_email import LoginEmail
 from control_plane.models.monitored_database import AgentToken, MonitoredDatabase
 from control_plane.models.plan import Plan
+from control_plane.models.recommendation import Recommendation
 from control_plane.models.refresh_token import RefreshToken
+from control_plane.models.signing_key import SigningKey
 from control_plane.models.snapshot import Snapshot
 from control_plane.models.statement import Statement, StatementStat
+from control_plane.models.statement_rollup import StatementRollup
 from control_plane.models.tenant import Tenant
 from control_plane.models.user import User
 
 __all__ = [
+    "AgentJob",
     "AgentToken",
     "AuditEvent",
     "Base",
@@ -24,9 +29,12 @@ __all__ = [
     "LoginEmail",
     "MonitoredDatabase",
     "Plan",
+    "Recommendation",
     "RefreshToken",
+    "SigningKey",
     "Snapshot",
     "Statement",
+    "StatementRollup",
     "StatementStat",
     "Tenant",
     "User",

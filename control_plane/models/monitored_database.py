@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, Integer, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,9 @@ class MonitoredDatabase(Base):
     agent_last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     agent_version: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_version: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # From the agent's heartbeats: snapshots waiting in its spool now, and evicted from it in total.
+    agent_spooled_snapshots: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    agent_dropped_snapshots: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class AgentToken(Base):

@@ -10,6 +10,7 @@ from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.queries.repository import QueryRepository
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
+from control_plane.recommendations.service import recommendations_for_query
 
 router = APIRouter(prefix="/databases/{database_id}/queries", tags=["queries"])
 DEFAULT_RANGE = timedelta(days=1)
@@ -85,4 +86,7 @@ async def query_detail(
             for p in points
         ],
         plan=plan.plan if plan else None,
+        recommendations=await recommendations_for_query(
+            caller.session, caller.context, database_id, fingerprint
+        ),
     )

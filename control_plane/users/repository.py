@@ -70,7 +70,9 @@ class UserRepository:
         return int(forgotten or 0)
 
     async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self._session.scalar(select(User).where(*self._mine(user_id)))
+        # By primary key (tenant first): a user this transaction already loaded, such as the caller
+        # the auth dependency checked, comes from the session's identity map without a query.
+        return await self._session.get(User, (self._tenant_id, user_id))
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._session.scalar(

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.wire.snapshot import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
+from shared.wire.base import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
 
 RecommendationKind = Literal["create_index", "drop_index", "rewrite", "config"]
 Tier = Literal["verified", "estimated", "advisory", "measured"]

@@ -8,24 +8,19 @@ by a placeholder, plans and index definitions scrubbed the same way, and no row 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
+
+from shared.wire.advice import AdviceReport
+from shared.wire.base import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
 
 # The version of this payload. The control plane accepts this one and the previous one so that
-# agents can be upgraded after the control plane.
-SNAPSHOT_SCHEMA_VERSION = 1
+# agents can be upgraded after the control plane. Version 2 added `findings`.
+SNAPSHOT_SCHEMA_VERSION: Final = 2
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 StatementType = Literal["select", "insert", "update", "delete", "merge"]
-
-
-class WireModel(BaseModel):
-    # A payload with unknown keys is malformed: rejecting it whole beats storing half of it.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class StatementCounters(WireModel):
@@ -158,7 +153,7 @@ class DroppedStatements(WireModel):
 
 
 class Snapshot(WireModel):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = SNAPSHOT_SCHEMA_VERSION
     snapshot_id: UUID
     agent_version: str
     collected_at: datetime
@@ -170,3 +165,33 @@ class Snapshot(WireModel):
     indexes: list[IndexStats] = Field(default_factory=list)
     plans: list[PlanSample] = Field(default_factory=list)
     dropped: DroppedStatements = Field(default_factory=DroppedStatements)
+    findings: AdviceReport | None = Field(
+        default=None, description="The agent's own advisor run, already verified with HypoPG (version 2 on)"
+    )
+
+    @model_validator(mode="after")
+    def _findings_need_version_2(self) -> Snapshot:
+        if self.schema_version < 2 and self.findings is not None:
+            raise ValueError("a version 1 snapshot cannot carry findings; send schema_version 2")
+        return self
+
+
+# The shared types are re-exported: they used to live here, and many modules import them from here.
+__all__ = [
+    "SNAPSHOT_SCHEMA_VERSION",
+    "ColumnStats",
+    "DroppedStatements",
+    "Fingerprint",
+    "IndexStats",
+    "IntervalInfo",
+    "NonNegativeFloat",
+    "NonNegativeInt",
+    "PlanSample",
+    "ServerInfo",
+    "Snapshot",
+    "StatementCounters",
+    "StatementStats",
+    "StatementType",
+    "TableStats",
+    "WireModel",
+]

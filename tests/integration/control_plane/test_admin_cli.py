@@ -21,7 +21,7 @@ from control_plane.db.engine import sync_database_url
 from control_plane.models import Base
 from deploy.local.throwaway_cluster import ThrowawayCluster
 from migrations.runner import current_revision, head_revision
-from tests.integration.control_plane.conftest import unique_name
+from tests.conftest import unique_name
 
 ADMIN_COMMAND = str(Path(sys.executable).with_name("optischema-admin"))
 PASSWORD = "an admin password, long enough"

@@ -34,9 +34,12 @@ TENANT_TABLES = {
     "snapshots",
     "statements",
     "statement_stats",
+    "statement_rollups",
     "plans",
     "database_schemas",
     "audit_events",
+    "agent_jobs",
+    "recommendations",
 }
 ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -64,7 +67,8 @@ def test_every_tenant_table_forces_row_level_security(metadata_url: str) -> None
         """,
     )
     names = {row[0] for row in rows}
-    assert names == {*TENANT_TABLES, "tenants", "statement_stats_p20200101", "statement_stats_p20200102"}
+    partitions = {f"{series}_p2020010{day}" for series in ("statement_stats", "statement_rollups") for day in (1, 2)}
+    assert names == {*TENANT_TABLES, "tenants", *partitions}
     assert [row for row in rows if row[1:] != (True, True, True)] == []
 
 

@@ -10,7 +10,14 @@ from tests.integration.control_plane.api.conftest import SeededTenant, as_user, 
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
 
 # A valid body where a route needs one, so that validation cannot answer before the tenant check.
-BODIES = {("PATCH", "/api/v1/users/{user_id}"): {"role": "viewer"}}
+BODIES = {
+    ("PATCH", "/api/v1/users/{user_id}"): {"role": "viewer"},
+    ("POST", "/api/v1/databases/{database_id}/simulations"): {
+        "candidates": [{"table": "public.orders", "columns": ["customer_id"]}],
+        "fingerprints": [fingerprint(0)],
+    },
+    ("POST", "/api/v1/agent/jobs/{job_id}/result"): {"status": "failed", "error": "not yours"},
+}
 
 
 def routes_with_ids(client: TestClient) -> list[tuple[str, str]]:
@@ -33,16 +40,27 @@ def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothin
         client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent).status_code
         == 201
     )
-    ids = {"database_id": database["id"], "user_id": str(acme.users["admin"]), "fingerprint": fingerprint(0)}
     acme_admin = as_user(client, acme, "admin")
+    simulation = BODIES[("POST", "/api/v1/databases/{database_id}/simulations")]
+    job = client.post(f"/api/v1/databases/{database['id']}/simulations", json=simulation, headers=acme_admin)
+    assert job.status_code == 202, job.text
+    ids = {
+        "database_id": database["id"],
+        "user_id": str(acme.users["admin"]),
+        "fingerprint": fingerprint(0),
+        "job_id": job.json()["job_id"],
+    }
     audit_before = client.get("/api/v1/audit", headers=acme_admin).json()
     intruder = as_user(client, globex, "admin")
+    # Agent routes take an agent token: the intruder there is another tenant's agent.
+    intruder_agent = bearer(register_database(client, globex, "globex-db")["agent_token"])
 
     routes = routes_with_ids(client)
     answers = {}
     for method, template in routes:
         path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
-        response = client.request(method, path, headers=intruder, json=BODIES.get((method, template)))
+        headers = intruder_agent if template.startswith("/api/v1/agent/") else intruder
+        response = client.request(method, path, headers=headers, json=BODIES.get((method, template)))
         answers[(method, template)] = response.status_code
 
     assert len(routes) >= 6, routes  # the matrix must actually cover the id routes
@@ -52,6 +70,8 @@ def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothin
         client.post("/api/v1/agent/heartbeat", json={"agent_version": "1"}, headers=agent).status_code == 204
     )
     assert client.get("/api/v1/me", headers=acme_admin).json()["role"] == "admin"
+    job_after = client.get(f"/api/v1/databases/{database['id']}/jobs/{ids['job_id']}", headers=acme_admin)
+    assert job_after.json()["status"] == "queued"
     audit_after = client.get("/api/v1/audit", headers=acme_admin).json()
     assert [e for e in audit_after if e not in audit_before and e["action"] != "auth.login"] == []
 

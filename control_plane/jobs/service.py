@@ -1,0 +1,186 @@
+"""Queueing jobs for an agent, handing them out signed, and recording the one answer to each.
+
+Services never commit: the request's dependency owns the transaction, so a lease and the signing
+that follows it either both happen or neither does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.api.errors import Conflict, NotFound
+from control_plane.databases.repository import DatabaseRepository
+from control_plane.jobs.repository import JobRepository
+from control_plane.jobs.schemas import JudgeRewriteRequest, SimulateIndexesRequest
+from control_plane.models import AgentJob
+from control_plane.settings import Settings
+from control_plane.signing.service import JobSigningKeys
+from control_plane.tenancy.context import TenantContext
+from shared.wire.base import WireModel
+from shared.wire.jobs import (
+    JobBody,
+    JobKind,
+    JobResult,
+    JobsResponse,
+    JudgeRewritePayload,
+    JudgeRewriteResult,
+    SimulateIndexesPayload,
+    SimulateIndexesResult,
+)
+
+# What a job of each kind carries and what a successful answer must look like. apply and rollback
+# are defined by a later issue; until then their payloads and results are taken as they come.
+PAYLOADS: dict[str, type[WireModel]] = {
+    "simulate_indexes": SimulateIndexesPayload,
+    "judge_rewrite": JudgeRewritePayload,
+}
+RESULTS: dict[str, type[WireModel]] = {
+    "simulate_indexes": SimulateIndexesResult,
+    "judge_rewrite": JudgeRewriteResult,
+}
+
+
+class InvalidJobResult(ValueError):
+    pass
+
+
+async def enqueue_job(
+    session: AsyncSession,
+    context: TenantContext,
+    database_id: uuid.UUID,
+    kind: JobKind,
+    payload: WireModel | dict[str, Any],
+    *,
+    expires_in: timedelta,
+    max_attempts: int,
+    not_before: datetime | None = None,
+    recommendation_id: uuid.UUID | None = None,
+) -> AgentJob:
+    """Queues a job for the agent of `database_id` (which the caller has already found in its tenant).
+
+    The payload is validated against its kind's model, so that nothing the agent would reject as
+    malformed is ever queued.
+    """
+    document = payload.model_dump(mode="json") if isinstance(payload, WireModel) else payload
+    model = PAYLOADS.get(kind)
+    if model is not None:
+        document = model.model_validate(document).model_dump(mode="json")
+    return await JobRepository(session, context).add(
+        database_id,
+        kind=kind,
+        payload=document,
+        expires_in=expires_in,
+        not_before=not_before,
+        max_attempts=max_attempts,
+        recommendation_id=recommendation_id,
+    )
+
+
+def checked_result(kind: str, answer: JobResult) -> tuple[str, dict[str, Any] | None, str | None]:
+    """(status, result, error) to store for an agent's answer; InvalidJobResult when it is malformed."""
+    if answer.status != "succeeded":
+        error = answer.error or "the agent gave no reason"
+        return (
+            "failed",
+            answer.result,
+            error if answer.status == "failed" else f"refused by the agent: {error}",
+        )
+    model = RESULTS.get(kind)
+    if model is not None:
+        try:
+            return "succeeded", model.model_validate(answer.result or {}).model_dump(mode="json"), None
+        except ValidationError as error:
+            raise InvalidJobResult(f"not a {kind} result: {error.errors()[0]['msg']}") from None
+    return "succeeded", answer.result, None
+
+
+class AgentJobService:
+    """The agent's side: lease and answer jobs of its own database only."""
+
+    def __init__(
+        self, session: AsyncSession, context: TenantContext, settings: Settings, signing: JobSigningKeys
+    ) -> None:
+        assert context.principal == "agent" and context.database_id is not None
+        self._session = session
+        self._database_id = context.database_id
+        self._settings = settings
+        self._signing = signing
+        self._jobs = JobRepository(session, context)
+
+    async def lease(self, limit: int) -> JobsResponse:
+        lease = timedelta(seconds=self._settings.job_lease_s)
+        await self._jobs.settle_stale(self._database_id)
+        leased = await self._jobs.lease(self._database_id, limit, lease)
+        now = await self._jobs.now()
+        # Valid no longer than the lease: a job re-leased after a lost lease is never valid in two
+        # hands at once. The signature carries the attempt, so the re-lease is not a replay.
+        ttl = timedelta(seconds=min(self._settings.job_ttl_s, self._settings.job_lease_s))
+        bodies = [
+            JobBody(
+                id=job.id,
+                database_id=job.database_id,
+                kind=cast(JobKind, job.kind),
+                attempt=job.attempts,
+                issued_at=now,
+                expires_at=min(job.expires_at, now + ttl),
+                payload=job.payload,
+            )
+            for job in leased
+        ]
+        return JobsResponse(jobs=await self._signing.sign(self._session, bodies))
+
+    async def record_result(self, job_id: uuid.UUID, answer: JobResult) -> str:
+        job = await self._jobs.get(self._database_id, job_id)
+        if job is None:
+            raise NotFound("job not found")
+        status, result, error = checked_result(job.kind, answer)
+        if not await self._jobs.finish(self._database_id, job_id, status=status, result=result, error=error):
+            raise Conflict(
+                f"job {job_id} is {job.status}, not waiting for a result; this answer was not recorded"
+            )
+        return status
+
+
+class UserJobService:
+    """People's side: queue simulations for a database of their tenant and read a job's outcome."""
+
+    def __init__(self, session: AsyncSession, context: TenantContext, settings: Settings) -> None:
+        self._session = session
+        self._context = context
+        self._settings = settings
+        self._databases = DatabaseRepository(session, context)
+        self._jobs = JobRepository(session, context)
+
+    async def ensure_database(self, database_id: uuid.UUID) -> None:
+        if await self._databases.get(database_id) is None:
+            raise NotFound("database not found")
+
+    async def simulate(
+        self, database_id: uuid.UUID, request: SimulateIndexesRequest | JudgeRewriteRequest
+    ) -> AgentJob:
+        await self.ensure_database(database_id)
+        payload = request.model_dump(mode="json", exclude={"kind"})
+        return await enqueue_job(
+            self._session,
+            self._context,
+            database_id,
+            request.kind,
+            payload,
+            expires_in=timedelta(seconds=self._settings.job_expiry_s),
+            max_attempts=self._settings.job_max_attempts,
+        )
+
+    async def get(self, database_id: uuid.UUID, job_id: uuid.UUID) -> AgentJob:
+        await self.ensure_database(database_id)
+        # Expiry is otherwise settled when the agent polls: a job whose agent went away must not
+        # read as queued forever.
+        await self._jobs.settle_stale(database_id)
+        job = await self._jobs.get(database_id, job_id)
+        if job is None:
+            raise NotFound("job not found")
+        return job

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Float, Index, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control_plane.models.base import Base, id_column, monitored_database_fk, tenant_id_column, utc_now_column
+
+RECOMMENDATION_STATUSES = ("proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back")
+
+
+class Recommendation(Base):
+    """A proposed change to a monitored database, with the evidence of its tier.
+
+    `stable_key` is the finder's id that stays the same across runs for the same change (the
+    agent's recommendation id), so a finding reported again updates its row instead of adding one.
+    """
+
+    __tablename__ = "recommendations"
+    __table_args__ = (
+        monitored_database_fk(),
+        CheckConstraint("source IN ('agent', 'rules', 'llm')", name="source"),
+        CheckConstraint("kind IN ('create_index', 'drop_index', 'rewrite', 'config')", name="kind"),
+        CheckConstraint("tier IN ('verified', 'estimated', 'advisory', 'measured')", name="tier"),
+        CheckConstraint(
+            "status IN ('proposed', 'approved', 'applying', 'applied', 'failed', 'rejected', 'rolled_back')",
+            name="status",
+        ),
+        Index(
+            "uq_recommendations_tenant_id_database_id_stable_key",
+            "tenant_id",
+            "database_id",
+            "stable_key",
+            unique=True,
+        ),
+        Index("ix_recommendations_tenant_id_database_id_status", "tenant_id", "database_id", "status"),
+        Index("ix_recommendations_fingerprints", "fingerprints", postgresql_using="gin"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = tenant_id_column()
+    id: Mapped[uuid.UUID] = id_column()
+    database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    stable_key: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    tier: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="proposed")
+    sql: Mapped[str] = mapped_column(Text, nullable=False)
+    rollback_sql: Mapped[str | None] = mapped_column(Text, nullable=True)
+    table_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    columns: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    improvement_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    measured_improvement_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rationale: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    fingerprints: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = utc_now_column()
+    updated_at: Mapped[datetime] = utc_now_column()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, Integer, Text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control_plane.models.base import Base
+
+
+class StatementRollup(Base):
+    """The sum of one statement's `statement_stats` rows over one UTC hour (`bucket` is its start).
+
+    Written in the transaction that writes the raw rows (a resent snapshot is refused before either),
+    so a bucket always equals the sum of the raw rows whose `collected_at` falls in it. Top queries
+    over a time range read whole hours from here and only the edge hours that the range cuts through
+    from the raw rows. Partitioned by `bucket` (daily) and kept exactly as long as `statement_stats`:
+    the same definer functions create and drop both tables' partitions. No foreign key, like the raw
+    series: deleting a monitored database deletes its rollups explicitly.
+    """
+
+    __tablename__ = "statement_rollups"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (bucket)"},)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False)  # how many raw rows were added up
+    calls: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_exec_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    total_plan_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    shared_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_dirtied: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    local_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    local_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    temp_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    temp_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    blk_read_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    blk_write_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    wal_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -1,0 +1,1 @@
+"""Recommendations: what the agent's advisor (and later rules and the LLM) propose, and their status."""

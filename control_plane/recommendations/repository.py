@@ -1,0 +1,92 @@
+"""Recommendations of one tenant. Every statement is tenant-scoped."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.models import Recommendation
+from control_plane.tenancy.context import TenantContext
+
+# Fields a finding reported again may refresh. Status is never among them, and rows past
+# `proposed` are not touched at all: what a person approved is what gets applied.
+REFRESHED = (
+    "kind",
+    "tier",
+    "sql",
+    "rollback_sql",
+    "table_name",
+    "columns",
+    "improvement_pct",
+    "rationale",
+    "evidence",
+    "fingerprints",
+)
+
+
+class RecommendationRepository:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._session = session
+        self._tenant_id = context.tenant_id
+
+    async def upsert(self, database_id: uuid.UUID, source: str, rows: list[dict[str, Any]]) -> None:
+        """Inserts findings by (database, stable_key), or refreshes a still-`proposed` one from `source`."""
+        if not rows:
+            return
+        upsert = insert(Recommendation)
+        await self._session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[
+                    Recommendation.tenant_id,
+                    Recommendation.database_id,
+                    Recommendation.stable_key,
+                ],
+                set_={
+                    **{name: upsert.excluded[name] for name in REFRESHED},
+                    "updated_at": func.now(),
+                },
+                where=(Recommendation.status == "proposed") & (Recommendation.source == source),
+            ),
+            [
+                {
+                    **row,
+                    "tenant_id": self._tenant_id,
+                    "id": uuid.uuid4(),
+                    "database_id": database_id,
+                    "source": source,
+                }
+                for row in rows
+            ],
+        )
+
+    async def of_database(self, database_id: uuid.UUID, status: str | None = None) -> list[Recommendation]:
+        query = select(Recommendation).where(
+            Recommendation.tenant_id == self._tenant_id, Recommendation.database_id == database_id
+        )
+        if status is not None:
+            query = query.where(Recommendation.status == status)
+        rows = await self._session.scalars(
+            query.order_by(
+                Recommendation.improvement_pct.desc().nulls_last(),
+                Recommendation.created_at,
+                Recommendation.id,
+            )
+        )
+        return list(rows)
+
+    async def for_fingerprint(self, database_id: uuid.UUID, fingerprint: str) -> list[Recommendation]:
+        """The recommendations that serve one statement (GIN index on `fingerprints`)."""
+        rows = await self._session.scalars(
+            select(Recommendation)
+            .where(
+                Recommendation.tenant_id == self._tenant_id,
+                Recommendation.database_id == database_id,
+                Recommendation.fingerprints.contains([fingerprint]),
+            )
+            .order_by(Recommendation.improvement_pct.desc().nulls_last(), Recommendation.id)
+        )
+        return list(rows)

@@ -1,0 +1,84 @@
+"""Storing the agent's findings as recommendations, and reading recommendations back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.api.errors import NotFound
+from control_plane.databases.repository import DatabaseRepository
+from control_plane.models import Recommendation
+from control_plane.recommendations.repository import RecommendationRepository
+from control_plane.recommendations.schemas import RecommendationOut
+from control_plane.tenancy.context import TenantContext
+from shared.wire.advice import AdviceReport
+from shared.wire.advice import Recommendation as Finding
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    return {
+        "stable_key": finding.id,
+        "kind": finding.kind,
+        "tier": finding.tier,
+        "sql": finding.sql,
+        "rollback_sql": finding.rollback_sql,
+        "table_name": finding.table,
+        "columns": list(finding.columns),
+        "improvement_pct": finding.improvement_pct,
+        "rationale": finding.rationale,
+        "evidence": [query.model_dump(mode="json") for query in finding.queries],
+        "fingerprints": sorted({query.fingerprint for query in finding.queries}),
+    }
+
+
+def recommendation_out(row: Recommendation) -> RecommendationOut:
+    return RecommendationOut(
+        id=row.id,
+        kind=row.kind,
+        tier=row.tier,
+        status=row.status,
+        source=row.source,
+        sql=row.sql,
+        rollback_sql=row.rollback_sql,
+        improvement_pct=row.improvement_pct,
+        measured_improvement_pct=row.measured_improvement_pct,
+        table=row.table_name,
+        columns=list(row.columns),
+        rationale=row.rationale,
+        queries=list(row.evidence),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class RecommendationService:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._context = context
+        self._databases = DatabaseRepository(session, context)
+        self._recommendations = RecommendationRepository(session, context)
+
+    async def store_agent_findings(self, database_id: uuid.UUID, findings: AdviceReport | None) -> None:
+        """The agent's advisor already verified these with HypoPG: they arrive with their own tier
+        (`verified` for an index) and need no LLM. Reported again, a still-proposed one is refreshed."""
+        if findings is None:
+            return
+        # One row per stable id: the last report of an id wins (ON CONFLICT cannot hit a row twice).
+        latest = {finding.id: finding for finding in findings.recommendations}
+        await self._recommendations.upsert(database_id, "agent", [_row(f) for f in latest.values()])
+
+    async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
+        if await self._databases.get(database_id) is None:
+            raise NotFound("database not found")
+        return [
+            recommendation_out(row) for row in await self._recommendations.of_database(database_id, status)
+        ]
+
+
+async def recommendations_for_query(
+    session: AsyncSession, context: TenantContext, database_id: uuid.UUID, fingerprint: str
+) -> list[dict[str, Any]]:
+    """The recommendations serving one statement, as the query detail lists them."""
+    rows = await RecommendationRepository(session, context).for_fingerprint(database_id, fingerprint)
+    return [recommendation_out(row).model_dump(mode="json") for row in rows]

@@ -47,6 +47,30 @@ class CollectorSettings:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """The daemon's rhythm. Every interval is a knob so that tests run whole cycles in milliseconds."""
+
+    # A cycle that overruns its deadline gives up on the remaining network steps (its snapshot
+    # stays spooled) rather than pushing the next collection late.
+    cycle_deadline_s: float | None = None  # default: the poll interval
+    # The local advisor plans every statement under HypoPG: worth it on the first cycle, then
+    # only every few cycles, and never longer than its time budget.
+    advise_every_cycles: int = 10
+    advise_time_budget_s: float = 20.0
+    advise_min_improvement_pct: float = 20.0
+    retry_initial_s: float = 2.0
+    retry_max_s: float = 64.0
+    retry_max_attempts: int = 6
+    http_timeout_s: float = 30.0
+    ca_bundle: Path | None = None
+    spool_max_bytes: int = 500 * 1024 * 1024
+    spool_max_age_s: float = 7 * 24 * 3600.0
+    spool_max_disk_fraction: float = 0.8
+    job_clock_leeway_s: float = 30.0
+    max_jobs_per_cycle: int = 10
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     database_url: str
     api_url: str | None = None
@@ -58,7 +82,17 @@ class AgentConfig:
     control_plane_public_key: str | None = None
     limits: SessionLimits = field(default_factory=SessionLimits)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+    @property
+    def cycle_deadline_s(self) -> float:
+        return self.run.cycle_deadline_s or self.poll_interval_s
 
     @property
     def effective_apply_database_url(self) -> str:
         return self.apply_database_url or self.database_url
+
+
+def collector_state_path(config: AgentConfig) -> Path:
+    """The deltas' baseline lives in the spool dir: a restarted agent (or container) loses no interval."""
+    return config.spool_dir / "state" / "collector.json"

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from agent.advise.advisor import Advisor, AdvisorSettings
+from agent.advise.advisor import AdvisorSettings
 from agent.advise.report_text import render_text
 from agent.advise.selection import SearchBounds
-from agent.cli.options import agent_options, build_config
+from agent.cli.options import agent_options, build_config, run_options
 from agent.collect.prerequisites import all_required_ok, check_server
-from agent.collect.server import index_stats_age
-from agent.config import AgentConfig
+from agent.config import collector_state_path
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
+from agent.runner.assembly import ConfigurationError, assembled_runner
+from agent.runner.control_plane_check import check_control_plane
+from agent.runner.daemon import run_cycles, stop_on_signals
+from agent.runner.local_advice import advise_database
 from agent.snapshot.collector import Collector, PrerequisitesMissing
 from agent.state.collector_state import load_state
 from shared.version import PRODUCT_VERSION
 
 log = logging.getLogger("optischema.agent")
-
-
-def state_path(config: AgentConfig) -> Path:
-    return config.spool_dir / "state" / "collector.json"
 
 
 def _configure_logging() -> None:
@@ -60,7 +59,11 @@ def check(**options: Any) -> None:
     click.echo(f"ok    connection: {database.redacted_url}")
     for result in results:
         click.echo(result.line())
-    sys.exit(0 if all_required_ok(results) else 1)
+    control_plane_ok = True
+    if config.api_url:
+        control_plane_ok, line = check_control_plane(config)
+        click.echo(line)
+    sys.exit(0 if all_required_ok(results) and control_plane_ok else 1)
 
 
 @cli.command()
@@ -74,7 +77,9 @@ def snapshot(output: Path | None, **options: Any) -> None:
     database = MonitoredDatabase(config.database_url, config.limits)
     try:
         with database:
-            collection = Collector(database, config.collector, load_state(state_path(config))).collect()
+            collection = Collector(
+                database, config.collector, load_state(collector_state_path(config))
+            ).collect()
     except (DatabaseUnavailable, PrerequisitesMissing) as error:
         click.echo(f"optischema-agent snapshot: {error}", err=True)
         sys.exit(1)
@@ -131,11 +136,7 @@ def advise(
     try:
         with database:
             log.info("reading the workload from pg_stat_statements")
-            collection = Collector(database, replace(config.collector, plans_per_cycle=0)).collect()
-            log.info("analyzing %d statements", len(collection.workload))
-            with database.session() as session:
-                settings = replace(settings, stats_age=index_stats_age(session))
-                report = Advisor(session, collection, settings).advise()
+            report = advise_database(database, config.collector, settings)
     except (DatabaseUnavailable, PrerequisitesMissing) as error:
         click.echo(f"optischema-agent advise: {error}", err=True)
         sys.exit(1)
@@ -145,6 +146,26 @@ def advise(
         )
     else:
         click.echo(render_text(report), nl=False)
+
+
+@cli.command()
+@agent_options
+@run_options
+def run(once: bool, **options: Any) -> None:
+    """The daemon: collect, push, pull jobs and run them, every poll interval (--once: one cycle)."""
+    config = build_config({**options, "once": once})
+    stop = threading.Event()
+    try:
+        with assembled_runner(config, stop) as runner, stop_on_signals(stop):
+            last = run_cycles(runner, interval_s=config.poll_interval_s, stop=stop, once=once)
+    except ConfigurationError as error:
+        click.echo(f"optischema-agent run: {error}", err=True)
+        sys.exit(1)
+    if last is not None and last.auth_failed:
+        click.echo(f"optischema-agent run: stopped sending: {runner.shipping_stopped}", err=True)
+        sys.exit(1)
+    if once and last is not None and not last.collected:
+        sys.exit(1)
 
 
 def main() -> None:

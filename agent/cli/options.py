@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from agent.config import AgentConfig, CollectorSettings, SessionLimits, default_spool_dir
+from agent.config import AgentConfig, CollectorSettings, RunSettings, SessionLimits, default_spool_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +39,55 @@ _OPTIONS: list[Callable[[F], F]] = [
 ]
 
 
+# Only `run` reads these; every interval is a knob so that tests run whole cycles in milliseconds.
+_RUN_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--once", is_flag=True, default=False, help="One full cycle, then exit"),
+    click.option(
+        "--ca-bundle",
+        envvar="OPTISCHEMA_CA_BUNDLE",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="PEM bundle of a private CA that signs the control plane's certificate",
+    ),
+    click.option("--cycle-deadline", envvar="OPTISCHEMA_CYCLE_DEADLINE_S", type=float, default=None),
+    click.option(
+        "--advise-every", envvar="OPTISCHEMA_ADVISE_EVERY_CYCLES", type=click.IntRange(0), default=10
+    ),
+    click.option("--advise-time-budget", envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S", type=float, default=20.0),
+    click.option("--retry-initial", envvar="OPTISCHEMA_RETRY_INITIAL_S", type=float, default=2.0),
+    click.option("--retry-max", envvar="OPTISCHEMA_RETRY_MAX_S", type=float, default=64.0),
+    click.option(
+        "--retry-attempts", envvar="OPTISCHEMA_RETRY_MAX_ATTEMPTS", type=click.IntRange(1), default=6
+    ),
+    click.option("--http-timeout", envvar="OPTISCHEMA_HTTP_TIMEOUT_S", type=float, default=30.0),
+    click.option("--spool-max-mb", envvar="OPTISCHEMA_SPOOL_MAX_MB", type=float, default=500.0),
+    click.option("--spool-max-age-hours", envvar="OPTISCHEMA_SPOOL_MAX_AGE_H", type=float, default=168.0),
+    click.option("--job-leeway", envvar="OPTISCHEMA_JOB_CLOCK_LEEWAY_S", type=float, default=30.0),
+]
+
+
+def run_options(function: F) -> F:
+    for option in reversed(_RUN_OPTIONS):
+        function = option(function)
+    return function
+
+
+def build_run_settings(options: dict[str, Any]) -> RunSettings:
+    return RunSettings(
+        cycle_deadline_s=options["cycle_deadline"],
+        advise_every_cycles=options["advise_every"],
+        advise_time_budget_s=options["advise_time_budget"],
+        retry_initial_s=options["retry_initial"],
+        retry_max_s=options["retry_max"],
+        retry_max_attempts=options["retry_attempts"],
+        http_timeout_s=options["http_timeout"],
+        ca_bundle=options["ca_bundle"],
+        spool_max_bytes=int(options["spool_max_mb"] * 1024 * 1024),
+        spool_max_age_s=options["spool_max_age_hours"] * 3600.0,
+        job_clock_leeway_s=options["job_leeway"],
+    )
+
+
 def agent_options(function: F) -> F:
     for option in reversed(_OPTIONS):
         function = option(function)
@@ -59,4 +108,5 @@ def build_config(options: dict[str, Any]) -> AgentConfig:
             max_connections=options["max_connections"], statement_timeout_ms=options["statement_timeout_ms"]
         ),
         collector=CollectorSettings(plans_per_cycle=options["plans_per_cycle"]),
+        run=build_run_settings(options) if "once" in options else RunSettings(),
     )

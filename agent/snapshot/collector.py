@@ -76,6 +76,10 @@ class Collector:
         self._plans: dict[str, tuple[int, PlanSample]] = {}
         self._cycle = 0
 
+    def statement_texts(self) -> dict[str, str]:
+        """Fingerprint -> raw text of every statement seen in the last collection (stays local)."""
+        return self._catalog.texts_by_fingerprint()
+
     def _prepare(self, session: AgentSession) -> StatementStatsReader:
         if self._reader is None:
             results, location = check_server(session)

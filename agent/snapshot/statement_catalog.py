@@ -52,6 +52,14 @@ class StatementCatalog:
     def get(self, queryid: int) -> KnownStatement | DroppedStatement | None:
         return self._by_queryid.get(queryid)
 
+    def texts_by_fingerprint(self) -> dict[str, str]:
+        """A raw text for every fingerprint pg_stat_statements holds now, active this interval or not."""
+        return {
+            known.anonymized.fingerprint: known.raw_text
+            for known in self._by_queryid.values()
+            if isinstance(known, KnownStatement)
+        }
+
     def forget_except(self, live_queryids: set[int]) -> None:
         """Drops entries pg_stat_statements no longer has, so memory follows the server's own cap."""
         for queryid in [q for q in self._by_queryid if q not in live_queryids]:

@@ -1,0 +1,92 @@
+"""Putting the daemon together from the configuration: database, transport, spool, keys, jobs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from agent.config import AgentConfig, collector_state_path
+from agent.db.session import MonitoredDatabase
+from agent.jobs.executor import JobExecutor, WorkloadView
+from agent.jobs.trust import PinnedKeys, parse_public_key
+from agent.jobs.verification import JobVerifier, ReplayStore
+from agent.runner.checkpoint import recover_state
+from agent.runner.cycle import AgentRunner
+from agent.runner.daemon import interruptible_sleep
+from agent.runner.job_round import JobRound
+from agent.runner.signing_keys import SigningKeys
+from agent.ship.backoff import RetryPolicy
+from agent.ship.spool import Spool, SpoolLimits
+from agent.ship.transport import ControlPlaneClient, TransportTimeouts
+from agent.snapshot.collector import Collector
+
+
+class ConfigurationError(Exception):
+    pass
+
+
+def _configured_public_key(config: AgentConfig) -> bytes | None:
+    if config.control_plane_public_key is None:
+        return None
+    try:
+        return parse_public_key(config.control_plane_public_key)
+    except ValueError as error:
+        raise ConfigurationError(f"--control-plane-public-key: {error}") from None
+
+
+def build_client(config: AgentConfig, stop: threading.Event) -> ControlPlaneClient:
+    if not config.api_url:
+        raise ConfigurationError("no control plane configured: set --api-url or OPTISCHEMA_API_URL")
+    if not config.agent_token:
+        raise ConfigurationError("no agent token configured: set --agent-token or OPTISCHEMA_AGENT_TOKEN")
+    run = config.run
+    timeout = run.http_timeout_s
+    try:
+        return ControlPlaneClient(
+            config.api_url,
+            config.agent_token,
+            ca_bundle=run.ca_bundle,
+            timeouts=TransportTimeouts(connect_s=min(10.0, timeout), read_s=timeout, write_s=timeout),
+            retry=RetryPolicy(
+                run.retry_initial_s, max(run.retry_max_s, run.retry_initial_s), run.retry_max_attempts
+            ),
+            sleep=interruptible_sleep(stop),
+        )
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+@contextmanager
+def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[AgentRunner]:
+    run = config.run
+    client = build_client(config, stop)
+    try:
+        pinned = PinnedKeys.load(config.spool_dir, _configured_public_key(config))
+    except ValueError as error:
+        client.close()
+        raise ConfigurationError(str(error)) from None
+    spool = Spool(
+        config.spool_dir,
+        SpoolLimits(
+            max_bytes=run.spool_max_bytes,
+            max_age=timedelta(seconds=run.spool_max_age_s),
+            max_disk_fraction=run.spool_max_disk_fraction,
+        ),
+    )
+    database = MonitoredDatabase(config.database_url, config.limits)
+    workload = WorkloadView()
+    executor = JobExecutor(database, workload, allow_apply=config.allow_apply)
+    verifier = JobVerifier(
+        pinned,
+        ReplayStore.load(config.spool_dir),
+        database_id=None,
+        leeway=timedelta(seconds=run.job_clock_leeway_s),
+    )
+    jobs = JobRound(
+        client, executor, verifier=verifier, keys=SigningKeys(client, pinned), max_jobs=run.max_jobs_per_cycle
+    )
+    collector = Collector(database, config.collector, recover_state(spool, collector_state_path(config)))
+    with client, database:
+        yield AgentRunner(config, database, client, spool, collector=collector, jobs=jobs, workload=workload)

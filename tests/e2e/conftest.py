@@ -1,0 +1,134 @@
+"""The two deployables together: a real control plane server and the agent as a subprocess.
+
+The server runs as `optischema-control-plane` on a loopback port over a freshly migrated metadata
+database; a tenant is created with `optischema-admin`, a monitored database is registered over
+HTTP, and the agent gets its token. The monitored database is the test's own `db` (pg_stat_statements
+and hypopg), with a planted workload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
+from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
+
+__all__ = ["AGENT_COMMAND"]
+
+ADMIN_PASSWORD = "an end-to-end admin password, long enough"
+FAST_AGENT = {
+    # Every wait of the agent shrunk to milliseconds: tests never sleep through real backoff.
+    "OPTISCHEMA_RETRY_INITIAL_S": "0.01",
+    "OPTISCHEMA_RETRY_MAX_S": "0.05",
+    "OPTISCHEMA_RETRY_MAX_ATTEMPTS": "2",
+    "OPTISCHEMA_HTTP_TIMEOUT_S": "10",
+    "OPTISCHEMA_ADVISE_TIME_BUDGET_S": "20",
+    "OPTISCHEMA_POLL_INTERVAL_S": "0.2",
+    "OPTISCHEMA_CYCLE_DEADLINE_S": "60",
+}
+
+
+@dataclass
+class Deployment:
+    server: ControlPlaneProcess
+    access_token: str
+    database_id: str
+    agent_token: str
+    monitored_url: str
+    spool_dir: Path
+
+    @property
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.server.base_url + "/api/v1",
+            headers={"Authorization": f"Bearer {self.access_token}"},
+            timeout=30.0,
+            trust_env=False,
+        )
+
+    def get(self, path: str) -> Any:
+        with self.api as client:
+            response = client.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def agent_env(self, **overrides: str) -> dict[str, str]:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
+        env.update(FAST_AGENT)
+        env.update(
+            OPTISCHEMA_DATABASE_URL=self.monitored_url,
+            OPTISCHEMA_API_URL=self.server.base_url,
+            OPTISCHEMA_AGENT_TOKEN=self.agent_token,
+            OPTISCHEMA_SPOOL_DIR=str(self.spool_dir),
+        )
+        env.update(overrides)
+        return env
+
+    def run_agent_once(self, **overrides: str) -> Any:
+        return run_agent("run", "--once", env=self.agent_env(**overrides), timeout=180)
+
+    def spooled(self) -> list[Path]:
+        return sorted((self.spool_dir / "snapshots").glob("*"))
+
+
+def login(base_url: str, email: str, password: str) -> str:
+    response = httpx.post(
+        f"{base_url}/api/v1/auth/login",
+        json={"email": email, "password": password},
+        timeout=30,
+        trust_env=False,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.fixture
+def deployment(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Deployment]:
+    email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example"
+    run_admin(
+        metadata_url,
+        "create-tenant",
+        "--name",
+        "e2e",
+        "--admin-email",
+        email,
+        "--admin-password",
+        ADMIN_PASSWORD,
+    )
+    server = ControlPlaneProcess(metadata_url, tmp_path / "control-plane.log")
+    server.start()
+    try:
+        access = login(server.base_url, email, ADMIN_PASSWORD)
+        created = httpx.post(
+            f"{server.base_url}/api/v1/databases",
+            json={"name": "shop"},
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=30,
+            trust_env=False,
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        yield Deployment(server, access, body["id"], body["agent_token"], db_url, tmp_path / "spool")
+    finally:
+        server.stop()
+
+
+def stored_snapshot_ids(metadata_url: str) -> list[str]:
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute("SELECT snapshot_id::text FROM snapshots ORDER BY collected_at").fetchall()
+    return [row[0] for row in rows]
+
+
+def counters_json(path: Path) -> Any:
+    return json.loads(path.read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import math
@@ -10,6 +11,8 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,6 +23,7 @@ from control_plane.api.services import AppServices
 from control_plane.app import background_jobs, create_app
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.db.engine import create_engine
+from control_plane.ingestion.companion import start_companion, stop_companion
 from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
 
@@ -51,7 +55,24 @@ def _tune_runtime() -> None:
 def worker_app() -> FastAPI:
     """The app of one web worker process; its settings come from the environment `serve` checked."""
     _configure_logging()
-    app = create_app()
+    return _with_companion(create_app(), get_settings())
+
+
+def _with_companion(app: FastAPI, settings: Settings) -> FastAPI:
+    """The app, with this process's snapshot ingestion process (see control_plane.ingestion.companion)
+    started now and stopped when the app shuts down."""
+    start_companion(settings)
+    app_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with app_lifespan(app) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(stop_companion)
+
+    app.router.lifespan_context = lifespan
     _tune_runtime()
     return app
 
@@ -90,8 +111,7 @@ def serve() -> None:
     host, port = settings.host, settings.port
     workers = settings.web_workers
     if workers == 1:
-        app = create_app(settings)
-        _tune_runtime()
+        app = _with_companion(create_app(settings), settings)
         uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
         return
     # Every worker runs the background jobs too: each job is safe to run concurrently.

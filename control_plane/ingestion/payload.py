@@ -25,6 +25,7 @@ SUPPORTED_SCHEMA_VERSIONS = (SNAPSHOT_SCHEMA_VERSION - 1, SNAPSHOT_SCHEMA_VERSIO
 class PayloadRejected(HTTPException):
     def __init__(self, status_code: int, detail: str, code: str) -> None:
         super().__init__(status_code, detail={"message": detail, "code": code})
+        self.message, self.code = detail, code
 
 
 async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
@@ -94,13 +95,6 @@ def parse_snapshot(data: bytes) -> Snapshot:
             "invalid",
         )
     return snapshot
-
-
-# How many snapshots one process ingests at once; the others wait their turn before their body is
-# even read. An ingestion keeps about one core busy from start to end (decoding here, then its
-# statements in PostgreSQL): with no bound, a burst of agents takes every core and the dashboard's
-# reads queue behind it. A bound also caps the decoded bodies held in memory.
-INGESTION_SLOTS = anyio.CapacityLimiter(1)
 
 
 def decode_snapshot(body: bytes, encoding: str | None, limit: int) -> Snapshot:

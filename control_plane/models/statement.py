@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Text
+from sqlalchemy import BigInteger, DateTime, Float, Index, Text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,7 +34,16 @@ class StatementStat(Base):
     """
 
     __tablename__ = "statement_stats"
-    __table_args__ = ({"postgresql_partition_by": "RANGE (collected_at)"},)
+    __table_args__ = (
+        # The raw rows of one database over a time range (see QueryRepository.top).
+        Index(
+            "ix_statement_stats_tenant_id_database_id_collected_at",
+            "tenant_id",
+            "database_id",
+            "collected_at",
+        ),
+        {"postgresql_partition_by": "RANGE (collected_at)"},
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.repository import DatabaseRepository
-from control_plane.queries.repository import QueryRepository
+from control_plane.queries.repository import QueryRepository, rollup_bucket
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
 from control_plane.recommendations.service import recommendations_for_query
 
@@ -30,6 +30,14 @@ def _range(
     return since or end - default, end
 
 
+def _top_range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """An explicit range is taken as given (to the microsecond). Without `from`, the window starts
+    on the hour: the last day and the rest of the hour it began in, which the hourly rollups cover
+    whole, where a start in mid-hour would add up that hour's raw rows first."""
+    start, end = _range(since, until)
+    return (start if since else rollup_bucket(start)), end
+
+
 @router.get("", response_model=list[QuerySummary])
 async def top_queries(
     database_id: uuid.UUID,
@@ -40,7 +48,7 @@ async def top_queries(
     caller: CallerSession = Depends(user_caller, scope="function"),
 ) -> list[QuerySummary]:
     repository = await _queries(caller, database_id)
-    rows = await repository.top(*_range(since, until), order_by, limit)
+    rows = await repository.top(*_top_range(since, until), order_by, limit)
     return [
         QuerySummary(
             fingerprint=row["fingerprint"],
@@ -63,14 +71,14 @@ async def query_detail(
     caller: CallerSession = Depends(user_caller, scope="function"),
 ) -> QueryDetail:
     repository = await _queries(caller, database_id)
-    statement = await repository.statement(fingerprint)
-    if statement is None:
+    found = await repository.text_and_plan(fingerprint)
+    if found is None:
         raise NotFound("query not found")
+    query, plan = found
     points = await repository.series(fingerprint, *_range(since, until, SERIES_RANGE))
-    plan = await repository.latest_plan(fingerprint)
     return QueryDetail(
         fingerprint=fingerprint,
-        query=statement.query,
+        query=query,
         series=[
             SeriesPoint(
                 at=p.collected_at,
@@ -85,7 +93,7 @@ async def query_detail(
             )
             for p in points
         ],
-        plan=plan.plan if plan else None,
+        plan=plan,
         recommendations=await recommendations_for_query(
             caller.session, caller.context, database_id, fingerprint
         ),

@@ -19,8 +19,8 @@ def settings(**values: object) -> Settings:
     return Settings(metadata_url="postgresql://localhost/x", secret_key=SECRET, **values)  # type: ignore[arg-type]
 
 
-def test_production_runs_a_worker_per_core_up_to_four_and_development_one() -> None:
-    assert settings().web_workers == min(4, os.cpu_count() or 1)
+def test_production_runs_a_worker_per_two_cores_up_to_four_and_development_one() -> None:
+    assert settings().web_workers == max(1, min(4, (os.cpu_count() or 1) // 2))
     assert settings(env="development").web_workers == 1
     assert settings(web_concurrency=3).web_workers == 3
     with pytest.raises(ValueError, match="web_concurrency"):

@@ -197,3 +197,41 @@ def test_a_known_statement_is_not_rewritten_by_every_snapshot(
     assert post(client, token, make_snapshot(collected_at=COLLECTED[1])) == 201
 
     assert catalog() == first  # same row versions: untouched (last_seen_at moves at most hourly)
+
+
+def test_without_a_range_the_window_starts_on_the_hour_a_day_back(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    database = register_database(client, acme)
+    start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    # Statement 0 just inside the window, statement 1 just before it (a snapshot carries one each).
+    assert post(client, database["agent_token"], make_snapshot(statements=1, collected_at=start)) == 201
+    before = make_snapshot(statements=2, collected_at=start - timedelta(microseconds=1))
+    assert (
+        post(client, database["agent_token"], before.model_copy(update={"statements": before.statements[1:]}))
+        == 201
+    )
+
+    rows = top(client, as_user(client, acme, "viewer"), database["id"])
+
+    assert [r["fingerprint"] for r in rows] == [fingerprint(0)]
+
+
+def test_a_statement_seen_again_after_an_hour_has_its_last_seen_at_moved(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    token = register_database(client, acme)["agent_token"]
+    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[0])) == 201
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE statements SET last_seen_at = now() - interval '2 hours' WHERE fingerprint = %s",
+            [fingerprint(0)],
+        )
+
+    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[1])) == 201
+
+    with psycopg.connect(metadata_url) as conn:
+        ages = conn.execute(
+            "SELECT fingerprint, now() - last_seen_at < interval '1 minute' FROM statements ORDER BY fingerprint"
+        ).fetchall()
+    assert dict(ages) == {fingerprint(0): True, fingerprint(1): True}

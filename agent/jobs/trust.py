@@ -20,13 +20,12 @@ The pinned set lives in the spool directory as `control_plane_keys.json`, writte
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
+from agent.state.atomic_file import write_json_atomically
 from shared.job_signing import b64url_decode, b64url_encode, key_id_for, verify_key_set
 from shared.wire.jobs import KeyStatus, SigningKeySet
 
@@ -172,7 +171,7 @@ class PinnedKeys:
                 for k in self._keys.values()
             ],
         }
-        write_atomically(self._path, document)
+        write_json_atomically(self._path, document)
 
 
 class _Damaged(Exception):
@@ -201,18 +200,3 @@ def _read(path: Path) -> PinnedKeys | None:
     except (ValueError, KeyError, TypeError, AttributeError):
         raise _Damaged() from None
     return PinnedKeys(path, keys, issued_at=issued_at, root_key_id=str(root) if root else None)
-
-
-def write_atomically(path: Path, document: object) -> None:
-    """Temp file, fsync, rename: a crash mid-write leaves the old file, never half of a new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(document, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

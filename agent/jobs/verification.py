@@ -20,7 +20,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from agent.jobs.trust import PinnedKeys, write_atomically
+from agent.jobs.trust import PinnedKeys
+from agent.state.atomic_file import write_json_atomically
 from shared.job_signing import load_job, peek_job_id, verify_signature
 from shared.wire.jobs import JobBody, SignedJob
 
@@ -73,7 +74,7 @@ class ReplayStore:
         """Records `key` until `until` and forgets entries past their time; persisted before returning."""
         self._seen = {k: t for k, t in self._seen.items() if t >= now}
         self._seen[key] = _utc(until)
-        write_atomically(self._path, {"seen": {k: t.isoformat() for k, t in sorted(self._seen.items())}})
+        write_json_atomically(self._path, {"seen": {k: t.isoformat() for k, t in sorted(self._seen.items())}})
 
 
 class JobVerifier:

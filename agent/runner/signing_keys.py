@@ -47,7 +47,9 @@ class SigningKeys:
         return self._pinned.public_key(key_id) is not None
 
     def refresh(self, deadline: float | None, *, force: bool) -> None:
-        fresh = self._fetched_at is not None and self._monotonic() - self._fetched_at < self._refresh_interval_s
+        fresh = (
+            self._fetched_at is not None and self._monotonic() - self._fetched_at < self._refresh_interval_s
+        )
         if self._pinned.key_ids and fresh and not force:
             return
         document = self._client.get_json(SIGNING_KEYS_PATH, deadline=deadline)

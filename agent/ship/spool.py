@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from agent.state.atomic_file import fsync_directory, write_bytes_atomically
 from shared.wire.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class Spool:
     def remove(self, entry: SpoolEntry) -> None:
         with self._lock:
             entry.path.unlink(missing_ok=True)
-            _fsync_directory(self._snapshots)
+            fsync_directory(self._snapshots)
 
     def replace(self, entry: SpoolEntry, parts: Sequence[Snapshot]) -> list[SpoolEntry]:
         """Swaps a snapshot for its parts: all parts are durable before the original goes, so a crash
@@ -169,8 +169,8 @@ class Spool:
                 os.replace(entry.path, self._quarantine / entry.name)
             except FileNotFoundError:
                 return
-            _fsync_directory(self._snapshots)
-            _fsync_directory(self._quarantine)
+            fsync_directory(self._snapshots)
+            fsync_directory(self._quarantine)
             self._count_dropped(1)
             logger.warning("snapshot %s set aside in %s: %s", entry.snapshot_id, self._quarantine, reason)
             kept = sorted(self._quarantine.glob(f"*{_SUFFIX}"))
@@ -201,7 +201,7 @@ class Spool:
             for group in evicted.values():
                 for entry in group:
                     entry.path.unlink(missing_ok=True)
-            _fsync_directory(self._snapshots)
+            fsync_directory(self._snapshots)
             self._count_dropped(count)
             logger.warning(
                 "spool limits evicted %d snapshot(s), oldest first: %d older than %s, %d over %d bytes, "
@@ -230,7 +230,7 @@ class Spool:
     def _write(self, snapshot: Snapshot) -> SpoolEntry:
         path = self._snapshots / entry_name(snapshot)
         data = gzip.compress(snapshot.model_dump_json().encode(), mtime=0)
-        _write_atomically(path, data)
+        write_bytes_atomically(path, data, temp_prefix=TEMP_PREFIX)
         return SpoolEntry(path, snapshot.snapshot_id, _aware(snapshot.collected_at), len(data))
 
     def _count_dropped(self, count: int) -> None:
@@ -239,7 +239,7 @@ class Spool:
 
     def _write_counter(self) -> None:
         document = {"format": _COUNTER_FORMAT, "dropped_unreported": self._dropped}
-        _write_atomically(self._counter_path, json.dumps(document).encode())
+        write_bytes_atomically(self._counter_path, json.dumps(document).encode(), temp_prefix=TEMP_PREFIX)
 
     def _read_counter(self) -> int:
         try:
@@ -254,32 +254,3 @@ class Spool:
                 "dropped-snapshot counter %s is unreadable (%s); starting from 0", self._counter_path, error
             )
             return 0
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; some filesystems cannot open a directory, and then there is
-    # nothing more to do than what the rename already did.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -7,8 +7,6 @@ of a new one. A state from another database is ignored rather than diffed agains
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, astuple, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 
 from agent.collect.server import DatabaseActivity
 from agent.diff.statement_deltas import Counters, StatementKey
+from agent.state.atomic_file import write_json_atomically
 
 STATE_FORMAT = 1
 _COUNTER_FIELDS = [field.name for field in fields(Counters)]
@@ -84,14 +83,4 @@ def load_state(path: Path) -> CollectorState | None:
 
 
 def save_state(path: Path, state: CollectorState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".state-", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(_encode(state), handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, _encode(state))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from typing import Any
 
-import httpx
 from pydantic import BaseModel
 
+from control_plane.analysis.llm.http_adapter import HttpAdapter
 from control_plane.analysis.llm.provider import (
     LLMRequest,
     LLMResponse,
-    ProviderConfig,
     ProviderResponseInvalid,
-    parse_envelope,
 )
-from control_plane.analysis.llm.retry import Jitter, Sleep, post_with_retries
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -42,28 +37,7 @@ class _Message(BaseModel):
     usage: _Usage | None = None
 
 
-class AnthropicAdapter:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        client: httpx.AsyncClient,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Jitter = random.random,
-    ) -> None:
-        self._config = config
-        self._client = client
-        self._sleep = sleep
-        self._jitter = jitter
-
-    @property
-    def name(self) -> str:
-        return self._config.label
-
-    @property
-    def model(self) -> str:
-        return self._config.model
-
+class AnthropicAdapter(HttpAdapter):
     def build_body(self, request: LLMRequest) -> dict[str, Any]:
         # The Messages API has no JSON mode; the system prompt is what asks for JSON, and
         # parse_structured validates whatever comes back.
@@ -82,16 +56,7 @@ class AnthropicAdapter:
         }
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        response = await post_with_retries(
-            self._client,
-            self._config,
-            f"{self._config.resolved_base_url}/v1/messages",
-            headers=self.build_headers(),
-            body=self.build_body(request),
-            sleep=self._sleep,
-            jitter=self._jitter,
-        )
-        message = parse_envelope(response, _Message, self.name)
+        message = await self._post(f"{self._config.resolved_base_url}/v1/messages", request, _Message)
         if message.type != "message":
             raise ProviderResponseInvalid(self.name, f"unexpected object type {message.type!r}")
         texts = [block.text for block in message.content if block.type == "text" and block.text is not None]

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, Field
 
+from control_plane.analysis.llm.http_adapter import HttpAdapter
 from control_plane.analysis.llm.provider import (
     LLMRequest,
     LLMResponse,
-    ProviderConfig,
     ProviderResponseInvalid,
-    parse_envelope,
 )
-from control_plane.analysis.llm.retry import Jitter, Sleep, post_with_retries
 
 
 class _Part(BaseModel):
@@ -47,28 +42,7 @@ class _GenerateContentResponse(BaseModel):
     model_version: str | None = Field(default=None, alias="modelVersion")
 
 
-class GeminiAdapter:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        client: httpx.AsyncClient,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Jitter = random.random,
-    ) -> None:
-        self._config = config
-        self._client = client
-        self._sleep = sleep
-        self._jitter = jitter
-
-    @property
-    def name(self) -> str:
-        return self._config.label
-
-    @property
-    def model(self) -> str:
-        return self._config.model
-
+class GeminiAdapter(HttpAdapter):
     def build_body(self, request: LLMRequest) -> dict[str, Any]:
         return {
             "systemInstruction": {"parts": [{"text": request.system}]},
@@ -89,16 +63,7 @@ class GeminiAdapter:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         url = f"{self._config.resolved_base_url}/v1beta/models/{self._config.model}:generateContent"
-        response = await post_with_retries(
-            self._client,
-            self._config,
-            url,
-            headers=self.build_headers(),
-            body=self.build_body(request),
-            sleep=self._sleep,
-            jitter=self._jitter,
-        )
-        parsed = parse_envelope(response, _GenerateContentResponse, self.name)
+        parsed = await self._post(url, request, _GenerateContentResponse)
         candidate = parsed.candidates[0]
         texts = [
             part.text

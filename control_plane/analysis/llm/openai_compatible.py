@@ -6,21 +6,16 @@ same envelope, so one adapter with a configurable base URL covers them.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, Field
 
+from control_plane.analysis.llm.http_adapter import HttpAdapter
 from control_plane.analysis.llm.provider import (
     LLMRequest,
     LLMResponse,
-    ProviderConfig,
     ProviderResponseInvalid,
-    parse_envelope,
 )
-from control_plane.analysis.llm.retry import Jitter, Sleep, post_with_retries
 
 
 class _Message(BaseModel):
@@ -45,28 +40,7 @@ class _ChatCompletion(BaseModel):
     usage: _Usage | None = None
 
 
-class OpenAICompatibleAdapter:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        client: httpx.AsyncClient,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Jitter = random.random,
-    ) -> None:
-        self._config = config
-        self._client = client
-        self._sleep = sleep
-        self._jitter = jitter
-
-    @property
-    def name(self) -> str:
-        return self._config.label
-
-    @property
-    def model(self) -> str:
-        return self._config.model
-
+class OpenAICompatibleAdapter(HttpAdapter):
     def build_body(self, request: LLMRequest) -> dict[str, Any]:
         return {
             "model": self._config.model,
@@ -88,16 +62,9 @@ class OpenAICompatibleAdapter:
         return headers
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        response = await post_with_retries(
-            self._client,
-            self._config,
-            f"{self._config.resolved_base_url}/chat/completions",
-            headers=self.build_headers(),
-            body=self.build_body(request),
-            sleep=self._sleep,
-            jitter=self._jitter,
+        completion = await self._post(
+            f"{self._config.resolved_base_url}/chat/completions", request, _ChatCompletion
         )
-        completion = parse_envelope(response, _ChatCompletion, self.name)
         choice = completion.choices[0]
         if choice.message.content is None:
             raise ProviderResponseInvalid(

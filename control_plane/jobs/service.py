@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
 from control_plane.databases.repository import DatabaseRepository
+from control_plane.jobs.outcomes import settle_job_outcome
 from control_plane.jobs.repository import JobRepository
 from control_plane.jobs.schemas import JudgeRewriteRequest, SimulateIndexesRequest
 from control_plane.models import AgentJob
@@ -110,6 +111,7 @@ class AgentJobService:
         self._database_id = context.database_id
         self._settings = settings
         self._signing = signing
+        self._context = context
         self._jobs = JobRepository(session, context)
 
     async def lease(self, limit: int) -> JobsResponse:
@@ -143,6 +145,8 @@ class AgentJobService:
             raise Conflict(
                 f"job {job_id} is {job.status}, not waiting for a result; this answer was not recorded"
             )
+        await self._session.refresh(job)
+        await settle_job_outcome(self._session, self._context, job)
         return status
 
 

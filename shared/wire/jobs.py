@@ -18,8 +18,6 @@ from pydantic import Field
 
 from shared.wire.base import Fingerprint, NonNegativeInt, WireModel
 
-# apply and rollback arrive with a later issue; an agent that does not run them answers with an
-# error result rather than ignoring them.
 JobKind = Literal["simulate_indexes", "judge_rewrite", "apply", "rollback"]
 JOB_KINDS: tuple[JobKind, ...] = ("simulate_indexes", "judge_rewrite", "apply", "rollback")
 JobOutcome = Literal["succeeded", "failed", "refused"]
@@ -116,6 +114,45 @@ class JudgeRewriteResult(WireModel):
     improvement_pct: float | None = None
     reason: str | None = Field(default=None, max_length=MAX_ERROR_LENGTH, description="The judge's verdict")
     error: ErrorText | None = None
+
+
+class ChangePayload(WireModel):
+    """An approved change for the agent to make (`apply`) or undo (`rollback`).
+
+    `sql` is exactly one statement. The signature proves who sent it, not that it is safe: the agent
+    parses it and runs it only when its own allow-list (`shared.sql.ddl_allow_list`) admits it.
+    """
+
+    recommendation_id: UUID
+    sql: str = Field(min_length=1, max_length=20_000)
+    table: str | None = Field(default=None, pattern=r"^[^.]+\..+$", max_length=300)
+    index_name: str | None = Field(default=None, max_length=63)
+    estimated_size_bytes: NonNegativeInt | None = Field(
+        default=None, description="HypoPG's estimate, for the free-disk preflight"
+    )
+
+
+ChangeOutcome = Literal["applied", "already_applied", "rolled_back", "already_absent"]
+
+
+class ChangeResult(WireModel):
+    """A change the agent made, or found already made in the catalog (idempotent re-runs)."""
+
+    outcome: ChangeOutcome
+    index_name: str | None = None
+    index_valid: bool | None = None
+    index_size_bytes: NonNegativeInt | None = None
+    duration_s: float = Field(ge=0)
+    lock_retries: NonNegativeInt = 0
+    warnings: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=20)
+    finished_at: datetime
+
+
+class LeaseRenewal(WireModel):
+    """The control plane's answer to `POST /agent/jobs/{id}/lease`: a long apply keeps its job."""
+
+    job_id: UUID
+    lease_expires_at: datetime
 
 
 class JobsResponse(WireModel):

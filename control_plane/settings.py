@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     workers: Literal["on", "off", "only"] = "on"
     rate_limit_storage: str = "memory://"
+    # Tenant-set outbound URLs (LLM base URLs, webhooks) may reach private and loopback addresses
+    # only when the operator says so: see control_plane.edges.outbound_url.
+    allow_private_outbound: bool = False
     cors_origins: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
 

@@ -71,6 +71,25 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class ApplySettings:
+    """How the agent makes an approved change (only with --allow-apply). Tests turn them down to ms."""
+
+    # Every lock the build waits for (the table's, then older transactions') gives up after this;
+    # a build that gives up is retried a few times, spaced out, before the job fails.
+    lock_timeout_ms: int = 5_000
+    lock_retries: int = 3
+    retry_spacing_s: float = 10.0
+    # A concurrent build waits for every transaction older than itself: one open this long means the
+    # build would sit there, so the job fails up front and names it.
+    max_transaction_age_s: float = 300.0
+    # Catalog reads around the build get a statement timeout; the build itself gets none.
+    catalog_statement_timeout_ms: int = 30_000
+    connect_timeout_s: float = 10.0
+    # A build may take hours: its job lease is renewed this often while it runs.
+    lease_renew_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     database_url: str
     api_url: str | None = None
@@ -83,6 +102,7 @@ class AgentConfig:
     limits: SessionLimits = field(default_factory=SessionLimits)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    apply: ApplySettings = field(default_factory=ApplySettings)
 
     @property
     def cycle_deadline_s(self) -> float:

@@ -8,7 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
-from agent.config import AgentConfig, CollectorSettings, RunSettings, SessionLimits, default_spool_dir
+from agent.config import (
+    AgentConfig,
+    ApplySettings,
+    CollectorSettings,
+    RunSettings,
+    SessionLimits,
+    default_spool_dir,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,6 +70,42 @@ _RUN_OPTIONS: list[Callable[[F], F]] = [
     click.option("--spool-max-mb", envvar="OPTISCHEMA_SPOOL_MAX_MB", type=float, default=500.0),
     click.option("--spool-max-age-hours", envvar="OPTISCHEMA_SPOOL_MAX_AGE_H", type=float, default=168.0),
     click.option("--job-leeway", envvar="OPTISCHEMA_JOB_CLOCK_LEEWAY_S", type=float, default=30.0),
+    # How apply jobs behave (only with --allow-apply); see ApplySettings for why each exists.
+    click.option(
+        "--apply-lock-timeout-ms",
+        envvar="OPTISCHEMA_APPLY_LOCK_TIMEOUT_MS",
+        type=click.IntRange(1),
+        default=5_000,
+        show_default=True,
+    ),
+    click.option(
+        "--apply-lock-retries",
+        envvar="OPTISCHEMA_APPLY_LOCK_RETRIES",
+        type=click.IntRange(0, 100),
+        default=3,
+        show_default=True,
+    ),
+    click.option(
+        "--apply-retry-spacing",
+        envvar="OPTISCHEMA_APPLY_RETRY_SPACING_S",
+        type=click.FloatRange(0),
+        default=10.0,
+        show_default=True,
+    ),
+    click.option(
+        "--apply-max-transaction-age",
+        envvar="OPTISCHEMA_APPLY_MAX_XACT_AGE_S",
+        type=click.FloatRange(0),
+        default=300.0,
+        show_default=True,
+    ),
+    click.option(
+        "--job-lease-renew",
+        envvar="OPTISCHEMA_JOB_LEASE_RENEW_S",
+        type=click.FloatRange(0.01),
+        default=60.0,
+        show_default=True,
+    ),
 ]
 
 
@@ -88,6 +131,16 @@ def build_run_settings(options: dict[str, Any]) -> RunSettings:
     )
 
 
+def build_apply_settings(options: dict[str, Any]) -> ApplySettings:
+    return ApplySettings(
+        lock_timeout_ms=options["apply_lock_timeout_ms"],
+        lock_retries=options["apply_lock_retries"],
+        retry_spacing_s=options["apply_retry_spacing"],
+        max_transaction_age_s=options["apply_max_transaction_age"],
+        lease_renew_interval_s=options["job_lease_renew"],
+    )
+
+
 def agent_options(function: F) -> F:
     for option in reversed(_OPTIONS):
         function = option(function)
@@ -109,4 +162,5 @@ def build_config(options: dict[str, Any]) -> AgentConfig:
         ),
         collector=CollectorSettings(plans_per_cycle=options["plans_per_cycle"]),
         run=build_run_settings(options) if "once" in options else RunSettings(),
+        apply=build_apply_settings(options) if "once" in options else ApplySettings(),
     )

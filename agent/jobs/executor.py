@@ -12,9 +12,16 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from agent.anonymize.error_text import scrub_error_message
+from agent.apply.apply_job import ChangeApplier
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
 from agent.jobs.simulate import SimulationUnavailable, judge_rewrite_job, simulate_indexes
-from shared.wire.jobs import JobBody, JobResult, JudgeRewritePayload, SimulateIndexesPayload
+from shared.wire.jobs import (
+    ChangePayload,
+    JobBody,
+    JobResult,
+    JudgeRewritePayload,
+    SimulateIndexesPayload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +40,18 @@ def _first_line(error: Exception) -> str:
 
 
 class JobExecutor:
-    def __init__(self, database: MonitoredDatabase, workload: WorkloadView, *, allow_apply: bool) -> None:
+    def __init__(
+        self,
+        database: MonitoredDatabase,
+        workload: WorkloadView,
+        *,
+        allow_apply: bool,
+        applier: ChangeApplier | None = None,
+    ) -> None:
         self._database = database
         self._workload = workload
         self._allow_apply = allow_apply
+        self._applier = applier
 
     def execute(self, job: JobBody) -> JobResult:
         try:
@@ -44,14 +59,21 @@ class JobExecutor:
                 return self._simulate(SimulateIndexesPayload.model_validate(job.payload))
             if job.kind == "judge_rewrite":
                 return self._judge(JudgeRewritePayload.model_validate(job.payload))
+            if job.kind not in ("apply", "rollback"):
+                return JobResult(
+                    status="refused", error=f"{job.kind} jobs are not supported by this agent version"
+                )
             if not self._allow_apply:
                 return JobResult(
                     status="refused",
                     error=f"{job.kind} refused: this agent runs with apply disabled (--allow-apply is off)",
                 )
-            return JobResult(
-                status="refused", error=f"{job.kind} jobs are not supported by this agent version"
-            )
+            payload = ChangePayload.model_validate(job.payload)
+            if self._applier is None:
+                return JobResult(
+                    status="refused", error=f"{job.kind} refused: no apply database is configured"
+                )
+            return self._applier.run(job.kind, payload)
         except ValidationError as error:
             return JobResult(
                 status="failed", error=f"the {job.kind} payload is malformed: {_first_line(error)}"

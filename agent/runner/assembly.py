@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from agent.apply.apply_job import ChangeApplier
+from agent.apply.errors import ChangeFailed
 from agent.config import AgentConfig, collector_state_path
 from agent.db.session import MonitoredDatabase
 from agent.jobs.executor import JobExecutor, WorkloadView
@@ -58,6 +60,16 @@ def build_client(config: AgentConfig, stop: threading.Event) -> ControlPlaneClie
         raise ConfigurationError(str(error)) from None
 
 
+def _retry_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """The pause between lock retries of a change: cut short, and the change given up, on shutdown."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise ChangeFailed("the agent is shutting down: the change was not retried")
+
+    return sleep
+
+
 @contextmanager
 def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[AgentRunner]:
     run = config.run
@@ -77,7 +89,8 @@ def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[Age
     )
     database = MonitoredDatabase(config.database_url, config.limits)
     workload = WorkloadView()
-    executor = JobExecutor(database, workload, allow_apply=config.allow_apply)
+    applier = ChangeApplier(config.effective_apply_database_url, config.apply, sleep=_retry_sleep(stop))
+    executor = JobExecutor(database, workload, allow_apply=config.allow_apply, applier=applier)
     verifier = JobVerifier(
         pinned,
         ReplayStore.load(config.spool_dir),
@@ -85,7 +98,12 @@ def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[Age
         leeway=timedelta(seconds=run.job_clock_leeway_s),
     )
     jobs = JobRound(
-        client, executor, verifier=verifier, keys=SigningKeys(client, pinned), max_jobs=run.max_jobs_per_cycle
+        client,
+        executor,
+        verifier=verifier,
+        keys=SigningKeys(client, pinned),
+        max_jobs=run.max_jobs_per_cycle,
+        lease_renew_interval_s=config.apply.lease_renew_interval_s,
     )
     collector = Collector(database, config.collector, recover_state(spool, collector_state_path(config)))
     with client, database:

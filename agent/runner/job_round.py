@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from agent.apply.lease_keeper import LeaseKeeper
 from agent.jobs.executor import JobExecutor
 from agent.jobs.verification import JobRefused, JobVerifier
 from agent.runner.signing_keys import SigningKeys
@@ -24,6 +25,10 @@ from shared.wire.jobs import JobBody, JobResult, JobsResponse, SignedJob
 log = logging.getLogger("optischema.agent.jobs")
 
 JOBS_PATH = "/agent/jobs"
+# Jobs that change the database: they may run for hours, past the cycle's deadline, so they keep
+# their lease alive while they run and answer with a fresh budget of their own.
+CHANGE_KINDS = frozenset({"apply", "rollback"})
+DEFAULT_LEASE_RENEW_S = 60.0
 
 
 @dataclass
@@ -41,8 +46,10 @@ class JobRound:
         verifier: JobVerifier,
         keys: SigningKeys,
         max_jobs: int,
+        lease_renew_interval_s: float = DEFAULT_LEASE_RENEW_S,
     ) -> None:
         self._client = client
+        self._lease_renew_interval_s = lease_renew_interval_s
         self._executor = executor
         self._verifier = verifier
         self._keys = keys
@@ -71,10 +78,21 @@ class JobRound:
                 self._answer_refusal(signed, job.reason, deadline)
                 continue
             log.info("running job %s (%s)", job.id, job.kind)
-            result = self._executor.execute(job)
-            self._answer(job.id, result, deadline)
+            if job.kind in CHANGE_KINDS:
+                self._answer(job.id, self._run_change(job), None)
+            else:
+                self._answer(job.id, self._executor.execute(job), deadline)
             outcome.done += 1
         return outcome
+
+    def _run_change(self, job: JobBody) -> JobResult:
+        """An apply or rollback, outside the cycle's deadline, its lease renewed while it runs."""
+
+        def renew(job_id: UUID, deadline: float | None) -> None:
+            self._client.renew_lease(job_id, deadline=deadline)
+
+        with LeaseKeeper(renew, job.id, self._lease_renew_interval_s):
+            return self._executor.execute(job)
 
     def _refresh_keys(self, deadline: float | None, *, force: bool) -> None:
         try:

@@ -37,6 +37,7 @@ from agent.ship.errors import (
 from agent.ship.url_policy import api_base_url, is_loopback_host
 from shared.version import PRODUCT_VERSION
 from shared.wire.heartbeat import Heartbeat
+from shared.wire.jobs import LeaseRenewal
 from shared.wire.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,22 @@ class ControlPlaneClient:
 
     def post_heartbeat(self, heartbeat: Heartbeat, *, deadline: float | None = None) -> None:
         self.post_json("/agent/heartbeat", heartbeat, deadline=deadline)
+
+    def renew_lease(self, job_id: UUID, *, deadline: float | None = None) -> LeaseRenewal | None:
+        """Extends the lease of a job that is still running (a long index build).
+
+        404 (unknown job) and 409 (no longer leased to this agent) raise like any rejection; an empty
+        success answer is accepted, as the renewal is what counts and the new expiry only informs.
+        """
+        answer = self.post_json(f"/agent/jobs/{job_id}/lease", {}, deadline=deadline)
+        if answer is None:
+            return None
+        try:
+            return LeaseRenewal.model_validate(answer)
+        except ValidationError:
+            raise UnexpectedResponse(
+                f"the answer to the lease renewal of job {job_id} is not a lease", status=200
+            ) from None
 
     def get_json(self, path: str, *, deadline: float | None = None) -> Any:
         return self._decode(self._request("GET", _checked_path(path), None, {}, deadline))

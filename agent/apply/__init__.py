@@ -1,0 +1,1 @@
+"""Making approved changes on the monitored database: allow-listed, preflighted, idempotent."""

@@ -7,6 +7,7 @@ filter-and-sort that wants a composite index, and an index nothing uses.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import psycopg
 
@@ -75,7 +76,7 @@ def create_shop(conn: psycopg.Connection, customers: int = 20_000, orders: int =
 
 def run_workload(conn: psycopg.Connection, statements: int, seed: int = 7, customers: int = 20_000) -> None:
     rng = random.Random(seed)
-    draws = {
+    draws: dict[str, Callable[[], int | str]] = {
         "customer": lambda: rng.randint(1, customers),
         "status": lambda: rng.choice(["pending", "paid", "shipped"]),
         "product": lambda: rng.randint(1, 2000),
@@ -83,4 +84,4 @@ def run_workload(conn: psycopg.Connection, statements: int, seed: int = 7, custo
     }
     weights = [weight for _, _, weight in WORKLOAD]
     for statement, draw, _ in rng.choices(WORKLOAD, weights=weights, k=statements):
-        conn.execute(statement, [draws[draw]()])  # type: ignore[arg-type]
+        conn.execute(statement, [draws[draw]()])

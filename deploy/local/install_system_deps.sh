@@ -43,6 +43,15 @@ if [ -n "${todo// /}" ]; then
   apt_install ${todo}
 fi
 
+# The dashboard's browser test (tests/integration/dashboard/test_in_a_browser.py) drives a headless
+# Chromium through chromedriver, both from Debian: no browser download at test time.
+browser=()
+command -v chromium >/dev/null 2>&1 || browser+=("chromium")
+command -v chromedriver >/dev/null 2>&1 || browser+=("chromium-driver")
+if [ "${#browser[@]}" -gt 0 ]; then
+  apt_install "${browser[@]}"
+fi
+
 # A Debian install starts a system cluster; the suite never uses it, it starts its own.
 command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is required" >&2; exit 1; }
 echo "system dependencies ok (PostgreSQL ${major})" >&2

@@ -1,0 +1,88 @@
+"""Routes of the dashboard: `/` (the app), `/login` (sign-in) and `/static/<file>` (its assets).
+
+Every response carries a strict Content-Security-Policy: scripts, styles and requests go to this
+origin only, nothing runs inline, and no other site may frame the pages (clickjacking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from control_plane.api.errors import NotFound
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Assets are small and change with every release: revalidate rather than serve a stale app.
+    "Cache-Control": "no-cache",
+}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    content_type: str
+
+
+def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
+    """The files the dashboard serves, by name. Read once: a request can only name one of these,
+    so no path a client sends ever reaches the file system."""
+    return {
+        path.name: Asset(path.read_bytes(), CONTENT_TYPES[path.suffix])
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.suffix in CONTENT_TYPES
+    }
+
+
+ASSETS = load_assets()
+
+
+def asset_response(name: str) -> Response:
+    asset = ASSETS.get(name)
+    if asset is None:
+        raise NotFound("no such dashboard file")
+    return Response(asset.body, media_type=asset.content_type, headers=SECURITY_HEADERS)
+
+
+@router.get("/")
+async def dashboard() -> Response:
+    return asset_response("index.html")
+
+
+@router.get("/login")
+async def login_page() -> Response:
+    return asset_response("login.html")
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    return asset_response(name)

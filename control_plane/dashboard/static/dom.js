@@ -1,0 +1,99 @@
+// Building DOM without HTML strings: every piece of data goes in through textContent, so nothing
+// the API returns (query text, names, error messages) is ever parsed as markup.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// h("a", {href: "#/x", class: "y"}, "text", child, [more children]) -> HTMLElement.
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  setAttributes(element, attributes);
+  append(element, children);
+  return element;
+}
+
+export function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG_NS, tag);
+  setAttributes(element, attributes);
+  append(element, children);
+  return element;
+}
+
+function setAttributes(element, attributes) {
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2), value);
+    } else {
+      element.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function replaceContent(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+}
+
+export function errorMessage(error) {
+  if (error && error.status === 403) return `Not allowed for your role: ${error.detail}`;
+  if (error && error.status === 404) return `Not found: ${error.detail}`;
+  if (error && error.status === 429) return `Too many requests, try again in a minute: ${error.detail}`;
+  if (error && error.detail) return `${error.status}: ${error.detail}`;
+  return String(error && error.message ? error.message : error);
+}
+
+export function errorLine(error) {
+  return h("p", { class: "error", role: "alert" }, errorMessage(error));
+}
+
+export function formatNumber(value, digits = 0) {
+  if (value === null || value === undefined) return "–";
+  return Number(value).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function formatMs(value) {
+  if (value === null || value === undefined) return "–";
+  if (value >= 1000) return `${formatNumber(value / 1000, 2)} s`;
+  return `${formatNumber(value, value < 10 ? 2 : 1)} ms`;
+}
+
+export function formatPct(value) {
+  return value === null || value === undefined ? "–" : `${formatNumber(value, 1)} %`;
+}
+
+export function formatWhen(iso) {
+  if (!iso) return "never";
+  const at = new Date(iso);
+  const seconds = Math.round((Date.now() - at.getTime()) / 1000);
+  let ago;
+  if (seconds < 90) ago = `${Math.max(seconds, 0)} s ago`;
+  else if (seconds < 5400) ago = `${Math.round(seconds / 60)} min ago`;
+  else if (seconds < 129600) ago = `${Math.round(seconds / 3600)} h ago`;
+  else ago = `${Math.round(seconds / 86400)} days ago`;
+  return `${ago} (${at.toLocaleString()})`;
+}
+
+// A button that runs `action`, disabled while it runs, reporting a failure into `errorTarget`.
+export function actionButton(label, action, { cls = "", errorTarget = null, title = null } = {}) {
+  const button = h("button", { type: "button", class: cls, title }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    if (errorTarget) replaceContent(errorTarget);
+    try {
+      await action();
+    } catch (error) {
+      if (errorTarget) replaceContent(errorTarget, errorLine(error));
+      else window.alert(errorMessage(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}

@@ -1,0 +1,155 @@
+"""`make demo` (python -m deploy.demo): the whole product on its own clusters, announced in two lines,
+and nothing left running once it stops."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+DASHBOARD_LINE = re.compile(r"Dashboard: (http://127\.0\.0\.1:\d+/)")
+SIGN_IN_LINE = re.compile(r"Sign in: (\S+@\S+) / (\S+)")
+DATA_DIR_LINE = re.compile(r"cluster: port \d+, data in (\S+)")
+
+pytestmark = pytest.mark.slow
+
+
+def demo_command(tmp_path: Path, **env: str) -> dict[str, object]:
+    """How to start the demo in tmp_path (its .demo/ logs land there), as `make demo` would."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
+    environment.update(PYTHONPATH=str(REPO), **env)
+    return {
+        "args": [sys.executable, "-m", "deploy.demo"],
+        "cwd": tmp_path,
+        "env": environment,
+        "stdin": subprocess.DEVNULL,
+    }
+
+
+def data_dirs(stderr: str) -> list[Path]:
+    return [Path(found) for found in DATA_DIR_LINE.findall(stderr)]
+
+
+def postmasters(dirs: list[Path]) -> list[psutil.Process]:
+    """The PostgreSQL servers serving these data directories (pg_ctl hands them to init)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if any(str(directory) in cmdline for directory in dirs):
+            found.append(process)
+    return found
+
+
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@dataclass
+class RunningDemo:
+    process: subprocess.Popen[str]
+    dashboard_url: str
+    email: str
+    password: str
+    stderr_path: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def _read_lines(stream: object, lines: queue.Queue[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        lines.put(line)
+
+
+@pytest.fixture
+def running_demo(tmp_path: Path) -> Iterator[RunningDemo]:
+    stderr_path = tmp_path / "demo.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(**demo_command(tmp_path), stdout=subprocess.PIPE, stderr=stderr, text=True)  # type: ignore[call-overload]
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        try:
+            dashboard = DASHBOARD_LINE.fullmatch(lines.get(timeout=STARTUP_TIMEOUT_S).rstrip("\n"))
+            sign_in = SIGN_IN_LINE.fullmatch(lines.get(timeout=30).rstrip("\n"))
+        except queue.Empty:
+            pytest.fail(f"the demo did not print its two lines:\n{stderr_path.read_text()[-4000:]}")
+        assert dashboard and sign_in, stderr_path.read_text()[-4000:]
+        yield RunningDemo(process, dashboard[1], sign_in[1], sign_in[2], stderr_path)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def test_once_prints_where_to_sign_in_then_stops_everything(tmp_path: Path) -> None:
+    done = subprocess.run(
+        **demo_command(tmp_path, OPTISCHEMA_DEMO_ONCE="1"),  # type: ignore[arg-type]
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT_S,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-4000:]
+    dashboard, sign_in = done.stdout.splitlines()
+    assert DASHBOARD_LINE.fullmatch(dashboard)
+    assert SIGN_IN_LINE.fullmatch(sign_in)
+    dirs = data_dirs(done.stderr)
+    assert len(dirs) == 2
+    assert still_running(postmasters(dirs)) == []
+    assert not any(directory.exists() for directory in dirs)
+
+
+def test_the_running_demo_serves_its_dashboard_and_sigterm_stops_everything(
+    running_demo: RunningDemo,
+) -> None:
+    page = httpx.get(running_demo.dashboard_url, timeout=10, trust_env=False)
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    api = f"{running_demo.dashboard_url}api/v1"
+    signed_in = httpx.post(
+        f"{api}/auth/login",
+        json={"email": running_demo.email, "password": running_demo.password},
+        timeout=30,
+        trust_env=False,
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    with httpx.Client(base_url=api, headers=headers, timeout=30, trust_env=False) as client:
+        (shop,) = client.get("/databases").json()
+        assert shop["name"] == "shop" and shop["agent_last_seen_at"] is not None
+        queries = client.get(f"/databases/{shop['id']}/queries", params={"order_by": "total_time"}).json()
+        assert any("FROM orders" in query["query"] for query in queries)
+        recommendations = client.get(f"/databases/{shop['id']}/recommendations").json()
+        assert any(r["tier"] == "verified" and r["status"] == "proposed" for r in recommendations)
+
+    started = psutil.Process(running_demo.process.pid).children(recursive=True)
+    started += postmasters(data_dirs(running_demo.stderr()))
+    assert len(started) >= 4  # at least the control plane, the agent and two postmasters
+    running_demo.process.send_signal(signal.SIGTERM)
+
+    assert running_demo.process.wait(timeout=STOP_TIMEOUT_S) == 0
+    assert still_running(started) == []
+    assert "stopped (SIGTERM)" in running_demo.stderr()

@@ -67,20 +67,27 @@ class StatementStatsReader:
             counters[key] = Counters(*_as_counter_values(row[4:]))  # select order is Counters field order
         return counters
 
-    def read_texts(self, session: AgentSession, queryids: Iterable[int]) -> dict[int, str]:
-        wanted = sorted(set(queryids))
+    def read_texts(self, session: AgentSession, keys: Iterable[StatementKey]) -> dict[StatementKey, str]:
+        """The text of each entry. Entries sharing a queryid can hold different texts: the agent's
+        own PREPARE for a generic plan is a nested entry of the application's queryid when both use
+        one role, so a text read by queryid alone could be the agent's and hide the workload."""
+        wanted = set(keys)
         if not wanted:
             return {}
+        toplevel = "toplevel" if self.mapping(session).has_toplevel else "true AS toplevel"
         query = sql.SQL(
-            "SELECT DISTINCT ON (queryid) queryid, query FROM {function}(true)"
+            "SELECT userid, dbid, queryid, {toplevel}, query FROM {function}(true)"
             " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             " AND queryid = ANY(%s)"
-        ).format(function=self._function())
-        return {
-            int(queryid): text
-            for queryid, text in session.fetch_all(query, [wanted])
-            if isinstance(text, str)
-        }
+        ).format(toplevel=sql.SQL(toplevel), function=self._function())
+        texts: dict[StatementKey, str] = {}
+        for userid, dbid, queryid, is_toplevel, text in session.fetch_all(
+            query, [sorted({key.queryid for key in wanted})]
+        ):
+            key = StatementKey(int(userid), int(dbid), int(queryid), bool(is_toplevel))
+            if key in wanted and isinstance(text, str):
+                texts[key] = text
+        return texts
 
     def read_info(self, session: AgentSession) -> StatementInfo | None:
         if not self._location.has_info_view:

@@ -95,7 +95,7 @@ class Collector:
             reader = self._prepare(session)
             info = reader.read_info(session)
             current = reader.read_counters(session)
-            live = {key.queryid for key in current}
+            live = set(current)
             unknown = self._catalog.unknown(live)
             if unknown:
                 self._catalog.learn(reader.read_texts(session, unknown))
@@ -173,7 +173,7 @@ class Collector:
         groups: dict[str, list[tuple[StatementKey, Counters, KnownStatement]]] = {}
         dropped: dict[str, int] = {}
         for key, counters in diff.deltas.items():
-            known = self._catalog.get(key.queryid)
+            known = self._catalog.get(key)
             if known is None:  # text vanished between the two reads (evicted): nothing safe to send
                 dropped["unparseable"] = dropped.get("unparseable", 0) + 1
                 continue

@@ -10,6 +10,7 @@ from typing import Literal
 
 from agent.anonymize.query_text import AnonymizedStatement, Rejected, anonymize_query
 from agent.db.session import AGENT_MARKER
+from agent.diff.statement_deltas import StatementKey
 
 DropReason = Literal["utility", "unparseable", "transaction_control", "agent_own", "catalog_only"]
 
@@ -39,28 +40,31 @@ def classify(raw_text: str) -> KnownStatement | DroppedStatement:
 
 
 class StatementCatalog:
+    """Keyed by the whole pg_stat_statements entry, not the queryid: one queryid can have the
+    application's text at top level and the agent's own text nested under it (same role)."""
+
     def __init__(self) -> None:
-        self._by_queryid: dict[int, KnownStatement | DroppedStatement] = {}
+        self._by_entry: dict[StatementKey, KnownStatement | DroppedStatement] = {}
 
-    def unknown(self, queryids: set[int]) -> set[int]:
-        return {queryid for queryid in queryids if queryid not in self._by_queryid}
+    def unknown(self, keys: set[StatementKey]) -> set[StatementKey]:
+        return {key for key in keys if key not in self._by_entry}
 
-    def learn(self, texts: dict[int, str]) -> None:
-        for queryid, text in texts.items():
-            self._by_queryid[queryid] = classify(text)
+    def learn(self, texts: dict[StatementKey, str]) -> None:
+        for key, text in texts.items():
+            self._by_entry[key] = classify(text)
 
-    def get(self, queryid: int) -> KnownStatement | DroppedStatement | None:
-        return self._by_queryid.get(queryid)
+    def get(self, key: StatementKey) -> KnownStatement | DroppedStatement | None:
+        return self._by_entry.get(key)
 
     def texts_by_fingerprint(self) -> dict[str, str]:
         """A raw text for every fingerprint pg_stat_statements holds now, active this interval or not."""
         return {
             known.anonymized.fingerprint: known.raw_text
-            for known in self._by_queryid.values()
+            for known in self._by_entry.values()
             if isinstance(known, KnownStatement)
         }
 
-    def forget_except(self, live_queryids: set[int]) -> None:
+    def forget_except(self, live: set[StatementKey]) -> None:
         """Drops entries pg_stat_statements no longer has, so memory follows the server's own cap."""
-        for queryid in [q for q in self._by_queryid if q not in live_queryids]:
-            del self._by_queryid[queryid]
+        for key in [k for k in self._by_entry if k not in live]:
+            del self._by_entry[key]

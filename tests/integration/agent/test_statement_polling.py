@@ -160,3 +160,27 @@ def test_snapshot_carries_schema_and_server_context(
     assert snapshot.server.version.startswith(str(snapshot.server.version_num // 10000))
     assert snapshot.server.is_replica is False
     assert "work_mem" in snapshot.server.settings
+
+
+def test_statement_sharing_its_queryid_with_the_agents_own_plan_is_still_reported(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    # An agent sharing the application's role: the PREPARE behind a generic plan of a statement
+    # without constants is a nested entry with the application's queryid and the agent's text.
+    # Read by queryid alone, that text could speak for the application's entry and drop it.
+    count = "SELECT count(*) FROM orders"
+    orders.execute(count)
+    Collector(monitored).collect()  # plans it
+    entries = orders.execute(
+        "SELECT count(DISTINCT query), count(DISTINCT queryid) FROM pg_stat_statements WHERE query LIKE %s",
+        ["%count(*) FROM orders"],
+    ).fetchone()
+    assert entries == (2, 1)  # the application's text and the agent's, one queryid
+    for _ in range(6):
+        orders.execute(count)
+
+    for _ in range(3):  # whichever entry's text comes first, in a new agent process each time
+        snapshot = Collector(monitored).collect().snapshot
+        lookup = statement_on(snapshot, "count(*) from orders")
+        assert lookup.query.lower() == count.lower()
+        assert lookup.calls == 7

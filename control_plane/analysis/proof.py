@@ -1,13 +1,200 @@
-"""Turns the agent's simulation results into tiers for analysis suggestions (issue 6, in progress)."""
+"""Proof: every index or rewrite idea goes to the agent as a simulation; its answer sets the tier.
+
+`proof_queue.queue_proof` stores the idea as a pending suggestion and queues its `simulate_indexes`
+or `judge_rewrite` job. `record_simulation_outcome` runs in the transaction that records the agent's
+answer (see control_plane.jobs.outcomes): a cost cut of at least the suggestion's threshold makes
+it a recommendation, `verified` with HypoPG's costs for an index, `estimated` for a rewrite; any
+other answer leaves it `dismissed` (or `failed`) as evidence only, never shown as an improvement.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import AgentJob
+from control_plane.analysis.suggestions_repository import SuggestionRepository
+from control_plane.models import AgentJob, AnalysisSuggestion
+from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.tenancy.context import TenantContext
+from shared.wire.jobs import JudgeRewriteResult, SimulateIndexesResult
+
+MAX_IDENTIFIER = 63
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+@dataclass(frozen=True)
+class ProofIdea:
+    source: Literal["rules", "llm"]
+    kind: Literal["create_index", "rewrite"]
+    fingerprint: str
+    rationale: str
+    evidence: dict[str, Any] = field(default_factory=dict)  # query text and calls, for the recommendation
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+    sql: str | None = None  # the rewrite
+    confidence: float | None = None
+    risk: str | None = None
+
+
+def quote_identifier(name: str) -> str:
+    return name if _PLAIN_IDENTIFIER.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def index_name(table: str, columns: tuple[str, ...]) -> str:
+    bare = table.split(".", 1)[-1]
+    name = re.sub(r"[^a-z0-9_]", "_", f"{bare}_{'_'.join(columns)}_idx".lower())
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
+
+
+def index_ddl(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    """The CREATE INDEX CONCURRENTLY of an index idea and its rollback, as the agent writes them."""
+    schema, bare = table.split(".", 1)
+    qualified = f"{quote_identifier(schema)}.{quote_identifier(bare)}"
+    name = index_name(table, columns)
+    keys = ", ".join(quote_identifier(column) for column in columns)
+    return (
+        f"CREATE INDEX CONCURRENTLY {name} ON {qualified} ({keys});",
+        f"DROP INDEX CONCURRENTLY IF EXISTS {quote_identifier(schema)}.{name};",
+    )
+
+
+def stable_key(
+    source: str, kind: str, fingerprint: str, table: str | None, columns: tuple[str, ...], sql: str
+) -> str:
+    """The recommendation's key: the same index (or the same rewrite of a statement) is one row."""
+    if kind == "create_index":
+        return f"{source}:create_index:{table}({','.join(columns)})"
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+    return f"{source}:rewrite:{fingerprint}:{digest}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Literal["verified", "estimated", "dismissed", "failed"]
+    reason: str
+    cost_before: float | None = None
+    cost_after: float | None = None
+    improvement_pct: float | None = None
+
+
+def improvement(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before <= 0:
+        return None
+    return round(100.0 * (before - after) / before, 1)
+
+
+def _judged(
+    suggestion: AnalysisSuggestion, before: float | None, after: float | None, proven: str
+) -> Verdict:
+    cut = improvement(before, after)
+    if cut is None:
+        return Verdict("dismissed", "the agent could not cost the statement before and after", before, after)
+    if cut < suggestion.min_improvement_pct:
+        return Verdict(
+            "dismissed",
+            f"cost {before:,.1f} -> {after:,.1f} ({cut:+.1f}% cut): below the {suggestion.min_improvement_pct:g}% "
+            "needed, so not an improvement",
+            before,
+            after,
+            cut,
+        )
+    return Verdict(proven, f"cost {before:,.1f} -> {after:,.1f} (-{cut:.1f}%)", before, after, cut)  # type: ignore[arg-type]
+
+
+def verdict_of(suggestion: AnalysisSuggestion, job: AgentJob) -> Verdict:
+    if job.status != "succeeded":
+        return Verdict("failed", job.error or f"the simulation job {job.status}")
+    try:
+        if job.kind == "simulate_indexes":
+            result = SimulateIndexesResult.model_validate(job.result or {})
+            errors = [index.error for index in result.indexes if index.error]
+            if errors:
+                return Verdict("dismissed", f"HypoPG could not create the index: {errors[0]}")
+            cost = next((c for c in result.statements if c.fingerprint == suggestion.fingerprint), None)
+            if cost is None or cost.error:
+                return Verdict(
+                    "dismissed", cost.error if cost and cost.error else "the statement was not costed"
+                )
+            return _judged(suggestion, cost.cost_before, cost.cost_after, "verified")
+        judged = JudgeRewriteResult.model_validate(job.result or {})
+    except ValidationError:
+        return Verdict("failed", "the agent's answer is not a simulation result")
+    if judged.error or not judged.accepted:
+        return Verdict(
+            "dismissed",
+            judged.error or judged.reason or "the judge refused the rewrite",
+            judged.cost_before,
+            judged.cost_after,
+        )
+    return _judged(suggestion, judged.cost_before, judged.cost_after, "estimated")
+
+
+def recommendation_row(suggestion: AnalysisSuggestion, verdict: Verdict) -> dict[str, Any]:
+    evidence = {
+        "fingerprint": suggestion.fingerprint,
+        "query": suggestion.evidence.get("query", ""),
+        "calls": int(suggestion.evidence.get("calls", 0)),
+        "cost_before": verdict.cost_before,
+        "cost_after": verdict.cost_after,
+    }
+    if suggestion.kind == "create_index":
+        proof = f" HypoPG, as the agent simulated it: {verdict.reason}."
+    else:
+        proof = (
+            f" The planner's estimate for the rewrite: {verdict.reason}. Estimated, never executed: confirm it "
+            "returns the same rows before it replaces the original."
+        )
+    return {
+        "stable_key": stable_key(
+            suggestion.source,
+            suggestion.kind,
+            suggestion.fingerprint,
+            suggestion.table_name,
+            tuple(suggestion.columns),
+            suggestion.sql,
+        ),
+        "kind": suggestion.kind,
+        "tier": verdict.status,
+        "sql": suggestion.sql,
+        "rollback_sql": suggestion.rollback_sql,
+        "table_name": suggestion.table_name,
+        "columns": list(suggestion.columns),
+        "improvement_pct": verdict.improvement_pct,
+        "rationale": suggestion.rationale.strip() + proof,
+        "evidence": [evidence],
+        "fingerprints": [suggestion.fingerprint],
+    }
 
 
 async def record_simulation_outcome(session: AsyncSession, context: TenantContext, job: AgentJob) -> None:
-    """A simulation that no analysis suggestion waits for (a person's own) needs nothing more."""
-    return None
+    """Settles the suggestion the finished job proves; a simulation nobody's suggestion waits for
+    (a person's own, through the API) needs nothing more."""
+    suggestions = SuggestionRepository(session, context)
+    suggestion = await suggestions.waiting_for(job.id)
+    if suggestion is None:
+        return
+    verdict = verdict_of(suggestion, job)
+    recommendation_id = None
+    if verdict.status in ("verified", "estimated"):
+        row = recommendation_row(suggestion, verdict)
+        await RecommendationRepository(session, context).upsert(
+            suggestion.database_id, suggestion.source, [row]
+        )
+        recommendation_id = await suggestions.recommendation_id(suggestion.database_id, row["stable_key"])
+    await suggestions.settle(
+        suggestion.id,
+        status=verdict.status,
+        reason=verdict.reason,
+        cost_before=verdict.cost_before,
+        cost_after=verdict.cost_after,
+        improvement_pct=verdict.improvement_pct,
+        recommendation_id=recommendation_id,
+    )

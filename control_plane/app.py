@@ -11,10 +11,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
 
+from control_plane.analysis.endpoints import router as analysis_router
+from control_plane.analysis.endpoints import settings_router as llm_settings_router
+from control_plane.analysis.worker import AnalysisWorker
 from control_plane.api.services import AppServices
 from control_plane.audit.endpoints import router as audit_router
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.auth.endpoints import router as auth_router
+from control_plane.changes.endpoints import database_router as changes_database_router
+from control_plane.changes.endpoints import recommendation_router as changes_router
+from control_plane.changes.measured import measure_applied_changes
+from control_plane.dashboard.routes import router as dashboard_router
 from control_plane.databases.endpoints import router as databases_router
 from control_plane.db.engine import create_engine
 from control_plane.edges.health import router as health_router
@@ -24,6 +31,8 @@ from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
+from control_plane.notifications.delivery import deliver_due_webhooks
+from control_plane.notifications.endpoints import router as webhooks_router
 from control_plane.queries.endpoints import router as queries_router
 from control_plane.recommendations.endpoints import router as recommendations_router
 from control_plane.settings import Settings, get_settings
@@ -48,6 +57,19 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
         # Rotation's automatic step (a `next` key past its grace period becomes active) and a retry
         # of the start-up key generation should the metadata database have been down then.
         PeriodicJob("signing-keys", 300.0, JobSigningKeys(app_services.engine, settings).ensure),
+        PeriodicJob(
+            "analysis", settings.analysis_interval_s, AnalysisWorker(app_services.engine, settings).run_once
+        ),
+        PeriodicJob(
+            "measured-proof",
+            settings.measure_interval_s,
+            lambda: measure_applied_changes(app_services.engine, settings),
+        ),
+        PeriodicJob(
+            "webhook-deliveries",
+            settings.webhook_delivery_interval_s,
+            lambda: deliver_due_webhooks(app_services.engine, settings),
+        ),
     ]
 
 
@@ -87,7 +109,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     for router in (
@@ -100,11 +122,17 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         signing_router,
         jobs_router,
         recommendations_router,
+        changes_router,
+        changes_database_router,
+        webhooks_router,
         audit_router,
+        analysis_router,
+        llm_settings_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)
     app.include_router(metrics_router)
+    app.include_router(dashboard_router)
     return app
 
 

@@ -65,6 +65,59 @@ class Settings(BaseSettings):
     job_signing_rotation_grace_s: int = Field(default=24 * 3600, ge=0)
     job_signing_retired_publish_s: int = Field(default=7 * 24 * 3600, ge=0)
 
+    # Analysis (issue 6): rules first, LLMs optional, every index or rewrite idea proven by the agent.
+    # The worker wakes every analysis_interval_s, leases runs for analysis_lease_s, and queues an
+    # automatic run for statements whose plan cost or share of load changed materially, at most
+    # once per analysis_debounce_s and analysis_auto_runs_per_hour times an hour per database.
+    analysis_interval_s: float = Field(default=30.0, gt=0)
+    analysis_lease_s: int = Field(default=600, ge=1)
+    analysis_max_attempts: int = Field(default=3, ge=1)
+    analysis_work_batch: int = Field(default=20, ge=1)
+    analysis_debounce_s: int = Field(default=900, ge=0)
+    analysis_auto_runs_per_hour: int = Field(default=4, ge=0)
+    analysis_statements_per_run: int = Field(default=10, ge=1, le=100)
+    analysis_window_s: int = Field(default=24 * 3600, ge=60, description="Workload window a run reads")
+    analysis_plan_cost_change_pct: float = Field(default=20.0, ge=0)
+    analysis_load_change_points: float = Field(default=5.0, ge=0)
+    analysis_min_load_pct: float = Field(default=1.0, ge=0)
+    analysis_min_improvement_pct: float = Field(default=20.0, ge=0, le=100)
+    analysis_large_table_rows: int = Field(default=10_000, ge=1)
+    analysis_selective_fraction: float = Field(default=0.1, gt=0, le=1)
+    analysis_estimate_error_factor: float = Field(default=10.0, gt=1)
+    llm_provider: Literal["none", "openai", "gemini", "anthropic"] = "none"
+    llm_base_url: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = ""
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0)
+    llm_monthly_token_budget: int = Field(
+        default=2_000_000, ge=0, description="Per tenant, unless overridden"
+    )
+
+    # Changes and notifications (approve and apply, measured proof, webhooks). An approved change
+    # waits this long for its agent and its maintenance window before its job expires.
+    change_job_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    squawk_timeout_s: float = Field(default=10.0, gt=0)
+    # Rules that contradict how the agent applies: it checks the catalog instead of trusting
+    # IF NOT EXISTS, and sets its own lock_timeout and (deliberately) no statement_timeout.
+    squawk_excluded_rules: list[str] = Field(
+        default_factory=lambda: ["prefer-robust-stmts", "require-lock-timeout", "require-statement-timeout"]
+    )
+    measure_interval_s: float = Field(default=300.0, gt=0)
+    measure_window_s: int = Field(default=3600, ge=1, description="Before and after apply, each")
+    measure_min_calls: int = Field(default=50, ge=1, description="Per statement, in each window")
+    measure_improved_pct: float = Field(default=10.0, ge=0)
+    measure_regressed_pct: float = Field(default=10.0, ge=0, description="Slower by this much: regressed")
+    notify_min_improvement_pct: float = Field(
+        default=50.0, description="A new webhook's default bar for announcing a new recommendation"
+    )
+    webhook_delivery_interval_s: float = Field(default=10.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_s: float = Field(default=30.0, ge=0, description="Doubled after every failed attempt")
+    webhook_backoff_max_s: float = Field(default=3600.0, ge=0)
+    webhook_batch: int = Field(default=50, ge=1)
+
     @property
     def web_workers(self) -> int:
         if self.web_concurrency is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.analysis.runs_repository import AnalysisWatchRepository
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
 from control_plane.ingestion.repository import IngestionRepository
@@ -20,6 +21,7 @@ class IngestionService:
         self._databases = DatabaseRepository(session, context)
         self._ingestion = IngestionRepository(session, context, context.database_id)
         self._recommendations = RecommendationService(session, context)
+        self._analysis_watches = AnalysisWatchRepository(session, context)
 
     async def heartbeat(self, heartbeat: Heartbeat) -> None:
         await self._databases.record_agent_contact(
@@ -39,6 +41,7 @@ class IngestionService:
         await self._ingestion.store_plans(snapshot)
         await self._ingestion.store_schema(snapshot)
         await self._recommendations.store_agent_findings(self._database_id, snapshot.findings)
+        await self._analysis_watches.snapshot_stored(self._database_id)  # checked for changes by analysis
         await self._databases.record_agent_contact(
             self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version
         )

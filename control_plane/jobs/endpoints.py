@@ -11,7 +11,7 @@ from control_plane.jobs.schemas import JobOut, ResultRecorded, SimulationAccepte
 from control_plane.jobs.service import AgentJobService, InvalidJobResult, UserJobService
 from control_plane.models import AgentJob
 from control_plane.signing.service import JobSigningKeys, job_signing_keys
-from shared.wire.jobs import JobResult, JobsResponse
+from shared.wire.jobs import JobResult, JobsResponse, LeaseRenewal
 
 agent_router = APIRouter(prefix="/agent/jobs", tags=["agent"])
 user_router = APIRouter(prefix="/databases/{database_id}", tags=["jobs"])
@@ -27,6 +27,18 @@ async def lease_jobs(
     """Leases the ready jobs of the caller's database, each signed with the active job-signing key."""
     service = AgentJobService(caller.session, caller.context, app.settings, signing)
     return await service.lease(limit or app.settings.job_lease_batch)
+
+
+@agent_router.post("/{job_id}/lease", response_model=LeaseRenewal)
+async def renew_lease(
+    job_id: uuid.UUID,
+    caller: CallerSession = Depends(agent_caller, scope="function"),
+    app: AppServices = Depends(services),
+    signing: JobSigningKeys = Depends(job_signing_keys),
+) -> LeaseRenewal:
+    """Extends the lease of a leased job of the caller's database (a long index build); another
+    database's or an unknown job is a 404, a job not leased a 409."""
+    return await AgentJobService(caller.session, caller.context, app.settings, signing).renew_lease(job_id)
 
 
 @agent_router.post("/{job_id}/result", response_model=ResultRecorded)

@@ -8,10 +8,11 @@ time comparison uses the metadata database's `now()`, the one clock all replicas
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.models import AgentJob
@@ -68,8 +69,9 @@ class JobRepository:
             select(AgentJob).where(*self._of(database_id), AgentJob.id == job_id)
         )
 
-    async def settle_stale(self, database_id: uuid.UUID) -> None:
-        """Expires jobs nobody ran in time and fails jobs whose every lease ran out without a result.
+    async def settle_stale(self, database_id: uuid.UUID) -> list[AgentJob]:
+        """Expires jobs nobody ran in time and fails jobs whose every lease ran out without a result;
+        returns them, for their consequences (see control_plane.jobs.outcomes).
 
         A leased job past its expiry is left alone while its lease runs: its agent may still answer.
         """
@@ -90,7 +92,7 @@ class JobRepository:
             .cte("stale")
         )
         failed = and_(AgentJob.status == "leased", exhausted)
-        await self._session.execute(
+        settled = await self._session.scalars(
             update(AgentJob)
             .where(AgentJob.tenant_id == stale.c.tenant_id, AgentJob.id == stale.c.id)
             .values(
@@ -102,16 +104,22 @@ class JobRepository:
                 finished_at=now,
                 lease_expires_at=None,
             )
-            .execution_options(**NO_SYNC)
+            .returning(AgentJob)
+            .execution_options(**NO_SYNC, populate_existing=True)
         )
+        return list(settled)
 
-    async def lease(self, database_id: uuid.UUID, limit: int, lease: timedelta) -> list[AgentJob]:
-        """Up to `limit` ready jobs, oldest first, leased to the caller for `lease` (attempts + 1)."""
+    async def lease(
+        self, database_id: uuid.UUID, limit: int, lease: timedelta, *, held_back: Sequence[str] = ()
+    ) -> list[AgentJob]:
+        """Up to `limit` ready jobs, oldest first, leased to the caller for `lease` (attempts + 1).
+        Jobs of the `held_back` kinds stay queued (a closed maintenance window)."""
         now = func.now()
         ready = (
             select(AgentJob.tenant_id, AgentJob.id)
             .where(
                 *self._of(database_id),
+                AgentJob.kind.not_in(held_back) if held_back else true(),
                 AgentJob.status.in_(UNFINISHED),
                 or_(AgentJob.status == "queued", AgentJob.lease_expires_at <= now),
                 AgentJob.not_before <= now,
@@ -150,3 +158,16 @@ class JobRepository:
             .execution_options(**NO_SYNC)
         )
         return finished is not None
+
+    async def renew_lease(
+        self, database_id: uuid.UUID, job_id: uuid.UUID, lease: timedelta
+    ) -> datetime | None:
+        """Extends a leased job's lease to `lease` from now; None when the job is not leased."""
+        renewed: datetime | None = await self._session.scalar(
+            update(AgentJob)
+            .where(*self._of(database_id), AgentJob.id == job_id, AgentJob.status == "leased")
+            .values(lease_expires_at=func.now() + lease)
+            .returning(AgentJob.lease_expires_at)
+            .execution_options(**NO_SYNC)
+        )
+        return renewed

@@ -7,13 +7,18 @@ that follows it either both happen or neither does.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
+from control_plane.changes.lifecycle import CHANGE_JOB_KINDS
+from control_plane.changes.maintenance_window import change_window_open
+from control_plane.changes.outcomes import record_change_leased
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.jobs.outcomes import settle_job_outcome
 from control_plane.jobs.repository import JobRepository
@@ -24,26 +29,45 @@ from control_plane.signing.service import JobSigningKeys
 from control_plane.tenancy.context import TenantContext
 from shared.wire.base import WireModel
 from shared.wire.jobs import (
+    ChangePayload,
+    ChangeResult,
     JobBody,
     JobKind,
     JobResult,
     JobsResponse,
     JudgeRewritePayload,
     JudgeRewriteResult,
+    LeaseRenewal,
     SimulateIndexesPayload,
     SimulateIndexesResult,
 )
 
-# What a job of each kind carries and what a successful answer must look like. apply and rollback
-# are defined by a later issue; until then their payloads and results are taken as they come.
+# What a job of each kind carries and what a successful answer must look like.
 PAYLOADS: dict[str, type[WireModel]] = {
     "simulate_indexes": SimulateIndexesPayload,
     "judge_rewrite": JudgeRewritePayload,
+    "apply": ChangePayload,
+    "rollback": ChangePayload,
 }
 RESULTS: dict[str, type[WireModel]] = {
     "simulate_indexes": SimulateIndexesResult,
     "judge_rewrite": JudgeRewriteResult,
+    "apply": ChangeResult,
+    "rollback": ChangeResult,
 }
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def settle_stale_jobs(session: AsyncSession, context: TenantContext, database_id: uuid.UUID) -> None:
+    """Expires and fails what ran out of time, with the consequences of each (an apply job that
+    never ran leaves its recommendation `failed`). Nobody answered these: the system acts."""
+    system = replace(context, principal="system", user_id=None, role=None)
+    for job in await JobRepository(session, context).settle_stale(database_id):
+        await settle_job_outcome(session, system, job)
 
 
 class InvalidJobResult(ValueError):
@@ -104,9 +128,15 @@ class AgentJobService:
     """The agent's side: lease and answer jobs of its own database only."""
 
     def __init__(
-        self, session: AsyncSession, context: TenantContext, settings: Settings, signing: JobSigningKeys
+        self,
+        session: AsyncSession,
+        context: TenantContext,
+        settings: Settings,
+        signing: JobSigningKeys,
+        clock: Clock = utc_now,
     ) -> None:
         assert context.principal == "agent" and context.database_id is not None
+        self._clock = clock
         self._session = session
         self._database_id = context.database_id
         self._settings = settings
@@ -116,8 +146,12 @@ class AgentJobService:
 
     async def lease(self, limit: int) -> JobsResponse:
         lease = timedelta(seconds=self._settings.job_lease_s)
-        await self._jobs.settle_stale(self._database_id)
-        leased = await self._jobs.lease(self._database_id, limit, lease)
+        await settle_stale_jobs(self._session, self._context, self._database_id)
+        # Outside the database's maintenance window, changes wait; simulations still go out.
+        window_open = await change_window_open(self._session, self._context, self._database_id, self._clock())
+        held_back = () if window_open else CHANGE_JOB_KINDS
+        leased = await self._jobs.lease(self._database_id, limit, lease, held_back=held_back)
+        await record_change_leased(self._session, self._context, leased)
         now = await self._jobs.now()
         # Valid no longer than the lease: a job re-leased after a lost lease is never valid in two
         # hands at once. The signature carries the attempt, so the re-lease is not a replay.
@@ -135,6 +169,17 @@ class AgentJobService:
             for job in leased
         ]
         return JobsResponse(jobs=await self._signing.sign(self._session, bodies))
+
+    async def renew_lease(self, job_id: uuid.UUID) -> LeaseRenewal:
+        """A long build keeps its job: the lease runs job_lease_s from now again."""
+        lease = timedelta(seconds=self._settings.job_lease_s)
+        renewed = await self._jobs.renew_lease(self._database_id, job_id, lease)
+        if renewed is not None:
+            return LeaseRenewal(job_id=job_id, lease_expires_at=renewed)
+        job = await self._jobs.get(self._database_id, job_id)
+        if job is None:
+            raise NotFound("job not found")
+        raise Conflict(f"job {job_id} is {job.status}, not leased; its lease cannot be renewed")
 
     async def record_result(self, job_id: uuid.UUID, answer: JobResult) -> str:
         job = await self._jobs.get(self._database_id, job_id)
@@ -183,7 +228,7 @@ class UserJobService:
         await self.ensure_database(database_id)
         # Expiry is otherwise settled when the agent polls: a job whose agent went away must not
         # read as queued forever.
-        await self._jobs.settle_stale(database_id)
+        await settle_stale_jobs(self._session, self._context, database_id)
         job = await self._jobs.get(database_id, job_id)
         if job is None:
             raise NotFound("job not found")

@@ -5,9 +5,13 @@ later be distributed by tenant. Relationships are `lazy="raise"`: every load is 
 """
 
 from control_plane.models.agent_job import AgentJob
+from control_plane.models.analysed_statement import AnalysedStatement
+from control_plane.models.analysis_run import AnalysisRun, AnalysisWatch
+from control_plane.models.analysis_suggestion import AnalysisSuggestion
 from control_plane.models.audit_event import AuditEvent
 from control_plane.models.base import Base
 from control_plane.models.database_schema import DatabaseSchema
+from control_plane.models.llm_usage import LLMAnswer, LLMTokenUsage, TenantLLMSettings
 from control_plane.models.login_email import LoginEmail
 from control_plane.models.monitored_database import AgentToken, MonitoredDatabase
 from control_plane.models.plan import Plan
@@ -19,13 +23,20 @@ from control_plane.models.statement import Statement, StatementStat
 from control_plane.models.statement_rollup import StatementRollup
 from control_plane.models.tenant import Tenant
 from control_plane.models.user import User
+from control_plane.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "AgentJob",
     "AgentToken",
+    "AnalysedStatement",
+    "AnalysisRun",
+    "AnalysisSuggestion",
+    "AnalysisWatch",
     "AuditEvent",
     "Base",
     "DatabaseSchema",
+    "LLMAnswer",
+    "LLMTokenUsage",
     "LoginEmail",
     "MonitoredDatabase",
     "Plan",
@@ -37,5 +48,8 @@ __all__ = [
     "StatementRollup",
     "StatementStat",
     "Tenant",
+    "TenantLLMSettings",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, Integer, LargeBinary, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.base import Base, id_column, monitored_database_fk, tenant_id_column, utc_now_column
@@ -24,6 +25,8 @@ class MonitoredDatabase(Base):
     # From the agent's heartbeats: snapshots waiting in its spool now, and evicted from it in total.
     agent_spooled_snapshots: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     agent_dropped_snapshots: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # When apply and rollback jobs may run (control_plane.changes.maintenance_window); None: any time.
+    maintenance_window: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
 
 
 class AgentToken(Base):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, Index, Text
+from sqlalchemy import CheckConstraint, DateTime, Float, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,17 @@ class Recommendation(Base):
         ),
         Index("ix_recommendations_tenant_id_database_id_status", "tenant_id", "database_id", "status"),
         Index("ix_recommendations_fingerprints", "fingerprints", postgresql_using="gin"),
+        CheckConstraint(
+            "measured_verdict IS NULL OR measured_verdict IN ('improved', 'neutral', 'regressed')",
+            name="measured_verdict",
+        ),
+        # The measured-proof job's scan: applied changes not measured yet.
+        Index(
+            "ix_recommendations_tenant_id_applied_at_unmeasured",
+            "tenant_id",
+            "applied_at",
+            postgresql_where=text("status = 'applied' AND measured_at IS NULL"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()
@@ -60,3 +71,16 @@ class Recommendation(Base):
     fingerprints: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
     created_at: Mapped[datetime] = utc_now_column()
     updated_at: Mapped[datetime] = utc_now_column()
+    # The lifecycle (control_plane.changes.lifecycle). `lint` caches squawk's findings on `sql`
+    # (None: not linted yet); `rollback_job_id` is set while a rollback job is in flight (the
+    # status stays `applied` until it succeeds).
+    lint: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    change_job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    rollback_job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    measured_verdict: Mapped[str | None] = mapped_column(Text, nullable=True)
+    measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    measured_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query
 
+from control_plane.analysis.service import explanation_for
 from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.repository import DatabaseRepository
@@ -94,6 +95,7 @@ async def query_detail(
             for p in points
         ],
         plan=plan,
+        explanation=await explanation_for(caller.session, caller.context, database_id, fingerprint),
         recommendations=await recommendations_for_query(
             caller.session, caller.context, database_id, fingerprint
         ),

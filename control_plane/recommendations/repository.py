@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +33,15 @@ class RecommendationRepository:
         self._session = session
         self._tenant_id = context.tenant_id
 
-    async def upsert(self, database_id: uuid.UUID, source: str, rows: list[dict[str, Any]]) -> None:
-        """Inserts findings by (database, stable_key), or refreshes a still-`proposed` one from `source`."""
+    async def upsert(
+        self, database_id: uuid.UUID, source: str, rows: list[dict[str, Any]]
+    ) -> list[Recommendation]:
+        """Inserts findings by (database, stable_key), or refreshes a still-`proposed` one from `source`;
+        returns the rows inserted or refreshed. squawk's cached findings go when the SQL changes."""
         if not rows:
-            return
+            return []
         upsert = insert(Recommendation)
-        await self._session.execute(
+        stored = await self._session.scalars(
             upsert.on_conflict_do_update(
                 index_elements=[
                     Recommendation.tenant_id,
@@ -47,10 +50,15 @@ class RecommendationRepository:
                 ],
                 set_={
                     **{name: upsert.excluded[name] for name in REFRESHED},
+                    "lint": case(
+                        (Recommendation.sql == upsert.excluded.sql, Recommendation.lint), else_=null()
+                    ),
                     "updated_at": func.now(),
                 },
                 where=(Recommendation.status == "proposed") & (Recommendation.source == source),
-            ),
+            )
+            .returning(Recommendation)
+            .execution_options(populate_existing=True),
             [
                 {
                     **row,
@@ -62,6 +70,7 @@ class RecommendationRepository:
                 for row in rows
             ],
         )
+        return list(stored)
 
     async def of_database(self, database_id: uuid.UUID, status: str | None = None) -> list[Recommendation]:
         query = select(Recommendation).where(

@@ -11,8 +11,15 @@ RecommendationStatus = Literal[
 ]
 
 
+class LintFinding(BaseModel):
+    rule: str
+    message: str
+    help: str | None = None
+
+
 class RecommendationOut(BaseModel):
     id: uuid.UUID
+    database_id: uuid.UUID
     kind: str
     tier: str
     status: RecommendationStatus
@@ -29,3 +36,18 @@ class RecommendationOut(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    # The approve-and-apply lifecycle (control_plane.changes).
+    lint: list[LintFinding] | None = Field(
+        default=None, description="squawk's findings on `sql` (they inform, never block); null until linted"
+    )
+    status_reason: str | None = Field(default=None, description="Why it was rejected, or why it failed")
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    applied_at: datetime | None = None
+    measured_verdict: Literal["improved", "neutral", "regressed"] | None = None
+    measured_at: datetime | None = None
+    measured_detail: dict[str, Any] | None = Field(
+        default=None, description="Per statement: calls, mean time and blocks read per call before and after"
+    )
+    rollback_available: bool = False
+    rollback_in_progress: bool = False

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import NotFound
+from control_plane.changes.lifecycle import rollback_available
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.models import Recommendation
+from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
-from control_plane.recommendations.schemas import RecommendationOut
+from control_plane.recommendations.schemas import LintFinding, RecommendationOut
 from control_plane.tenancy.context import TenantContext
 from shared.wire.advice import AdviceReport
 from shared.wire.advice import Recommendation as Finding
@@ -36,6 +38,7 @@ def _row(finding: Finding) -> dict[str, Any]:
 def recommendation_out(row: Recommendation) -> RecommendationOut:
     return RecommendationOut(
         id=row.id,
+        database_id=row.database_id,
         kind=row.kind,
         tier=row.tier,
         status=row.status,
@@ -50,11 +53,22 @@ def recommendation_out(row: Recommendation) -> RecommendationOut:
         queries=list(row.evidence),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        lint=None if row.lint is None else [LintFinding.model_validate(found) for found in row.lint],
+        status_reason=row.status_reason,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        applied_at=row.applied_at,
+        measured_verdict=row.measured_verdict,
+        measured_at=row.measured_at,
+        measured_detail=row.measured_detail,
+        rollback_available=rollback_available(row),
+        rollback_in_progress=row.status == "applied" and row.rollback_job_id is not None,
     )
 
 
 class RecommendationService:
     def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._session = session
         self._context = context
         self._databases = DatabaseRepository(session, context)
         self._recommendations = RecommendationRepository(session, context)
@@ -66,7 +80,9 @@ class RecommendationService:
             return
         # One row per stable id: the last report of an id wins (ON CONFLICT cannot hit a row twice).
         latest = {finding.id: finding for finding in findings.recommendations}
-        await self._recommendations.upsert(database_id, "agent", [_row(f) for f in latest.values()])
+        stored = await self._recommendations.upsert(database_id, "agent", [_row(f) for f in latest.values()])
+        # New or refreshed ones: each is announced once to the webhooks whose bar it clears.
+        await notify_recommendation_ready(self._session, self._context, stored)
 
     async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
         if await self._databases.get(database_id) is None:

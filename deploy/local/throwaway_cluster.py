@@ -141,7 +141,11 @@ def _wait_until_accepting(executor: PostgreSQLExecutor, timeout_s: float) -> Non
     while True:
         try:
             with psycopg.connect(
-                host=executor.host, port=executor.port, user=executor.user, dbname="postgres", connect_timeout=2
+                host=executor.host,
+                port=executor.port,
+                user=executor.user,
+                dbname="postgres",
+                connect_timeout=2,
             ):
                 return
         except psycopg.OperationalError:

@@ -94,7 +94,16 @@ def login(base_url: str, email: str, password: str) -> str:
 
 
 @pytest.fixture
-def deployment(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Deployment]:
+def control_plane_env() -> dict[str, str]:
+    """OPTISCHEMA_* settings of the server under test; a module overrides this fixture to shrink
+    its windows and intervals."""
+    return {}
+
+
+@pytest.fixture
+def deployment(
+    metadata_url: str, db_url: str, tmp_path: Path, control_plane_env: dict[str, str]
+) -> Iterator[Deployment]:
     email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example"
     run_admin(
         metadata_url,
@@ -106,7 +115,7 @@ def deployment(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Deplo
         "--admin-password",
         ADMIN_PASSWORD,
     )
-    server = ControlPlaneProcess(metadata_url, tmp_path / "control-plane.log")
+    server = ControlPlaneProcess(metadata_url, tmp_path / "control-plane.log", control_plane_env)
     server.start()
     try:
         access = login(server.base_url, email, ADMIN_PASSWORD)

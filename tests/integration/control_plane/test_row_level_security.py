@@ -40,6 +40,15 @@ TENANT_TABLES = {
     "audit_events",
     "agent_jobs",
     "recommendations",
+    "analysis_runs",
+    "analysis_watches",
+    "analysis_suggestions",
+    "analysed_statements",
+    "llm_answers",
+    "llm_token_usage",
+    "tenant_llm_settings",
+    "webhooks",
+    "webhook_deliveries",
 }
 ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 
+import psycopg
 from fastapi.testclient import TestClient
 
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.changes.flow import shop_with_finding
 
 # A valid body where a route needs one, so that validation cannot answer before the tenant check.
 BODIES = {
@@ -17,7 +20,29 @@ BODIES = {
         "fingerprints": [fingerprint(0)],
     },
     ("POST", "/api/v1/agent/jobs/{job_id}/result"): {"status": "failed", "error": "not yours"},
+    ("PUT", "/api/v1/databases/{database_id}/maintenance-window"): {
+        "days": ["mon"],
+        "start": "01:00",
+        "end": "02:00",
+        "time_zone": "UTC",
+    },
+    ("POST", "/api/v1/recommendations/{recommendation_id}/approve"): {},
+    ("POST", "/api/v1/recommendations/{recommendation_id}/reject"): {"reason": "not yours"},
+    ("POST", "/api/v1/databases/{database_id}/analyze"): {},
 }
+
+
+def seed_webhook(metadata_url: str, tenant: SeededTenant) -> str:
+    """Stored directly: creating one over HTTP resolves its host, which a sandbox cannot."""
+    webhook_id = uuid.uuid4()
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO webhooks (tenant_id, id, url, kind, events, min_improvement_pct, secret_encrypted,"
+            " created_by) VALUES (%s, %s, 'https://hooks.example.com/x', 'generic', '{apply_result}', 50,"
+            " 'x', 'test')",
+            [tenant.id, webhook_id],
+        )
+    return str(webhook_id)
 
 
 def routes_with_ids(client: TestClient) -> list[tuple[str, str]]:
@@ -32,10 +57,11 @@ def routes_with_ids(client: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothing(
-    client: TestClient, acme: SeededTenant, globex: SeededTenant
+    client: TestClient, acme: SeededTenant, globex: SeededTenant, metadata_url: str
 ) -> None:
-    database = register_database(client, acme)
-    agent = bearer(database["agent_token"])
+    shop = shop_with_finding(client, acme)
+    database = {"id": shop.database_id}
+    agent = shop.agent
     assert (
         client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent).status_code
         == 201
@@ -44,11 +70,16 @@ def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothin
     simulation = BODIES[("POST", "/api/v1/databases/{database_id}/simulations")]
     job = client.post(f"/api/v1/databases/{database['id']}/simulations", json=simulation, headers=acme_admin)
     assert job.status_code == 202, job.text
+    analysis = client.post(f"/api/v1/databases/{database['id']}/analyze", json={}, headers=acme_admin)
+    assert analysis.status_code == 202, analysis.text
     ids = {
         "database_id": database["id"],
         "user_id": str(acme.users["admin"]),
         "fingerprint": fingerprint(0),
         "job_id": job.json()["job_id"],
+        "recommendation_id": shop.recommendation_id,
+        "webhook_id": seed_webhook(metadata_url, acme),
+        "run_id": analysis.json()["run_id"],
     }
     audit_before = client.get("/api/v1/audit", headers=acme_admin).json()
     intruder = as_user(client, globex, "admin")
@@ -72,6 +103,9 @@ def test_every_route_with_an_id_answers_404_to_another_tenant_and_changes_nothin
     assert client.get("/api/v1/me", headers=acme_admin).json()["role"] == "admin"
     job_after = client.get(f"/api/v1/databases/{database['id']}/jobs/{ids['job_id']}", headers=acme_admin)
     assert job_after.json()["status"] == "queued"
+    recommendation = client.get(f"/api/v1/recommendations/{shop.recommendation_id}", headers=acme_admin)
+    assert recommendation.json()["status"] == "proposed"
+    assert [w["id"] for w in client.get("/api/v1/webhooks", headers=acme_admin).json()] == [ids["webhook_id"]]
     audit_after = client.get("/api/v1/audit", headers=acme_admin).json()
     assert [e for e in audit_after if e not in audit_before and e["action"] != "auth.login"] == []
 

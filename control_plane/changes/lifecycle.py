@@ -1,0 +1,75 @@
+"""The one place that says which status a recommendation may move to, and from which.
+
+    proposed ──approve──> approved ──agent leases the job──> applying ──> applied | failed
+    proposed | failed ──reject──> rejected
+    failed ──approve──> approved          (the agent dropped the INVALID index it left: safe to retry)
+    applied ──rollback job succeeds──> rolled_back
+
+A rollback in flight is not a status: the index is still there until the agent drops it, so the
+recommendation stays `applied` with `rollback_job_id` set, and goes back to plain `applied` if the
+rollback fails. An apply job that expires or fails in any way ends as `failed`, never stuck in
+`approved` or `applying`.
+
+Every move is one conditional `UPDATE ... WHERE status IN (sources) RETURNING` (see
+ChangeRepository.transition): of two admins approving at once, the second waits on the first's row
+lock, then finds the row no longer `proposed` and gets a 409, so exactly one apply job is queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from control_plane.models import Recommendation
+
+# Kinds the agent can apply; rewrites and configuration changes are advice for a person to carry out.
+APPLICABLE_KINDS = frozenset({"create_index", "drop_index"})
+CHANGE_JOB_KINDS = ("apply", "rollback")
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str  # the audit action that records it
+    sources: frozenset[str]
+    target: str
+
+    def refusal(self, status: str) -> str:
+        allowed = " or ".join(sorted(self.sources))
+        return f"the recommendation is {status}; only a {allowed} one can be moved to {self.target}"
+
+
+APPROVE = Transition("recommendation.approve", frozenset({"proposed", "failed"}), "approved")
+REJECT = Transition("recommendation.reject", frozenset({"proposed", "failed"}), "rejected")
+START_APPLY = Transition("recommendation.applying", frozenset({"approved"}), "applying")
+APPLIED = Transition("recommendation.apply", frozenset({"approved", "applying"}), "applied")
+APPLY_FAILED = Transition("recommendation.apply_failed", frozenset({"approved", "applying"}), "failed")
+# Queueing the rollback and its failure keep the status; only its success changes it.
+REQUEST_ROLLBACK = Transition("recommendation.rollback", frozenset({"applied"}), "applied")
+ROLLBACK_FAILED = Transition("recommendation.rollback_failed", frozenset({"applied"}), "applied")
+ROLLED_BACK = Transition("recommendation.rolled_back", frozenset({"applied"}), "rolled_back")
+
+
+class NotApplicable(ValueError):
+    """The recommendation is advice the agent cannot carry out; the message says why."""
+
+
+def ensure_applicable(recommendation: Recommendation) -> None:
+    if recommendation.kind not in APPLICABLE_KINDS:
+        raise NotApplicable(
+            f"a {recommendation.kind} recommendation is advisory: OptiSchema applies only index "
+            "changes; carry this one out yourself, or reject it"
+        )
+    if not recommendation.sql.strip():
+        raise NotApplicable("the recommendation has no SQL to apply")
+
+
+def ensure_rollback_possible(recommendation: Recommendation) -> None:
+    if not (recommendation.rollback_sql or "").strip():
+        raise NotApplicable("the recommendation has no rollback SQL")
+
+
+def rollback_available(recommendation: Recommendation) -> bool:
+    return (
+        recommendation.status == "applied"
+        and recommendation.rollback_job_id is None
+        and bool((recommendation.rollback_sql or "").strip())
+    )

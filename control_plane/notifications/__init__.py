@@ -1,0 +1,1 @@
+"""Webhooks per tenant: what happened to recommendations, announced signed (generic) or to Slack."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.suggestions_repository import SuggestionRepository
 from control_plane.models import AgentJob, AnalysisSuggestion
+from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.tenancy.context import TenantContext
 from shared.wire.jobs import JudgeRewriteResult, SimulateIndexesResult
@@ -185,9 +186,11 @@ async def record_simulation_outcome(session: AsyncSession, context: TenantContex
     recommendation_id = None
     if verdict.status in ("verified", "estimated"):
         row = recommendation_row(suggestion, verdict)
-        await RecommendationRepository(session, context).upsert(
+        stored = await RecommendationRepository(session, context).upsert(
             suggestion.database_id, suggestion.source, [row]
         )
+        # Announced only now that the agent has proven it: an unproven idea is never news.
+        await notify_recommendation_ready(session, context, stored)
         recommendation_id = await suggestions.recommendation_id(suggestion.database_id, row["stable_key"])
     await suggestions.settle(
         suggestion.id,

@@ -94,7 +94,8 @@ class ChangeApplier:
             # Said before the preflight: a build running for hours is also an old transaction.
             refuse_while_building(connection, existing)
         progress.warnings += preflight.old_transactions(connection, self._settings.max_transaction_age_s)
-        progress.warnings += preflight.free_disk(connection, change.payload.estimated_size_bytes)
+        size = change.payload.estimated_size_bytes or preflight.hypothetical_size(connection, ddl)
+        progress.warnings += preflight.free_disk(connection, size)
         if existing is not None and self._drop_leftover(connection, table.schema, ddl.index_name):
             progress.warnings.append(
                 f"dropped the INVALID index {existing.qualified} left by an earlier attempt, then built it again"

@@ -7,12 +7,16 @@ cannot know (another host's disk, other roles' transactions) becomes a warning i
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
+
+import psycopg
 
 from agent.apply.catalog_state import TableInfo, find_table
 from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed, ChangeRefused
+from shared.sql.ddl_allow_list import AllowedDdl
 
 # The sort that feeds the build can spill to disk next to the index it fills.
 DISK_NEEDED_PER_INDEX_BYTE = 2
@@ -83,6 +87,27 @@ def old_transactions(connection: ApplyConnection, max_age_s: float) -> list[str]
             "long transactions were not checked"
         ]
     return []
+
+
+def hypothetical_size(connection: ApplyConnection, ddl: AllowedDdl) -> int | None:
+    """HypoPG's estimate of the index's size, when the job brought none and the extension is in this
+    database. The hypothetical index lives only in this backend and is reset at once."""
+    if connection.fetch_one("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'") is None:
+        return None
+    # HypoPG parses a plain CREATE INDEX; the statement only ever reaches hypopg_create_index.
+    plain = ddl.tree.copy()
+    plain.set("concurrently", False)
+    try:
+        row = connection.fetch_one(
+            "SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+            [plain.sql(dialect="postgres")],
+        )
+    except psycopg.Error:
+        return None
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            connection.fetch_one("SELECT hypopg_reset()")
+    return int(row[0]) if row is not None and row[0] is not None else None
 
 
 def free_disk(connection: ApplyConnection, estimated_size_bytes: int | None) -> list[str]:

@@ -193,9 +193,20 @@ def test_too_little_free_disk_for_the_estimated_size_stops_the_build(
     assert index_states(orders) == {}
 
 
-def test_a_job_without_a_size_estimate_is_built_with_a_warning(
+def test_a_job_without_a_size_estimate_checks_the_disk_against_hypopgs_estimate(
     orders: psycopg.Connection, applier: ChangeApplier
 ) -> None:
+    result = succeeded(applier.run("apply", change(CREATE_CUSTOMER_INDEX, size=None)))
+
+    assert not [warning for warning in result["warnings"] if "free disk space was not checked" in warning]
+    assert orders.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone() == (0,)
+
+
+def test_without_hypopg_a_job_without_a_size_estimate_is_built_with_a_warning(
+    orders: psycopg.Connection, applier: ChangeApplier
+) -> None:
+    orders.execute("DROP EXTENSION hypopg")
+
     result = succeeded(applier.run("apply", change(CREATE_CUSTOMER_INDEX, size=None)))
 
     assert any("no size estimate" in warning for warning in result["warnings"])

@@ -4,15 +4,18 @@
 //          #/databases/<id>/queries             top queries
 //          #/databases/<id>/queries/<fp>        one query: series, plan, explanation, recommendations
 //          #/databases/<id>/recommendations     recommendations with their evidence
+//          #/databases/<id>/recommendations/<r> one recommendation, with squawk's findings on its SQL
+//          #/databases/<id>/maintenance         the maintenance window (admins)
 //          #/audit                              the audit log (admins)
 
 import { api, goToLogin, hasSession, signOut } from "./api.js";
 import { auditView } from "./audit.js";
 import { databasesView } from "./databases.js";
 import { errorLine, h, replaceContent } from "./dom.js";
+import { maintenanceView } from "./maintenance.js";
 import { queryDetailView } from "./query_detail.js";
 import { queriesView } from "./queries.js";
-import { recommendationsView } from "./recommendations.js";
+import { recommendationDetailView, recommendationsView } from "./recommendations.js";
 import { can, session } from "./session.js";
 
 const view = document.getElementById("view");
@@ -21,6 +24,8 @@ const ROUTES = [
   [/^#\/databases\/([^/]+)\/queries\/([^/]+)$/, queryDetailView],
   [/^#\/databases\/([^/]+)\/queries$/, queriesView],
   [/^#\/databases\/([^/]+)\/recommendations$/, recommendationsView],
+  [/^#\/databases\/([^/]+)\/recommendations\/([^/]+)$/, recommendationDetailView],
+  [/^#\/databases\/([^/]+)\/maintenance$/, maintenanceView],
   [/^#\/audit$/, auditView],
   [/^#\/databases$/, databasesView],
 ];

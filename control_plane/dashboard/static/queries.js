@@ -23,6 +23,11 @@ export function databaseHeading(database, current) {
       current === "recommendations"
         ? h("strong", {}, "Recommendations")
         : h("a", { href: `${base}/recommendations` }, "Recommendations"),
+      can("maintenance_window")
+        ? current === "maintenance"
+          ? h("strong", {}, "Maintenance window")
+          : h("a", { href: `${base}/maintenance` }, "Maintenance window")
+        : null,
     ),
   );
 }
@@ -34,18 +39,67 @@ export async function findDatabase(databaseId) {
   return database;
 }
 
-// "Analyze now": asks the control plane for a fresh analysis of the database.
+// "Analyze now": queues an analysis of the database's busiest statements, then follows the run
+// (GET /databases/{id}/analyses/{run_id}) until it finishes, with its notices.
+const RUN_UNFINISHED = new Set(["queued", "running"]);
+const RUN_POLL_MS = 2000;
+const SUMMARY_LABELS = {
+  statements: "statements analysed",
+  rule_findings: "rule findings",
+  proofs_queued: "proofs queued for the agent",
+  advisories: "advisories",
+};
+
+function runStatusText(run) {
+  if (run.status === "queued") return "queued: the analysis worker picks it up shortly.";
+  if (run.status === "running") return "running…";
+  if (run.status === "succeeded") return "finished. Proven suggestions appear as recommendations once the agent has verified them.";
+  return `${run.status}.`;
+}
+
+export function runPanel(run) {
+  const summary = run.summary
+    ? Object.entries(SUMMARY_LABELS)
+        .filter(([key]) => run.summary[key] !== undefined)
+        .map(([key, label]) => `${formatNumber(run.summary[key])} ${label}`)
+    : [];
+  return h(
+    "div",
+    { class: "notice analysis-run", role: "status", "data-run-id": run.id, "data-run-status": run.status },
+    h("p", {}, h("strong", {}, "Analysis "), h("span", { class: "run-status" }, runStatusText(run))),
+    h("p", { class: "muted" }, `run ${run.id}`),
+    summary.length ? h("p", {}, summary.join(" · ")) : null,
+    run.notices && run.notices.length ? h("ul", { class: "run-notices" }, run.notices.map((notice) => h("li", {}, notice))) : null,
+    run.error ? h("p", { class: "error" }, run.error) : null,
+  );
+}
+
+async function followRun(databaseId, runId, statusArea) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, RUN_POLL_MS));
+    if (!statusArea.isConnected || statusArea.dataset.runId !== runId) return; // left, or a newer run
+    let run;
+    try {
+      run = await api("GET", `/databases/${encodeURIComponent(databaseId)}/analyses/${encodeURIComponent(runId)}`);
+    } catch (error) {
+      replaceContent(statusArea, errorLine(error));
+      return;
+    }
+    if (!statusArea.isConnected || statusArea.dataset.runId !== runId) return;
+    replaceContent(statusArea, runPanel(run));
+    if (!RUN_UNFINISHED.has(run.status)) return;
+  }
+}
+
 export function analyzeButton(databaseId, statusArea) {
   if (!can("analyze")) return null;
   return actionButton(
     "Analyze now",
     async () => {
-      const started = await api("POST", `/databases/${encodeURIComponent(databaseId)}/analyze`);
-      const run = started && (started.run_id || started.job_id || started.id);
-      replaceContent(
-        statusArea,
-        h("p", { class: "notice", role: "status" }, run ? `Analysis started (run ${run}); explanations and new recommendations appear when it finishes.` : "Analysis started."),
-      );
+      const accepted = await api("POST", `/databases/${encodeURIComponent(databaseId)}/analyze`);
+      statusArea.dataset.runId = accepted.run_id;
+      replaceContent(statusArea, runPanel({ id: accepted.run_id, status: accepted.status, notices: [], summary: null, error: null }));
+      followRun(databaseId, accepted.run_id, statusArea);
     },
     { cls: "primary", errorTarget: statusArea },
   );

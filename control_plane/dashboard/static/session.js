@@ -2,7 +2,7 @@
 // only hides what would be refused anyway.
 
 const ROLE_RIGHTS = {
-  admin: new Set(["approve", "reject", "rollback", "analyze", "manage_databases", "audit"]),
+  admin: new Set(["approve", "reject", "rollback", "analyze", "manage_databases", "maintenance_window", "audit"]),
   analyst: new Set(["reject", "analyze"]),
   viewer: new Set(),
 };

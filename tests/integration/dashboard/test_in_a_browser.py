@@ -1,5 +1,9 @@
 """The dashboard in a real (headless) Chromium: sign in, see the databases, open a recommendation
-with its evidence and a query with its sparkline and plan, with no script or CSP error on the way.
+with its evidence and a query with its sparkline and plan; approve, reject and roll back changes,
+analyse a database and set its maintenance window; with no script or CSP error on the way.
+
+The browser talks to the app served by uvicorn; the tests prepare and check the state over the API
+(a TestClient on the same metadata database) and play the agent's part there.
 
 Chromium and chromedriver come from Debian (deploy/local/install_system_deps.sh); without them the
 test is skipped rather than downloading a browser.
@@ -12,15 +16,36 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from control_plane.app import create_app
-from tests.integration.control_plane.api.conftest import PASSWORD, SeededTenant, seed_tenant, settings_for
+from control_plane.changes.measured import measure_applied_changes
+from control_plane.settings import Settings
+from tests.integration.control_plane.analysis.conftest import run_worker
+from tests.integration.control_plane.api.conftest import (
+    PASSWORD,
+    SeededTenant,
+    as_user,
+    seed_tenant,
+    settings_for,
+)
 from tests.integration.control_plane.api.snapshots import fingerprint
 from tests.integration.control_plane.api.test_agent_findings import finding, snapshot_with
+from tests.integration.control_plane.changes.flow import (
+    INDEX_SQL,
+    Shop,
+    applied_six_minutes_ago,
+    lease,
+    recommendation,
+    run_in_app,
+    shop_with_finding,
+)
+from tests.integration.control_plane.changes.flow import finding as change_finding
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -77,7 +102,7 @@ def shop(metadata_url: str, server_url: str) -> SeededTenant:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
@@ -92,25 +117,85 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
+@pytest.fixture
+def api_settings(metadata_url: str) -> Settings:
+    """Measured proof on test-sized windows: 5 minutes before and after, 5 calls at least."""
+    return settings_for(metadata_url, measure_window_s=300, measure_min_calls=5)
+
+
+@pytest.fixture
+def api(api_settings: Settings) -> Iterator[TestClient]:
+    """The API beside the browser's server, on the same metadata database."""
+    with TestClient(create_app(api_settings)) as client:
+        yield client
+
+
+def sign_in(driver: Any, server_url: str, email: str) -> WebDriverWait[Any]:
+    """Signs in on /login and waits for the databases page."""
+    wait: WebDriverWait[Any] = WebDriverWait(driver, WAIT_S)
+    driver.get(f"{server_url}/login")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#databases tbody tr")))
+    return wait
+
+
+def open_page(driver: Any, wait: WebDriverWait[Any], server_url: str, route: str, ready: str) -> Any:
+    """Goes to the dashboard's `route` (same tab: the session stays) and waits for `ready`."""
+    driver.get(f"{server_url}/#{route}")
+    return wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready)))
+
+
+def review(driver: Any, wait: WebDriverWait[Any], server_url: str, shop: Shop) -> Any:
+    """The list of the database's recommendations, then the one recommendation, as a user gets there."""
+    card = open_page(
+        driver, wait, server_url, f"/databases/{shop.database_id}/recommendations", ".recommendation"
+    )
+    card.find_element(By.LINK_TEXT, "Review").click()
+    return wait.until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "#recommendation-detail .recommendation")
+        )
+    )
+
+
+def status_of(driver: Any) -> str:
+    return str(
+        driver.find_element(By.CSS_SELECTOR, "#recommendation-detail .recommendation").get_attribute(
+            "data-status"
+        )
+    )
+
+
+def buttons(element: Any) -> set[str]:
+    return {button.text for button in element.find_elements(By.TAG_NAME, "button") if button.is_displayed()}
+
+
+def assert_no_console_errors(driver: Any) -> None:
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert problems == []  # no script error, no failed request, no Content-Security-Policy violation
+
+
 def test_sign_in_list_databases_and_see_a_verified_recommendation(
-    browser: object, server_url: str, shop: SeededTenant
+    browser: Any, server_url: str, shop: SeededTenant
 ) -> None:
     driver = browser  # a selenium WebDriver
-    wait = WebDriverWait(driver, WAIT_S)  # type: ignore[arg-type]
-    driver.get(f"{server_url}/")  # type: ignore[attr-defined]
+    wait = WebDriverWait(driver, WAIT_S)
+    driver.get(f"{server_url}/")
     wait.until(expected_conditions.url_to_be(f"{server_url}/login"))  # no session: back to sign-in
 
-    driver.find_element(By.ID, "email").send_keys(shop.emails["admin"])  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "sign-in").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "email").send_keys(shop.emails["admin"])
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "sign-in").click()
 
     row = wait.until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#databases tbody tr"))
     )
     assert "shop" in row.text
-    assert driver.find_element(By.ID, "user-email").text == shop.emails["admin"]  # type: ignore[attr-defined]
-    assert driver.find_element(By.ID, "user-role").text == "admin"  # type: ignore[attr-defined]
-    assert driver.find_element(By.ID, "nav-audit").is_displayed()  # type: ignore[attr-defined]
+    assert driver.find_element(By.ID, "user-email").text == shop.emails["admin"]
+    assert driver.find_element(By.ID, "user-role").text == "admin"
+    assert driver.find_element(By.ID, "nav-audit").is_displayed()
 
     row.find_element(By.LINK_TEXT, "Recommendations").click()
     card = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".recommendation")))
@@ -119,18 +204,182 @@ def test_sign_in_list_databases_and_see_a_verified_recommendation(
     assert "8,291.10" in card.text and "8.07" in card.text  # the evidence: cost before and after
     assert {button.text for button in card.find_elements(By.TAG_NAME, "button")} >= {"Approve", "Reject"}
 
-    driver.get(f"{server_url}/#/databases/{_database_id(driver)}/queries/{fingerprint(0)}")  # type: ignore[attr-defined]
+    driver.get(f"{server_url}/#/databases/{_database_id(driver)}/queries/{fingerprint(0)}")
     detail = wait.until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#query-detail .plan-tree"))
     )
     assert "Seq Scan" in detail.text
-    assert driver.find_elements(By.CSS_SELECTOR, "#query-detail svg.sparkline polyline")  # type: ignore[attr-defined]
+    assert driver.find_elements(By.CSS_SELECTOR, "#query-detail svg.sparkline polyline")
 
-    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]  # type: ignore[attr-defined]
-    assert problems == []  # no script error, no Content-Security-Policy violation
+    assert_no_console_errors(driver)
 
 
-def _database_id(driver: object) -> str:
+def _database_id(driver: Any) -> str:
     # The current route is #/databases/<id>/recommendations.
-    url: str = driver.current_url  # type: ignore[attr-defined]
+    url: str = driver.current_url
     return url.split("#/databases/", 1)[1].split("/", 1)[0]
+
+
+def test_an_admin_approves_a_verified_recommendation_and_its_apply_job_is_queued(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    shop = shop_with_finding(api, acme)
+    wait = sign_in(browser, server_url, acme.emails["admin"])
+
+    card = review(browser, wait, server_url, shop)
+    assert card.find_element(By.CSS_SELECTOR, ".tier-verified").text == "verified"
+    assert "squawk has nothing to flag" in card.find_element(By.CSS_SELECTOR, ".lint").text
+    assert buttons(card) >= {"Approve", "Reject"}
+    card.find_element(By.XPATH, ".//button[text()='Approve']").click()
+    wait.until(expected_conditions.alert_is_present()).accept()
+
+    wait.until(lambda driver: status_of(driver) == "approved")
+    card = browser.find_element(By.CSS_SELECTOR, "#recommendation-detail .recommendation")
+    assert card.find_element(By.CSS_SELECTOR, ".status").text == "approved"
+    shown_job = card.find_element(By.CSS_SELECTOR, "[data-job-id]").get_attribute("data-job-id")
+    assert "Approve" not in buttons(card) and "Reject" not in buttons(card)
+    assert recommendation(api, shop)["status"] == "approved"
+    (job,) = lease(api, shop)  # the agent's next poll hands it the apply job the page announced
+    assert (str(job.id), job.kind, job.payload["sql"]) == (shown_job, "apply", INDEX_SQL)
+    assert_no_console_errors(browser)
+
+
+def test_an_analyst_may_reject_but_not_approve_and_sees_the_reason(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    shop = shop_with_finding(api, acme)
+    wait = sign_in(browser, server_url, acme.emails["analyst"])
+
+    card = review(browser, wait, server_url, shop)
+    assert "Reject" in buttons(card) and "Approve" not in buttons(card)
+    assert not browser.find_elements(By.LINK_TEXT, "Maintenance window")  # an admin's page
+    card.find_element(By.XPATH, ".//button[text()='Reject']").click()
+    card.find_element(By.CSS_SELECTOR, "input.reject-reason").send_keys("the orders table is being replaced")
+    card.find_element(By.XPATH, ".//button[text()='Confirm reject']").click()
+
+    wait.until(lambda driver: status_of(driver) == "rejected")
+    card = browser.find_element(By.CSS_SELECTOR, "#recommendation-detail .recommendation")
+    assert card.find_element(By.CSS_SELECTOR, ".status-reason").text == (
+        "Rejected: the orders table is being replaced"
+    )
+    assert buttons(card) == set()
+    found = recommendation(api, shop)
+    assert (found["status"], found["status_reason"]) == ("rejected", "the orders table is being replaced")
+    assert_no_console_errors(browser)
+
+
+def test_the_review_shows_squawks_findings_on_the_sql(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    blocking = "CREATE INDEX orders_customer_id_status_idx ON public.orders (customer_id, status);"
+    shop = shop_with_finding(api, acme, change_finding(sql=blocking))
+    wait = sign_in(browser, server_url, acme.emails["viewer"])
+
+    card = review(browser, wait, server_url, shop)
+
+    findings = card.find_elements(By.CSS_SELECTOR, ".lint .lint-finding")
+    rules = {finding.get_attribute("data-rule") for finding in findings}
+    assert rules == {finding["rule"] for finding in recommendation(api, shop)["lint"]}
+    assert "require-concurrent-index-creation" in rules
+    assert "Use `concurrently` to avoid blocking writes." in card.find_element(By.CSS_SELECTOR, ".lint").text
+    assert buttons(card) == set()  # a viewer decides nothing
+    assert_no_console_errors(browser)
+
+
+def test_an_applied_change_shows_its_measured_proof_and_can_be_rolled_back(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    shop = applied_six_minutes_ago(api, acme, after_ms=20.0)  # 10 ms per call before, 1 ms after
+    assert run_in_app(api, lambda app: measure_applied_changes(app.engine, app.settings)) == 1
+    wait = sign_in(browser, server_url, acme.emails["admin"])
+
+    card = review(browser, wait, server_url, shop)
+    assert card.find_element(By.CSS_SELECTOR, ".tier-measured").text == "measured"
+    assert card.find_element(By.CSS_SELECTOR, ".status").text == "applied"
+    measured = card.find_element(By.CSS_SELECTOR, ".measured")
+    assert "90.0 %" in measured.text
+    assert measured.find_element(By.CSS_SELECTOR, ".verdict-improved").text == "improved"
+    assert card.find_element(By.CSS_SELECTOR, ".rollback-available").is_displayed()
+    card.find_element(By.XPATH, ".//button[text()='Roll back']").click()
+    wait.until(expected_conditions.alert_is_present()).accept()
+
+    queued = wait.until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "#recommendation-detail .rollback-queued")
+        )
+    )
+    assert "Rollback queued" in queued.text
+    assert "Roll back" not in buttons(browser.find_element(By.ID, "recommendation-detail"))
+    found = recommendation(api, shop)
+    assert (found["status"], found["rollback_in_progress"], found["rollback_available"]) == (
+        "applied",
+        True,
+        False,
+    )
+    (job,) = lease(api, shop)
+    assert job.kind == "rollback"
+    assert_no_console_errors(browser)
+
+
+def test_analyze_now_shows_the_queued_run_and_then_its_notices(
+    browser: Any, server_url: str, api: TestClient, api_settings: Settings, acme: SeededTenant
+) -> None:
+    shop = shop_with_finding(api, acme)
+    wait = sign_in(browser, server_url, acme.emails["analyst"])
+    page = open_page(browser, wait, server_url, f"/databases/{shop.database_id}/queries", "#queries")
+    assert page is not None
+
+    browser.find_element(By.XPATH, "//button[text()='Analyze now']").click()
+
+    panel = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".analysis-run")))
+    run_id = panel.get_attribute("data-run-id")
+    assert panel.get_attribute("data-run-status") == "queued" and "queued" in panel.text
+    run = api.get(
+        f"/api/v1/databases/{shop.database_id}/analyses/{run_id}", headers=as_user(api, acme, "viewer")
+    )
+    assert run.json()["status"] == "queued"
+
+    assert run_worker(api_settings) == 1  # the analysis worker's turn; the page follows the run
+    done = wait.until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, f".analysis-run[data-run-id='{run_id}'][data-run-status='succeeded']")
+        )
+    )
+    notices = [notice.text for notice in done.find_elements(By.CSS_SELECTOR, ".run-notices li")]
+    assert notices == ["no LLM provider is configured: analysed by rules only"]
+    assert_no_console_errors(browser)
+
+
+def test_an_admin_sets_and_clears_the_maintenance_window(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    shop = shop_with_finding(api, acme)
+    window_at = f"/api/v1/databases/{shop.database_id}/maintenance-window"
+    wait = sign_in(browser, server_url, acme.emails["admin"])
+    open_page(browser, wait, server_url, f"/databases/{shop.database_id}/queries", "#queries")
+    browser.find_element(By.LINK_TEXT, "Maintenance window").click()
+    form = wait.until(expected_conditions.presence_of_element_located((By.ID, "maintenance-window")))
+    assert "No window" in browser.find_element(By.ID, "maintenance-state").text
+
+    for day in ("mon", "tue"):
+        form.find_element(By.CSS_SELECTOR, f"input[value='{day}']").click()
+    zone = form.find_element(By.NAME, "time_zone")
+    zone.clear()
+    zone.send_keys("Europe/Berlin")
+    form.find_element(By.XPATH, ".//button[text()='Save window']").click()
+
+    wait.until(
+        expected_conditions.text_to_be_present_in_element(
+            (By.ID, "maintenance-state"), "Mon, Tue, 22:00 to 04:00 (Europe/Berlin)"
+        )
+    )
+    admin = as_user(api, acme, "admin")
+    assert api.get(window_at, headers=admin).json() == {
+        "days": ["mon", "tue"], "start": "22:00", "end": "04:00", "time_zone": "Europe/Berlin"
+    }  # fmt: skip
+
+    form.find_element(By.XPATH, ".//button[text()='Clear window']").click()
+    wait.until(expected_conditions.alert_is_present()).accept()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "maintenance-state"), "No window"))
+    assert api.get(window_at, headers=admin).json() is None
+    assert_no_console_errors(browser)

@@ -31,7 +31,11 @@ CONTRACT = [
     ),  # the order is one of the sort buttons' keys
     ("GET", r"/databases/{id}/queries/{id}"),
     ("POST", r"/databases/{id}/analyze"),
+    ("GET", r"/databases/{id}/analyses/{id}"),
     ("GET", r"/databases/{id}/recommendations({id})?"),
+    ("GET", r"/databases/{id}/maintenance-window"),
+    ("PUT", r"/databases/{id}/maintenance-window"),
+    ("GET", r"/recommendations/{id}"),
     ("POST", r"/recommendations/{id}/(approve|reject|rollback)"),
     ("GET", r"/audit\?limit=\d+"),
 ]
@@ -60,7 +64,11 @@ def test_the_scripts_make_api_calls() -> None:
         ("POST", "/recommendations/${...}/approve"),
         ("POST", "/recommendations/${...}/reject"),
         ("POST", "/recommendations/${...}/rollback"),
+        ("GET", "/recommendations/${...}"),
         ("POST", "/databases/${...}/analyze"),
+        ("GET", "/databases/${...}/analyses/${...}"),
+        ("GET", "/databases/${...}/maintenance-window"),
+        ("PUT", "/databases/${...}/maintenance-window"),
         ("GET", "/audit?limit=200"),
     }
 

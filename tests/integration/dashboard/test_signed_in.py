@@ -23,9 +23,13 @@ DATABASE_FIELDS = {
 QUERY_FIELDS = {"fingerprint", "query", "calls", "total_exec_time_ms", "mean_exec_time_ms", "load_pct"}
 DETAIL_FIELDS = {"fingerprint", "query", "series", "plan", "explanation", "recommendations"}
 RECOMMENDATION_FIELDS = {
-    "id", "kind", "tier", "status", "sql", "rollback_sql", "improvement_pct", "measured_improvement_pct",
-    "table", "columns", "rationale", "queries", "created_at",
+    "id", "database_id", "kind", "tier", "status", "sql", "rollback_sql", "improvement_pct",
+    "measured_improvement_pct", "measured_verdict", "table", "columns", "rationale", "queries", "created_at",
+    "lint", "status_reason", "approved_by", "approved_at", "applied_at", "rollback_available",
+    "rollback_in_progress",
 }  # fmt: skip
+LINT_FIELDS = {"rule", "message", "help"}
+ANALYSIS_RUN_FIELDS = {"id", "status", "notices", "summary", "error"}
 EVIDENCE_FIELDS = {"fingerprint", "query", "calls", "cost_before", "cost_after"}
 
 
@@ -93,3 +97,26 @@ def test_a_stale_access_token_is_renewed_with_the_refresh_token_once(
     assert renewed.status_code == 200
     assert replayed.status_code == 401  # why api.js shares one refresh among parallel requests
     assert get(client, "/me", bearer(renewed.json()["access_token"]))["role"] == "analyst"
+
+
+def test_the_workflow_calls_answer_with_what_the_scripts_read(client: TestClient, acme: SeededTenant) -> None:
+    database = register_database(client, acme)
+    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 201
+    admin = sign_in(client, acme.emails["admin"])
+    (listed,) = get(client, f"/databases/{database['id']}/recommendations", admin)
+
+    reviewed = get(client, f"/recommendations/{listed['id']}", admin)
+    assert set(reviewed) >= RECOMMENDATION_FIELDS
+    assert all(set(finding) >= LINT_FIELDS for finding in reviewed["lint"])
+    approved = client.post(f"/api/v1/recommendations/{listed['id']}/approve", json={}, headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert set(approved.json()) == {"recommendation", "job_id"}
+    assert approved.json()["recommendation"]["status"] == "approved"
+
+    accepted = client.post(f"/api/v1/databases/{database['id']}/analyze", headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    assert set(accepted.json()) >= {"run_id", "status"}
+    run = get(client, f"/databases/{database['id']}/analyses/{accepted.json()['run_id']}", admin)
+    assert set(run) >= ANALYSIS_RUN_FIELDS
+
+    assert get(client, f"/databases/{database['id']}/maintenance-window", admin) is None

@@ -73,8 +73,8 @@ class Advisor:
 
     def advise(self) -> AdviceReport:
         statements = self._planned_statements()
-        candidates = self._candidates(statements)
         schema = hypopg_schema(self._session)
+        candidates = self._candidates(statements, covering=schema is not None)
         recommendations: list[Recommendation] = []
         bounds_hit: list[str] = []
         selection: Selection | None = None
@@ -127,13 +127,19 @@ class Advisor:
             planned.append(statement)
         return planned
 
-    def _candidates(self, statements: Sequence[AdvisedStatement]) -> dict[CandidateIndex, float]:
+    def _candidates(
+        self, statements: Sequence[AdvisedStatement], *, covering: bool
+    ) -> dict[CandidateIndex, float]:
         """Every candidate with the total weight of the statements proposing it (for search order)."""
         schema = self._collection.schema
         weights: dict[CandidateIndex, float] = {}
         for statement in statements:
             found = candidates_for_statement(
-                statement.raw_text, schema.tables, schema.indexes, max_width=self._settings.max_width
+                statement.raw_text,
+                schema.tables,
+                schema.indexes,
+                max_width=self._settings.max_width,
+                covering=covering,
             )
             self._proposals[statement.fingerprint] = found
             for candidate in found:

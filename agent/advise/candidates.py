@@ -2,8 +2,12 @@
 
 name_resolution says which table occurrence every column belongs to; this module decides what each
 predicate and sort asks of that occurrence, and turns it into B-tree key lists in the order a B-tree
-can use them, minus what an existing index already serves. Whether a candidate actually helps is
-HypoPG's call downstream: here a missed candidate costs a suggestion, a needless one a round trip.
+can use them, minus what an existing index already serves. When every column a query level reads of
+an occurrence fits in the width, a key list is also proposed with those columns appended: a covering
+index, which an index-only scan can answer without visiting the table. Such a widening of a key list
+an existing index already serves (a primary key's leading column) is proposed too: it is no longer
+covered. Whether a candidate actually helps is HypoPG's call downstream: here a missed candidate
+costs a suggestion, a needless one a round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from agent.advise.candidate_index import CandidateIndex
-from agent.advise.name_resolution import Scope, TableOccurrence, read_statement
+from agent.advise.name_resolution import (
+    Scope,
+    StatementReading,
+    TableOccurrence,
+    identifier_name,
+    read_statement,
+)
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
 from shared.wire.snapshot import IndexStats, TableStats
@@ -38,6 +48,7 @@ class _Wants:
     equality: list[str] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
     orderings: list[list[str]] = field(default_factory=list)  # ORDER BY / GROUP BY lists of this table only
+    joins: list[str] = field(default_factory=list)  # keys compared with other rows' columns (or a subquery)
 
     def note(self, key: str, bucket: list[str] | None = None) -> None:
         for keys in (self.keys, bucket):
@@ -74,6 +85,8 @@ def _read_predicate(node: exp.Expr, scope: Scope, wants: dict[TableOccurrence, _
         if not any(other is not None and scope.involves(other, occurrence) for other in others):
             target = wants.setdefault(occurrence, _Wants())
             target.note(name, target.equality if kind == "equality" else target.ranges)
+            if any(other is not None and other.find(exp.Column, exp.Query) for other in others):
+                target.note(name, target.joins)
 
     kind = _COMPARISONS.get(type(node))
     if kind is not None:
@@ -98,6 +111,70 @@ def _read_ordering(keys: list[exp.Expr], scope: Scope, wants: dict[TableOccurren
     # Only a list that one table provides entirely can be read in index order.
     if found and len(found) == len(resolved) and all(o is found[0][0] for o, _ in found):
         wants[found[0][0]].orderings.append([name for _, name in found])
+
+
+def _read_columns(reading: StatementReading) -> dict[TableOccurrence, list[str] | None]:
+    """Every column each occurrence is read for, in order of appearance; None: all of them (`*`).
+
+    A query level is read with the scope of its WHERE or JOIN condition (which sees enclosing levels,
+    so correlated references count for the outer occurrence) or else of its ORDER BY or GROUP BY.
+    Only SELECT levels: an UPDATE or DELETE visits the row whatever the index holds.
+    """
+    scopes: dict[int, tuple[exp.Select, Scope]] = {}
+    for node, scope in [
+        *reading.conditions,
+        *((keys[0], scope) for keys, scope in reading.orderings if keys),
+    ]:
+        level = node.find_ancestor(exp.Select, exp.Update, exp.Delete)
+        if isinstance(level, exp.Select):
+            scopes.setdefault(id(level), (level, scope))
+    read: dict[TableOccurrence, list[str] | None] = {}
+    for level, scope in scopes.values():
+        _read_level(level, scope, read)
+    return read
+
+
+def _read_level(level: exp.Select, scope: Scope, read: dict[TableOccurrence, list[str] | None]) -> None:
+    def nested(node: exp.Expr) -> bool:
+        return node is not level and isinstance(node, exp.Query)  # read with its own scope
+
+    local = scope.frames[-1]
+    for node in level.walk(prune=nested):
+        if isinstance(node, exp.Star) and node.parent is level:
+            if not isinstance(level.parent, exp.Exists):  # EXISTS (SELECT * ...) reads no column
+                read.update(dict.fromkeys(s for s in local.values() if isinstance(s, TableOccurrence)))
+        elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+            source = local.get(identifier_name(node.args.get("table")))
+            if isinstance(source, TableOccurrence):
+                read[source] = None
+        elif isinstance(node, exp.Column):
+            resolved = scope.resolve(node)
+            if resolved is not None and isinstance(resolved[0], TableOccurrence):
+                columns = read.setdefault(resolved[0], [])
+                if columns is not None and resolved[1] not in columns:
+                    columns.append(resolved[1])
+
+
+def _unique_lookup(table: TableStats, equality: Iterable[str], indexes: Sequence[IndexStats]) -> bool:
+    """Whether a unique index makes these equality keys match at most one row."""
+    keys = set(equality)
+    return any(
+        index.is_unique
+        and index.is_valid
+        and not index.is_partial
+        and (index.schema_name, index.table) == (table.schema_name, table.name)
+        and index.columns
+        and set(index.columns) <= keys
+        for index in indexes
+    )
+
+
+def _covering(keys: tuple[str, ...], read: list[str] | None, max_width: int) -> tuple[str, ...] | None:
+    """`keys` with the other columns the query reads appended, when they all fit."""
+    if read is None:
+        return None
+    extra = [column for column in read if column not in keys]
+    return (*keys, *extra) if extra and len(keys) + len(extra) <= max_width else None
 
 
 def _distinct_values(table: TableStats, key: str) -> float | None:
@@ -141,9 +218,17 @@ def _covered(candidate: CandidateIndex, indexes: Sequence[IndexStats]) -> bool:
 
 
 def candidates_for_statement(
-    sql_text: str, tables: Sequence[TableStats], indexes: Sequence[IndexStats], *, max_width: int = 3
+    sql_text: str,
+    tables: Sequence[TableStats],
+    indexes: Sequence[IndexStats],
+    *,
+    max_width: int = 3,
+    covering: bool = True,
 ) -> list[CandidateIndex]:
     """B-tree candidates for one (normalized) statement, minus what existing valid indexes cover.
+
+    `covering`: also the covering widenings of the key lists (worth it only where HypoPG can tell
+    whether an index-only scan pays).
 
     Only SELECT, UPDATE, DELETE and INSERT ... SELECT are read; anything else, and any text that
     does not parse as exactly one statement, yields []. Sorted by schema, table and keys.
@@ -162,11 +247,20 @@ def candidates_for_statement(
                 _read_predicate(predicate, scope, wants)
         for keys, scope in reading.orderings:
             _read_ordering(keys, scope, wants)
+        columns_read = _read_columns(reading)
     except (UnparseableStatementError, SqlglotError, RecursionError):
         return []
-    found = {
-        CandidateIndex(occurrence.table.schema_name, occurrence.table.name, keys)
-        for occurrence, wanted in wants.items()
-        for keys in _key_lists(occurrence.table, wanted, max_width)
-    }
+    found: set[CandidateIndex] = set()
+    for occurrence, wanted in wants.items():
+        table = occurrence.table
+        read = columns_read.get(occurrence) if covering else None  # missing: no known scope
+        for key_list in _key_lists(table, wanted, max_width):
+            found.add(CandidateIndex(table.schema_name, table.name, key_list))
+            # Skipping the table pays only for many rows: not for a point lookup a unique index
+            # answers (a join through a unique key, though, reads many rows).
+            point = (k for k in key_list if k in wanted.equality and k not in wanted.joins)
+            unique = _unique_lookup(table, point, indexes)
+            widened = None if unique else _covering(key_list, read, max_width)
+            if widened is not None:
+                found.add(CandidateIndex(table.schema_name, table.name, widened))
     return sorted(candidate for candidate in found if not _covered(candidate, indexes))

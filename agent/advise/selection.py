@@ -6,6 +6,12 @@ is added only when it removes a meaningful share of that; a wider index replaces
 it covers only when the swap itself pays; two recommended indexes are never prefixes of each other.
 Gains are re-evaluated lazily (an index's gain rarely grows as others are added), which keeps the
 number of EXPLAINs near linear in the number of candidates.
+
+Greedy judges an index against the set as it was when the index was added. Once the set is
+complete, every index is judged again against all the others: a wide index that was taken before its
+narrower candidate prefix was ever considered must beat that prefix by a meaningful share, or the
+prefix (smaller, cheaper to maintain) takes its place; an index that the later ones made nearly
+useless is dropped.
 """
 
 from __future__ import annotations
@@ -226,7 +232,59 @@ class WhatIfSearch:
             self._create(candidate)
         if heap and len(chosen) >= self._bounds.max_indexes:
             self._result.bounds_hit.append(f"stopped at {self._bounds.max_indexes} indexes")
-        return self._finish(chosen)
+        return self._finish(self._refine(chosen, set(candidates)))
+
+    def _refine(self, chosen: list[CandidateIndex], pool: set[CandidateIndex]) -> list[CandidateIndex]:
+        """Every chosen index judged against all the others: narrowed or dropped when it does not pay."""
+        changed = True
+        while changed:
+            changed = False
+            for candidate in chosen:
+                if self._clock() > self._deadline:
+                    self._result.bounds_hit.append(
+                        f"time budget of {self._bounds.time_budget_s:g} s while re-judging the chosen indexes"
+                    )
+                    return chosen
+                revised = self._narrowed(chosen, candidate, pool) or self._dropped(chosen, candidate)
+                if revised is not None:
+                    chosen, changed = revised, True
+                    break
+        return chosen
+
+    def _narrowed(
+        self, chosen: list[CandidateIndex], candidate: CandidateIndex, pool: set[CandidateIndex]
+    ) -> list[CandidateIndex] | None:
+        """`chosen` with `candidate` replaced by its narrowest prefix it does not beat, if any."""
+        for width in range(1, len(candidate.columns)):
+            narrower = CandidateIndex(candidate.schema_name, candidate.table, candidate.columns[:width])
+            if narrower not in pool or any(o is not candidate and o.covers(narrower) for o in chosen):
+                continue
+            gain = -self._gain(chosen, narrower, {candidate})  # what the wider one adds
+            if gain < self._threshold(candidate):
+                self._drop(candidate)
+                if self._create(narrower) is None:
+                    self._create(candidate)
+                    continue
+                self._result.rejected.pop(narrower, None)
+                self._threshold(narrower)  # records its table's write share for the rationale
+                self._result.rejected[candidate] = f"widening {narrower.key()} gains only {100 * gain:.1f}%"
+                return [narrower if c == candidate else c for c in chosen]
+        return None
+
+    def _dropped(
+        self, chosen: list[CandidateIndex], candidate: CandidateIndex
+    ) -> list[CandidateIndex] | None:
+        """`chosen` without `candidate` when, beside all the others, it no longer pays."""
+        others = [c for c in chosen if c != candidate]
+        self._drop(candidate)
+        gain = self._gain(others, candidate, set())
+        if gain >= self._threshold(candidate):
+            self._create(candidate)
+            return None
+        self._result.rejected[candidate] = (
+            f"beside the other recommended indexes it removes only {100 * gain:.1f}% of the workload's weighted cost"
+        )
+        return others
 
     def _finish(self, chosen: list[CandidateIndex]) -> Selection:
         result = self._result

@@ -91,9 +91,14 @@ CASES = {
         "SELECT * FROM orders JOIN customers USING (id)",
         ["public.customers(id)", "public.orders(id)"],
     ),
-    "GROUP BY after the equality columns": (
+    "GROUP BY after the equality columns; the grouping key widened to cover the filter": (
         "SELECT customer_id, count(*) FROM orders WHERE status = $1 GROUP BY customer_id",
-        ["public.orders(customer_id)", "public.orders(status)", "public.orders(status,customer_id)"],
+        [
+            "public.orders(customer_id)",
+            "public.orders(customer_id,status)",
+            "public.orders(status)",
+            "public.orders(status,customer_id)",
+        ],
     ),
     "IN list is an equality": (
         "SELECT * FROM orders WHERE status IN ($1, $2, $3)",
@@ -150,14 +155,14 @@ CASES = {
         "WITH orders AS (SELECT * FROM customers WHERE name = $1) SELECT * FROM orders WHERE id = $2",
         ["public.customers(name)"],
     ),
-    "subqueries are descended into": (
+    "subqueries are descended into (and `*` only reads the level it is written at)": (
         "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE email = $1)",
-        ["public.customers(email)", "public.orders(customer_id)"],
+        ["public.customers(email)", "public.customers(email,id)", "public.orders(customer_id)"],
     ),
     "a correlated comparison is a join key, not a constant": (
         "SELECT * FROM orders o WHERE o.total > (SELECT avg(i.total) FROM orders i"
         " WHERE i.customer_id = o.customer_id)",
-        ["public.orders(customer_id)"],
+        ["public.orders(customer_id)", "public.orders(customer_id,total)"],
     ),
     "a column compared to its own table is not searchable": (
         "SELECT * FROM orders WHERE customer_id = id + $1",
@@ -182,7 +187,7 @@ CASES = {
     ),
     "INSERT ... SELECT reads the SELECT": (
         "INSERT INTO orders (customer_id) SELECT id FROM customers WHERE email = $1",
-        ["public.customers(email)"],
+        ["public.customers(email)", "public.customers(email,id)"],
     ),
     "INSERT ... VALUES has nothing to search": (
         "INSERT INTO orders (customer_id, status) VALUES ($1, $2)",
@@ -249,6 +254,78 @@ def test_self_join_keeps_each_side_apart() -> None:
         "public.orders(id)",
         "public.orders(status)",
     ]
+
+
+COVERING = {
+    "the columns a query reads are appended to its key list when they fit": (
+        "SELECT total FROM orders WHERE customer_id = $1",
+        ["public.orders(customer_id)", "public.orders(customer_id,total)"],
+    ),
+    "not when they do not fit in the width": (
+        "SELECT total, created_at, status FROM orders WHERE customer_id = $1",
+        ["public.orders(customer_id)"],
+    ),
+    "SELECT * reads every column": (
+        "SELECT * FROM orders WHERE customer_id = $1",
+        ["public.orders(customer_id)"],
+    ),
+    "t.* reads every column of t": (
+        "SELECT o.* FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.email = $1",
+        [
+            "public.customers(email)",
+            "public.customers(email,id)",
+            "public.customers(id)",
+            "public.customers(id,email)",
+            "public.orders(customer_id)",
+        ],
+    ),
+    "EXISTS (SELECT * ...) reads only what its conditions name": (
+        "SELECT id FROM customers c WHERE EXISTS (SELECT * FROM orders o WHERE o.customer_id = c.id"
+        " AND o.total > o.status)",
+        ["public.customers(id)", "public.orders(customer_id)", "public.orders(customer_id,total,status)"],
+    ),
+    "aggregates and HAVING count as read": (
+        "SELECT customer_id FROM orders GROUP BY customer_id HAVING sum(total) > $1",
+        ["public.orders(customer_id)", "public.orders(customer_id,total)"],
+    ),
+    "UPDATE visits the row anyway: nothing to cover": (
+        "UPDATE orders SET status = $1 WHERE customer_id = $2 AND total > $3",
+        ["public.orders(customer_id)", "public.orders(customer_id,total)", "public.orders(total)"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("sql", "expected"), COVERING.values(), ids=COVERING.keys())
+def test_covering_widenings(sql: str, expected: list[str]) -> None:
+    assert keys(sql) == expected
+
+
+def test_a_covering_widening_of_what_an_existing_index_serves_is_still_proposed() -> None:
+    # (customer_id) is covered by the existing index; (customer_id, total) is not, and can skip the table.
+    existing = [index("orders", "customer_id", "id")]
+    assert keys("SELECT total FROM orders WHERE customer_id = $1", existing) == [
+        "public.orders(customer_id,total)"
+    ]
+
+
+def unique(table_name: str, *columns: str) -> IndexStats:
+    return index(table_name, *columns).model_copy(update={"is_unique": True})
+
+
+def test_no_covering_widening_for_a_point_lookup_a_unique_index_answers() -> None:
+    assert keys("SELECT total FROM orders WHERE id = $1", [unique("orders", "id")]) == []
+
+
+def test_a_join_through_a_unique_key_is_still_widened() -> None:
+    sql = "SELECT c.name FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > $1"
+    assert "public.customers(id,name)" in keys(sql, [unique("customers", "id")])
+
+
+def test_without_covering_only_key_lists() -> None:
+    found = candidates_for_statement(
+        "SELECT total FROM orders WHERE customer_id = $1", TABLES, [], covering=False
+    )
+    assert [c.key() for c in found] == ["public.orders(customer_id)"]
 
 
 def test_result_is_deterministic() -> None:

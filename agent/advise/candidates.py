@@ -256,11 +256,10 @@ def candidates_for_statement(
         read = columns_read.get(occurrence) if covering else None  # missing: no known scope
         for key_list in _key_lists(table, wanted, max_width):
             found.add(CandidateIndex(table.schema_name, table.name, key_list))
+            widened = _covering(key_list, read, max_width)
             # Skipping the table pays only for many rows: not for a point lookup a unique index
             # answers (a join through a unique key, though, reads many rows).
             point = (k for k in key_list if k in wanted.equality and k not in wanted.joins)
-            unique = _unique_lookup(table, point, indexes)
-            widened = None if unique else _covering(key_list, read, max_width)
-            if widened is not None:
+            if widened is not None and not _unique_lookup(table, point, indexes):
                 found.add(CandidateIndex(table.schema_name, table.name, widened))
     return sorted(candidate for candidate in found if not _covered(candidate, indexes))

@@ -20,3 +20,8 @@ def scrub_error_message(message: str) -> str:
     first_line = (message.splitlines() or [""])[0]
     scrubbed = _NUMBER.sub("?", _KEY_DETAIL.sub(")=(?)", _QUOTED.sub("?", first_line)))
     return scrubbed[:MAX_ERROR_CHARS]
+
+
+def scrub_error(error: BaseException) -> str:
+    """The error's first line, scrubbed; its type name when nothing of the message is left."""
+    return scrub_error_message(str(error)) or type(error).__name__

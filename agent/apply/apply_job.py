@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from agent.anonymize.error_text import scrub_error
 from agent.apply import preflight
 from agent.apply.allowed_change import AllowedChange, ChangeJobKind, allowed_change
 from agent.apply.catalog_state import IndexInfo, TableInfo, describe_relkind, find_index, find_relation
 from agent.apply.cleanup import drop_invalid_leftover, refuse_while_building
 from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed, ChangeRefused
-from agent.apply.index_build import run_with_lock_retries, server_error
+from agent.apply.index_build import run_with_lock_retries
 from agent.apply.index_definition import same_index_definition
 from agent.config import ApplySettings
 from shared.wire.jobs import ChangeOutcome, ChangePayload, ChangeResult, JobResult
@@ -66,7 +67,7 @@ class ChangeApplier:
             log.warning("%s failed: %s", job_kind, failure.reason)
             return JobResult(status="failed", error=failure.reason)
         except psycopg.Error as error:
-            return JobResult(status="failed", error=f"{job_kind} failed: {server_error(error)}")
+            return JobResult(status="failed", error=f"{job_kind} failed: {scrub_error(error)}")
         return JobResult(status="succeeded", result=result.model_dump(mode="json"))
 
     def _make(self, connection: ApplyConnection, change: AllowedChange, progress: _Progress) -> ChangeResult:
@@ -114,7 +115,7 @@ class ChangeApplier:
                 connection, table, ddl.index_name, failure.reason, failure.lock_retries
             ) from None
         except psycopg.Error as error:
-            reason = f"building index {table.schema}.{ddl.index_name} failed: {server_error(error)}"
+            reason = f"building index {table.schema}.{ddl.index_name} failed: {scrub_error(error)}"
             raise self._after_failed_build(connection, table, ddl.index_name, reason, 0) from None
         built = find_index(connection, table.schema, ddl.index_name)
         if built is None or not built.valid:
@@ -162,7 +163,7 @@ class ChangeApplier:
         except ChangeFailed as cleanup_failure:
             reason += f"; cleanup: {cleanup_failure.reason}"
         except psycopg.Error as error:
-            reason += f"; cleanup failed: {server_error(error)}"
+            reason += f"; cleanup failed: {scrub_error(error)}"
         return ChangeFailed(reason, lock_retries=lock_retries)
 
     # -- DROP INDEX CONCURRENTLY --------------------------------------------------------------------
@@ -191,7 +192,7 @@ class ChangeApplier:
                 sleep=self._sleep,
             )
         except psycopg.Error as error:
-            raise ChangeFailed(f"dropping index {index.qualified} failed: {server_error(error)}") from None
+            raise ChangeFailed(f"dropping index {index.qualified} failed: {scrub_error(error)}") from None
         if find_index(connection, index.schema, index.name) is not None:
             raise ChangeFailed(f"index {index.qualified} is still in the catalog after the drop")
         return self._result(change, progress, None, did_work=True)
@@ -209,7 +210,7 @@ class ChangeApplier:
                 connection, ddl.sql, self._settings, what=f"analyzing {table.qualified}", sleep=self._sleep
             )
         except psycopg.Error as error:
-            raise ChangeFailed(f"analyzing {table.qualified} failed: {server_error(error)}") from None
+            raise ChangeFailed(f"analyzing {table.qualified} failed: {scrub_error(error)}") from None
         return self._result(change, progress, None, did_work=True)
 
     def _result(

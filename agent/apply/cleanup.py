@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import psycopg
 
+from agent.anonymize.error_text import scrub_error
 from agent.apply.catalog_state import IndexInfo, builds_in_progress, find_index
 from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed
-from agent.apply.index_build import run_with_lock_retries, server_error
+from agent.apply.index_build import run_with_lock_retries
 from agent.config import ApplySettings
 
 
@@ -62,6 +63,6 @@ def drop_invalid_leftover(
         ) from None
     except psycopg.Error as error:
         raise ChangeFailed(
-            f"the INVALID index {index.qualified} could not be dropped: {server_error(error)}"
+            f"the INVALID index {index.qualified} could not be dropped: {scrub_error(error)}"
         ) from None
     return True

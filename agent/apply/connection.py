@@ -8,29 +8,37 @@ DBA sees in pg_stat_activity what is ours.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from agent.config import ApplySettings, redact_url
-from agent.db.session import AGENT_MARKER, APPLICATION_NAME, DatabaseUnavailable, marked
+from agent.db.session import (
+    APPLICATION_NAME,
+    AgentSession,
+    DatabaseUnavailable,
+    connect_failure_reason,
+    session_options,
+)
 
 
-class ApplyConnection:
+class ApplyConnection(AgentSession):
+    """A session of its own (not from the monitoring pool) that may also run an allow-listed change."""
+
     def __init__(self, connection: psycopg.Connection[tuple[Any, ...]], settings: ApplySettings) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._settings = settings
 
     @classmethod
     @contextmanager
     def open(cls, url: str, settings: ApplySettings) -> Iterator[ApplyConnection]:
-        options = (
-            f"-c lock_timeout={settings.lock_timeout_ms} "
-            f"-c statement_timeout={settings.catalog_statement_timeout_ms} "
-            "-c idle_in_transaction_session_timeout=60000"
+        options = session_options(
+            statement_timeout_ms=settings.catalog_statement_timeout_ms,
+            lock_timeout_ms=settings.lock_timeout_ms,
+            idle_in_transaction_timeout_ms=60_000,
         )
         try:
             connection = psycopg.connect(
@@ -42,16 +50,13 @@ class ApplyConnection:
                 prepare_threshold=None,
             )
         except psycopg.Error as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise DatabaseUnavailable(f"cannot connect to {redact_url(url)} to apply: {reason}") from None
+            raise DatabaseUnavailable(
+                f"cannot connect to {redact_url(url)} to apply: {connect_failure_reason(error)}"
+            ) from None
         try:
             yield cls(connection, settings)
         finally:
             connection.close()
-
-    @property
-    def backend_pid(self) -> int:
-        return int(self._connection.info.backend_pid)
 
     @property
     def host(self) -> str:
@@ -61,34 +66,15 @@ class ApplyConnection:
         """`"schema"."name"`, quoted by the driver for this connection."""
         return sql.Identifier(schema, name).as_string(self._connection)
 
-    def fetch_all(
-        self, query: LiteralString | sql.Composable, params: Sequence[object] | None = None
-    ) -> list[tuple[Any, ...]]:
-        statement = (
-            sql.Composed([sql.SQL(AGENT_MARKER + " "), query])
-            if isinstance(query, sql.Composable)
-            else sql.SQL(marked(query))
-        )
-        with self._connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def fetch_one(
-        self, query: LiteralString | sql.Composable, params: Sequence[object] | None = None
-    ) -> tuple[Any, ...] | None:
-        rows = self.fetch_all(query, params)
-        return rows[0] if rows else None
-
     def run_change(self, statement: str) -> None:
         """Run an allow-listed statement with no statement timeout: an index build may take hours.
 
-        `binary=True` forces the extended query protocol, in which the server refuses a string that
-        holds more than one statement: the last line of defence behind the allow-list's parser.
+        `execute_text` sends it over the extended query protocol, in which the server refuses a string
+        that holds more than one statement: the last line of defence behind the allow-list's parser.
         """
         self.fetch_all("SET statement_timeout = 0")
         try:
-            with self._connection.cursor() as cursor:
-                cursor.execute(marked(statement).encode(), binary=True)
+            self.execute_text(statement)
         finally:
             if not self._connection.closed:
                 self.fetch_all(

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import psycopg
 from psycopg import errors
 
-from agent.anonymize.error_text import scrub_error_message
+from agent.anonymize.error_text import scrub_error
 from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed
 from agent.config import ApplySettings
@@ -25,11 +24,6 @@ log = logging.getLogger(__name__)
 
 class LockWaitsExhausted(ChangeFailed):
     """Every attempt gave up waiting for a lock."""
-
-
-def server_error(error: psycopg.Error) -> str:
-    """The server's message without literals (quoted parts and numbers become `?`)."""
-    return scrub_error_message(str(error)) or type(error).__name__
 
 
 def run_with_lock_retries(
@@ -52,7 +46,7 @@ def run_with_lock_retries(
             if retries >= settings.lock_retries:
                 raise LockWaitsExhausted(
                     f"{what} gave up after {attempts} attempts ({retries} retries), each waiting at most "
-                    f"{settings.lock_timeout_ms} ms for a lock held by another session: {server_error(error)}",
+                    f"{settings.lock_timeout_ms} ms for a lock held by another session: {scrub_error(error)}",
                     lock_retries=retries,
                 ) from None
             log.warning(

@@ -36,12 +36,20 @@ def marked(statement: str) -> str:
 Query = LiteralString | sql.Composable
 
 
-def _session_options(limits: SessionLimits) -> str:
+def session_options(
+    *, statement_timeout_ms: int, lock_timeout_ms: int, idle_in_transaction_timeout_ms: int
+) -> str:
+    """The libpq `options` that set a session's timeouts as it starts."""
     return (
-        f"-c statement_timeout={limits.statement_timeout_ms} "
-        f"-c lock_timeout={limits.lock_timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_timeout_ms}"
+        f"-c statement_timeout={statement_timeout_ms} "
+        f"-c lock_timeout={lock_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={idle_in_transaction_timeout_ms}"
     )
+
+
+def connect_failure_reason(error: psycopg.Error) -> str:
+    """The first line of the driver's reason for a failed connection, or the error's type name."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 class AgentSession:
@@ -103,7 +111,11 @@ class MonitoredDatabase:
             timeout=self._limits.connect_timeout_s,
             kwargs={
                 "application_name": APPLICATION_NAME,
-                "options": _session_options(self._limits),
+                "options": session_options(
+                    statement_timeout_ms=self._limits.statement_timeout_ms,
+                    lock_timeout_ms=self._limits.lock_timeout_ms,
+                    idle_in_transaction_timeout_ms=self._limits.idle_in_transaction_timeout_ms,
+                ),
                 "connect_timeout": max(1, int(self._limits.connect_timeout_s)),
                 # Server-side prepared statements are ours to name and deallocate one by one;
                 # the driver must not keep its own, so nothing here ever needs DEALLOCATE ALL.
@@ -136,8 +148,7 @@ class MonitoredDatabase:
             with psycopg.connect(self._url, connect_timeout=max(1, int(self._limits.connect_timeout_s))):
                 pass
         except psycopg.Error as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            return f"cannot connect to {self.redacted_url}: {reason}"
+            return f"cannot connect to {self.redacted_url}: {connect_failure_reason(error)}"
         return f"cannot connect to {self.redacted_url}: timed out"
 
     @contextmanager

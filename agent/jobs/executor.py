@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from agent.anonymize.error_text import scrub_error_message
+from agent.anonymize.error_text import scrub_error
 from agent.apply.apply_job import ChangeApplier
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
 from agent.jobs.simulate import SimulationUnavailable, judge_rewrite_job, simulate_indexes
@@ -33,10 +33,6 @@ class WorkloadView:
     statement_texts: dict[str, str] = field(default_factory=dict)
     known_columns: dict[str, set[str]] = field(default_factory=dict)
     server_version_num: int | None = None
-
-
-def _first_line(error: Exception) -> str:
-    return scrub_error_message(str(error)) or type(error).__name__
 
 
 class JobExecutor:
@@ -76,13 +72,13 @@ class JobExecutor:
             return self._applier.run(job.kind, payload)
         except ValidationError as error:
             return JobResult(
-                status="failed", error=f"the {job.kind} payload is malformed: {_first_line(error)}"
+                status="failed", error=f"the {job.kind} payload is malformed: {scrub_error(error)}"
             )
         except (SimulationUnavailable, DatabaseUnavailable) as error:
-            return JobResult(status="failed", error=_first_line(error))
+            return JobResult(status="failed", error=scrub_error(error))
         except Exception as error:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            return JobResult(status="failed", error=f"{type(error).__name__}: {_first_line(error)}")
+            return JobResult(status="failed", error=f"{type(error).__name__}: {scrub_error(error)}")
 
     def _version(self) -> int:
         if self._workload.server_version_num is None:

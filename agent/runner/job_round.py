@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from agent.apply.lease_keeper import LeaseKeeper
+from agent.config import ApplySettings
 from agent.jobs.executor import JobExecutor
 from agent.jobs.verification import JobRefused, JobVerifier
 from agent.runner.signing_keys import SigningKeys
@@ -28,7 +29,6 @@ JOBS_PATH = "/agent/jobs"
 # Jobs that change the database: they may run for hours, past the cycle's deadline, so they keep
 # their lease alive while they run and answer with a fresh budget of their own.
 CHANGE_KINDS = frozenset({"apply", "rollback"})
-DEFAULT_LEASE_RENEW_S = 60.0
 
 
 @dataclass
@@ -46,7 +46,7 @@ class JobRound:
         verifier: JobVerifier,
         keys: SigningKeys,
         max_jobs: int,
-        lease_renew_interval_s: float = DEFAULT_LEASE_RENEW_S,
+        lease_renew_interval_s: float = ApplySettings.lease_renew_interval_s,
     ) -> None:
         self._client = client
         self._lease_renew_interval_s = lease_renew_interval_s

@@ -23,6 +23,7 @@ from typing import Literal
 from sqlglot import Token, TokenType, exp
 
 from shared.sql.parsing import POSTGRES, to_postgres_sql
+from shared.sql.read_only import function_names
 
 ChangeKind = Literal["create_index", "drop_index", "analyze"]
 
@@ -71,8 +72,12 @@ class AllowedDdl:
     index_name: str | None  # None for ANALYZE
     unique: bool
     sql: str  # the text to run: as approved, without its trailing semicolon
-    normalized_sql: str  # sqlglot's rendering, for reports
-    tree: exp.Expr
+    tree: exp.Expression
+
+    @property
+    def normalized_sql(self) -> str:
+        """sqlglot's rendering, for reports."""
+        return to_postgres_sql(self.tree, normalize=True)
 
 
 def admit_ddl(text: str) -> AllowedDdl:
@@ -202,7 +207,6 @@ def _admit_create(tree: exp.Create, text: str) -> AllowedDdl:
         index_name=index_name,
         unique=bool(tree.args.get("unique")),
         sql=text,
-        normalized_sql=to_postgres_sql(tree, normalize=True),
         tree=tree,
     )
 
@@ -218,19 +222,9 @@ def _check_index_expressions(params: exp.IndexParameters) -> None:
                 raise DdlRefused("subqueries are not allowed in an index")
             if isinstance(node, exp.Command | exp.Insert | exp.Update | exp.Delete):
                 raise DdlRefused("part of the index definition could not be vouched for")
-            for name in _function_names(node):
+            for name in function_names(node):
                 if name in _VOLATILE_FUNCTIONS or name.startswith(_VOLATILE_PREFIXES):
                     raise DdlRefused(f"the index calls {name}(), which is volatile or has side effects")
-
-
-def _function_names(node: exp.Expr) -> tuple[str, ...]:
-    # Functions sqlglot does not know keep their spelling (Anonymous); known ones become typed nodes
-    # that forget it, so all of their names count (as in shared.sql.read_only).
-    if isinstance(node, exp.Anonymous):
-        return (node.name.lower(),)
-    if isinstance(node, exp.Func):
-        return tuple(name.lower() for name in node.sql_names())
-    return ()
 
 
 def _admit_drop(tree: exp.Drop, text: str) -> AllowedDdl:
@@ -254,7 +248,6 @@ def _admit_drop(tree: exp.Drop, text: str) -> AllowedDdl:
         index_name=index_name,
         unique=False,
         sql=text,
-        normalized_sql=to_postgres_sql(tree, normalize=True),
         tree=tree,
     )
 
@@ -274,6 +267,5 @@ def _admit_analyze(tree: exp.Analyze, text: str) -> AllowedDdl:
         index_name=None,
         unique=False,
         sql=text,
-        normalized_sql=to_postgres_sql(tree, normalize=True),
         tree=tree,
     )

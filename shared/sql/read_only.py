@@ -107,7 +107,7 @@ def called_function_names(sql_text: str) -> frozenset[str]:
     statements = _parse(sql_text)
     if statements is None:
         return frozenset()
-    return frozenset(name for tree in statements for node in tree.walk() for name in _function_names(node))
+    return frozenset(name for tree in statements for node in tree.walk() for name in function_names(node))
 
 
 def _parse(sql_text: str) -> list[exp.Expr] | None:
@@ -152,13 +152,13 @@ def _refusal_for(node: exp.Expr) -> str | None:
         return f"the query contains {_a(node.key.upper())} statement"
     if isinstance(node, exp.NextValueFor):
         return "NEXT VALUE FOR advances a sequence"
-    for name in _function_names(node):
+    for name in function_names(node):
         if _is_blocked(name):
             return f"it calls {name}(), which has side effects or waits"
     return None
 
 
-def _function_names(node: exp.Expr) -> tuple[str, ...]:
+def function_names(node: exp.Expr) -> tuple[str, ...]:
     # PostgreSQL functions sqlglot does not know come as Anonymous with the name as written; the ones it
     # knows become typed nodes that forget the spelling, so all of their names are considered.
     if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc):

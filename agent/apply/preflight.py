@@ -12,7 +12,9 @@ import shutil
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
+from agent.advise.hypothetical import hypopg_schema
 from agent.apply.catalog_state import TableInfo, find_table
 from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed, ChangeRefused
@@ -92,21 +94,25 @@ def old_transactions(connection: ApplyConnection, max_age_s: float) -> list[str]
 def hypothetical_size(connection: ApplyConnection, ddl: AllowedDdl) -> int | None:
     """HypoPG's estimate of the index's size, when the job brought none and the extension is in this
     database. The hypothetical index lives only in this backend and is reset at once."""
-    if connection.fetch_one("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'") is None:
+    schema = hypopg_schema(connection)
+    if schema is None:
         return None
+    functions = sql.Identifier(schema)
     # HypoPG parses a plain CREATE INDEX; the statement only ever reaches hypopg_create_index.
     plain = ddl.tree.copy()
     plain.set("concurrently", False)
     try:
         row = connection.fetch_one(
-            "SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+            sql.SQL("SELECT {0}.hypopg_relation_size(indexrelid) FROM {0}.hypopg_create_index(%s)").format(
+                functions
+            ),
             [plain.sql(dialect="postgres")],
         )
     except psycopg.Error:
         return None
     finally:
         with contextlib.suppress(psycopg.Error):
-            connection.fetch_one("SELECT hypopg_reset()")
+            connection.fetch_one(sql.SQL("SELECT {}.hypopg_reset()").format(functions))
     return int(row[0]) if row is not None and row[0] is not None else None
 
 

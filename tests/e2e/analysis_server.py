@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ import uvicorn
 
 from control_plane.app import create_app
 from control_plane.settings import Settings
-from deploy.local.control_plane_process import run_admin
 from deploy.local.throwaway_cluster import free_port
-from tests.e2e.conftest import ADMIN_PASSWORD, login
+from tests.e2e.conftest import create_tenant_admin, register_shop
 
 START_TIMEOUT_S = 30.0
 
@@ -71,26 +69,7 @@ def serving(settings: Settings) -> Iterator[str]:
 
 @contextmanager
 def deployed(settings: Settings) -> Iterator[InProcessDeployment]:
-    email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example"
-    run_admin(
-        settings.metadata_url,
-        "create-tenant",
-        "--name",
-        "e2e",
-        "--admin-email",
-        email,
-        "--admin-password",
-        ADMIN_PASSWORD,
-    )
+    email = create_tenant_admin(settings.metadata_url)
     with serving(settings) as base_url:
-        access = login(base_url, email, ADMIN_PASSWORD)
-        created = httpx.post(
-            f"{base_url}/api/v1/databases",
-            json={"name": "shop"},
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=30,
-            trust_env=False,
-        )
-        assert created.status_code == 201, created.text
-        body = created.json()
+        access, body = register_shop(base_url, email)
         yield InProcessDeployment(base_url, access, body["id"], body["agent_token"])

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
+from tests.integration.advise.conftest import fresh_statistics
 from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
 
 __all__ = ["AGENT_COMMAND"]
@@ -63,22 +64,31 @@ class Deployment:
         return response.json()
 
     def agent_env(self, **overrides: str) -> dict[str, str]:
-        env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
-        env.update(FAST_AGENT)
-        env.update(
-            OPTISCHEMA_DATABASE_URL=self.monitored_url,
-            OPTISCHEMA_API_URL=self.server.base_url,
-            OPTISCHEMA_AGENT_TOKEN=self.agent_token,
-            OPTISCHEMA_SPOOL_DIR=str(self.spool_dir),
+        return agent_environment(
+            self.monitored_url, self.server.base_url, self.agent_token, self.spool_dir, **overrides
         )
-        env.update(overrides)
-        return env
 
     def run_agent_once(self, **overrides: str) -> Any:
         return run_agent("run", "--once", env=self.agent_env(**overrides), timeout=180)
 
     def spooled(self) -> list[Path]:
         return sorted((self.spool_dir / "snapshots").glob("*"))
+
+
+def agent_environment(
+    monitored_url: str, api_url: str, agent_token: str, spool_dir: Path, **overrides: str
+) -> dict[str, str]:
+    """The agent's environment: none of the caller's OPTISCHEMA_* settings, FAST_AGENT, then overrides."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
+    env.update(FAST_AGENT)
+    env.update(
+        OPTISCHEMA_DATABASE_URL=monitored_url,
+        OPTISCHEMA_API_URL=api_url,
+        OPTISCHEMA_AGENT_TOKEN=agent_token,
+        OPTISCHEMA_SPOOL_DIR=str(spool_dir),
+    )
+    env.update(overrides)
+    return env
 
 
 def login(base_url: str, email: str, password: str) -> str:
@@ -100,10 +110,8 @@ def control_plane_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def deployment(
-    metadata_url: str, db_url: str, tmp_path: Path, control_plane_env: dict[str, str]
-) -> Iterator[Deployment]:
+def create_tenant_admin(metadata_url: str) -> str:
+    """A tenant made with `optischema-admin`; the email of its admin (password ADMIN_PASSWORD)."""
     email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example"
     run_admin(
         metadata_url,
@@ -115,22 +123,56 @@ def deployment(
         "--admin-password",
         ADMIN_PASSWORD,
     )
+    return email
+
+
+def register_shop(base_url: str, email: str) -> tuple[str, dict[str, Any]]:
+    """The admin signs in and registers the monitored database `shop` over HTTP: (access token, the
+    created database with its id and agent_token)."""
+    access = login(base_url, email, ADMIN_PASSWORD)
+    created = httpx.post(
+        f"{base_url}/api/v1/databases",
+        json={"name": "shop"},
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=30,
+        trust_env=False,
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return access, body
+
+
+@pytest.fixture
+def deployment(
+    metadata_url: str, db_url: str, tmp_path: Path, control_plane_env: dict[str, str]
+) -> Iterator[Deployment]:
+    email = create_tenant_admin(metadata_url)
     server = ControlPlaneProcess(metadata_url, tmp_path / "control-plane.log", control_plane_env)
     server.start()
     try:
-        access = login(server.base_url, email, ADMIN_PASSWORD)
-        created = httpx.post(
-            f"{server.base_url}/api/v1/databases",
-            json={"name": "shop"},
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=30,
-            trust_env=False,
-        )
-        assert created.status_code == 201, created.text
-        body = created.json()
+        access, body = register_shop(server.base_url, email)
         yield Deployment(server, access, body["id"], body["agent_token"], db_url, tmp_path / "spool")
     finally:
         server.stop()
+
+
+def plant_events(db: psycopg.Connection) -> None:
+    """`events`, 100,000 rows with no index on the selective device_id (the planted missing index),
+    analyzed, with the statement counters reset."""
+    db.execute(
+        """
+        CREATE TABLE events (
+            id bigserial PRIMARY KEY,
+            account_id int NOT NULL,
+            device_id int NOT NULL,
+            kind text NOT NULL
+        );
+        INSERT INTO events (account_id, device_id, kind)
+        SELECT g % 2003, (g / 7) % 1009, (ARRAY['click','view','buy'])[1 + g % 3]
+          FROM generate_series(1, 100000) g;
+        """
+    )
+    fresh_statistics(db)
 
 
 def stored_snapshot_ids(metadata_url: str) -> list[str]:

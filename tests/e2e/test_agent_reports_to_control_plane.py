@@ -6,28 +6,15 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.e2e.conftest import Deployment
-from tests.integration.advise.conftest import fresh_statistics, run
+from tests.e2e.conftest import Deployment, plant_events
+from tests.integration.advise.conftest import run
 
 LOOKUP = "SELECT id, kind FROM events WHERE device_id = $1"
 
 
 @pytest.fixture
 def events(db: psycopg.Connection) -> psycopg.Connection:
-    db.execute(
-        """
-        CREATE TABLE events (
-            id bigserial PRIMARY KEY,
-            account_id int NOT NULL,
-            device_id int NOT NULL,
-            kind text NOT NULL
-        );
-        INSERT INTO events (account_id, device_id, kind)
-        SELECT g % 2003, (g / 7) % 1009, (ARRAY['click','view','buy'])[1 + g % 3]
-          FROM generate_series(1, 100000) g;
-        """
-    )
-    fresh_statistics(db)
+    plant_events(db)
     run(db, "SELECT id, kind FROM events WHERE device_id = %s", [[n] for n in range(40)])
     run(db, "SELECT count(*) FROM events WHERE account_id = %s", [[n] for n in range(5)])
     return db

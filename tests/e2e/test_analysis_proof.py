@@ -9,7 +9,6 @@ and only what lowers the cost is shown as an improvement. The DROP TABLE never r
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ import respx
 
 from control_plane.settings import Settings
 from tests.e2e.analysis_server import InProcessDeployment, deployed
-from tests.e2e.conftest import FAST_AGENT
-from tests.integration.advise.conftest import fresh_statistics, run
+from tests.e2e.conftest import agent_environment, plant_events
+from tests.integration.advise.conftest import run
 from tests.integration.agent.conftest import run_agent
 from tests.integration.control_plane.analysis.conftest import (
     LLM_URL,
@@ -60,20 +59,7 @@ REWRITE_ANSWER = {
 
 @pytest.fixture
 def shop(db: psycopg.Connection) -> psycopg.Connection:
-    db.execute(
-        """
-        CREATE TABLE events (
-            id bigserial PRIMARY KEY,
-            account_id int NOT NULL,
-            device_id int NOT NULL,
-            kind text NOT NULL
-        );
-        INSERT INTO events (account_id, device_id, kind)
-        SELECT g % 2003, (g / 7) % 1009, (ARRAY['click','view','buy'])[1 + g % 3]
-          FROM generate_series(1, 100000) g;
-        """
-    )
-    fresh_statistics(db)
+    plant_events(db)
     play_workload(db)
     return db
 
@@ -88,15 +74,7 @@ def play_workload(db: psycopg.Connection) -> None:
 
 
 def agent_once(deployment: InProcessDeployment, db_url: str, spool: Path, **overrides: str) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
-    env.update(FAST_AGENT)
-    env.update(
-        OPTISCHEMA_DATABASE_URL=db_url,
-        OPTISCHEMA_API_URL=deployment.base_url,
-        OPTISCHEMA_AGENT_TOKEN=deployment.agent_token,
-        OPTISCHEMA_SPOOL_DIR=str(spool),
-        **overrides,
-    )
+    env = agent_environment(db_url, deployment.base_url, deployment.agent_token, spool, **overrides)
     result = run_agent("run", "--once", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
 

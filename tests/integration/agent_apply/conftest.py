@@ -95,7 +95,10 @@ def release_later(connection: psycopg.Connection, seconds: float) -> threading.T
     return timer
 
 
-class ControlPlaneKey:
+class SigningKey:
+    """The control plane's job-signing key: a fresh Ed25519 key that publishes itself as the one
+    active key. Each suite adds the `sign` for the jobs it sends."""
+
     def __init__(self) -> None:
         self.private = Ed25519PrivateKey.generate()
         self.key_id = key_id_for(raw_public_key(self.private))
@@ -108,6 +111,8 @@ class ControlPlaneKey:
         ]
         return sign_key_set(self.private, self.key_id, published, datetime.now(UTC)).model_dump(mode="json")
 
+
+class ControlPlaneKey(SigningKey):
     def sign(self, kind: JobKind, payload: ChangePayload, *, attempt: int = 1) -> SignedJob:
         now = datetime.now(UTC)
         body = JobBody(

@@ -11,7 +11,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import CollectorSettings, SessionLimits
 from agent.db.session import MonitoredDatabase
@@ -23,26 +22,17 @@ from agent.runner.signing_keys import SigningKeys
 from agent.ship.backoff import RetryPolicy
 from agent.ship.transport import ControlPlaneClient
 from agent.snapshot.collector import Collector
-from shared.job_signing import b64url_encode, key_id_for, raw_public_key, sign_job, sign_key_set
+from shared.job_signing import b64url_encode, raw_public_key, sign_job, sign_key_set
 from shared.wire.jobs import JobBody, PublishedKey, SignedJob
 from tests.integration.advise.conftest import fresh_statistics, run
+from tests.integration.agent_apply.conftest import SigningKey
 from tests.integration.ship.conftest import TOKEN, Reply, ScriptedServer
 
 DATABASE_ID = uuid.uuid4()
 LOOKUP = "SELECT id, kind FROM events WHERE device_id = $1"
 
 
-class ControlPlaneKey:
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        self.key_id = key_id_for(raw_public_key(self.private))
-
-    def key_set(self) -> dict[str, Any]:
-        published = [
-            PublishedKey(key_id=self.key_id, public_key=_b64(raw_public_key(self.private)), status="active")
-        ]
-        return sign_key_set(self.private, self.key_id, published, datetime.now(UTC)).model_dump(mode="json")
-
+class ControlPlaneKey(SigningKey):
     def sign(
         self,
         payload: dict[str, Any],
@@ -60,10 +50,6 @@ class ControlPlaneKey:
             payload=payload,
         )
         return sign_job(self.private, self.key_id, body)
-
-
-def _b64(raw: bytes) -> str:
-    return b64url_encode(raw)
 
 
 @pytest.fixture

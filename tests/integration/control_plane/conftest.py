@@ -6,18 +6,27 @@ under test reaches the data through `tenant_session`/`lookup_session`, i.e. as `
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
+from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.auth.passwords import hash_password
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import lookup_session
 from control_plane.tenants.repository import ProvisionedTenant, provision_tenant
+from deploy.local.throwaway_cluster import ThrowawayCluster
+from tests.conftest import unique_name
 
 ADMIN_PASSWORD = "correct horse battery staple"
+ADMIN_COMMAND = str(Path(sys.executable).with_name("optischema-admin"))
 
 
 @cache
@@ -46,3 +55,41 @@ async def create_tenant_with_admin(
             admin_password_hash=admin_password_hash(),
             actor="tests",
         )
+
+
+def run_admin(
+    *args: str, url: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `optischema-admin` console script, run as an operator would: none of the caller's
+    OPTISCHEMA_* settings, only the metadata URL (if given) and `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPTISCHEMA_")}
+    if url is not None:
+        environment["OPTISCHEMA_METADATA_URL"] = url
+    environment |= env or {}
+    return subprocess.run(
+        [ADMIN_COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.fixture
+def owner_database(ready_cluster: ThrowawayCluster) -> Iterator[tuple[str, str]]:
+    """(owner URL, superuser URL) of an empty database owned by a role that is no superuser: how
+    production should run migrations."""
+    role, database = unique_name("owner"), unique_name("metadata")
+    with ready_cluster.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'owner'").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+        )
+    try:
+        yield ready_cluster.url(database, user=role, password="owner"), ready_cluster.url(database)
+    finally:
+        with ready_cluster.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from psycopg import sql
 from sqlalchemy import create_engine, pool
 
 from control_plane.auth.passwords import verify_password
@@ -21,25 +16,9 @@ from control_plane.db.engine import sync_database_url
 from control_plane.models import Base
 from deploy.local.throwaway_cluster import ThrowawayCluster
 from migrations.runner import current_revision, head_revision
-from tests.conftest import unique_name
+from tests.integration.control_plane.conftest import run_admin
 
-ADMIN_COMMAND = str(Path(sys.executable).with_name("optischema-admin"))
 PASSWORD = "an admin password, long enough"
-
-
-def run_admin(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTISCHEMA_")}
-    if url is not None:
-        env["OPTISCHEMA_METADATA_URL"] = url
-    return subprocess.run(
-        [ADMIN_COMMAND, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def create_tenant(url: str, name: str, email: str) -> subprocess.CompletedProcess[str]:
@@ -73,20 +52,9 @@ def test_the_migrated_schema_is_the_models_schema(metadata_url: str) -> None:
 
 
 @pytest.fixture
-def owner_url(ready_cluster: ThrowawayCluster) -> Iterator[str]:
-    """An empty database owned by a role that is no superuser: how production should run migrations."""
-    role, database = unique_name("owner"), unique_name("metadata")
-    with ready_cluster.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'owner'").format(sql.Identifier(role)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
-        )
-    try:
-        yield ready_cluster.url(database, user=role, password="owner")
-    finally:
-        with ready_cluster.connect() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+def owner_url(owner_database: tuple[str, str]) -> str:
+    owner, _superuser = owner_database
+    return owner
 
 
 def test_a_non_superuser_owner_can_migrate_and_is_bound_by_row_level_security(owner_url: str) -> None:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 from alembic import command
-from psycopg import sql
 
-from deploy.local.throwaway_cluster import ThrowawayCluster
 from migrations.runner import alembic_config, upgrade_to_head
-from tests.conftest import unique_name
 
 COUNTERS = ("calls", "rows", "total_exec_time_ms", "total_plan_time_ms", "shared_blks_hit", "shared_blks_read",
             "shared_blks_dirtied", "shared_blks_written", "local_blks_hit", "local_blks_read", "temp_blks_read",
@@ -54,23 +49,6 @@ def test_rollup_partitions_come_and_go_with_the_series_partitions(metadata_url: 
             "statement_rollups_p20200103",
             "statement_rollups_p20200104",
         ]
-
-
-@pytest.fixture
-def owner_database(ready_cluster: ThrowawayCluster) -> Iterator[tuple[str, str]]:
-    """(owner URL, superuser URL) of an empty database owned by a role that is no superuser."""
-    role, database = unique_name("owner"), unique_name("metadata")
-    with ready_cluster.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'owner'").format(sql.Identifier(role)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
-        )
-    try:
-        yield ready_cluster.url(database, user=role, password="owner"), ready_cluster.url(database)
-    finally:
-        with ready_cluster.connect() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_the_upgrade_rolls_up_the_series_already_stored(owner_database: tuple[str, str]) -> None:

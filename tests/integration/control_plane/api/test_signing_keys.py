@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -32,22 +30,11 @@ from tests.integration.control_plane.api.conftest import (
     settings_for,
 )
 from tests.integration.control_plane.api.test_agent_jobs import lease, published_keys, queue
-
-ADMIN_COMMAND = str(Path(sys.executable).with_name("optischema-admin"))
+from tests.integration.control_plane.conftest import run_admin
 
 
 def rotate(metadata_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTISCHEMA_")}
-    env |= {"OPTISCHEMA_METADATA_URL": metadata_url, "OPTISCHEMA_SECRET_KEY": SECRET}
-    return subprocess.run(
-        [ADMIN_COMMAND, "rotate-signing-key", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_admin("rotate-signing-key", *args, url=metadata_url, env={"OPTISCHEMA_SECRET_KEY": SECRET})
 
 
 def stored_keys(metadata_url: str) -> list[tuple[str, bytes, bytes | None, str]]:
@@ -146,15 +133,7 @@ def test_the_admin_cli_lists_the_public_keys_agents_can_be_configured_with(
     agent = bearer(register_database(client, acme)["agent_token"])
 
     listed = rotate(metadata_url)  # a next key too
-    printed = subprocess.run(
-        [ADMIN_COMMAND, "signing-keys"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OPTISCHEMA_METADATA_URL": metadata_url},
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    printed = run_admin("signing-keys", url=metadata_url)
 
     assert listed.returncode == 0 and printed.returncode == 0, printed.stderr
     published = published_keys(client, agent).model_dump(mode="json")["keys"]

@@ -12,7 +12,8 @@ from control_plane.analysis.schemas import AnalysisRunOut, SuggestionOut
 from control_plane.analysis.suggestions_repository import SuggestionRepository
 from control_plane.analysis.workload_repository import WorkloadRepository
 from control_plane.api.errors import NotFound
-from control_plane.databases.repository import DatabaseRepository
+from control_plane.auth.dependencies import ensure_role
+from control_plane.databases.service import tenant_database
 from control_plane.models import AnalysisRun, AnalysisSuggestion
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
@@ -58,18 +59,16 @@ def run_out(run: AnalysisRun, suggestions: list[AnalysisSuggestion] | None = Non
 
 class AnalysisService:
     def __init__(self, session: AsyncSession, context: TenantContext, settings: Settings) -> None:
+        self._session = session
         self._context = context
         self._settings = settings
-        self._databases = DatabaseRepository(session, context)
         self._runs = AnalysisRunRepository(session, context)
         self._suggestions = SuggestionRepository(session, context)
 
-    async def ensure_database(self, database_id: uuid.UUID) -> None:
-        if await self._databases.get(database_id) is None:
-            raise NotFound("database not found")
-
     async def request(self, database_id: uuid.UUID, fingerprints: list[str]) -> AnalysisRun:
-        await self.ensure_database(database_id)
+        # Another tenant's database is a 404 before the role is checked.
+        await tenant_database(self._session, self._context, database_id)
+        ensure_role(self._context, "analyst", "admin")
         return await self._runs.add(
             database_id,
             trigger="manual",
@@ -79,14 +78,14 @@ class AnalysisService:
         )
 
     async def get(self, database_id: uuid.UUID, run_id: uuid.UUID) -> AnalysisRunOut:
-        await self.ensure_database(database_id)
+        await tenant_database(self._session, self._context, database_id)
         run = await self._runs.get(database_id, run_id)
         if run is None:
             raise NotFound("analysis run not found")
         return run_out(run, await self._suggestions.of_run(run.id))
 
     async def recent(self, database_id: uuid.UUID, limit: int) -> list[AnalysisRunOut]:
-        await self.ensure_database(database_id)
+        await tenant_database(self._session, self._context, database_id)
         return [run_out(run) for run in await self._runs.recent(database_id, limit)]
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.changes.repository import ChangeRepository
+from control_plane.databases.repository import DatabaseRepository
 from control_plane.tenancy.context import TenantContext
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -76,5 +76,5 @@ async def change_window_open(
     session: AsyncSession, context: TenantContext, database_id: uuid.UUID, now: datetime
 ) -> bool:
     """May the database's apply and rollback jobs be handed out at `now`?"""
-    database = await ChangeRepository(session, context).database(database_id)
+    database = await DatabaseRepository(session, context).get(database_id)
     return database is None or is_open(stored_window(database.maintenance_window), now)

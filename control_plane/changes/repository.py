@@ -74,13 +74,6 @@ class ChangeRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def database(self, database_id: uuid.UUID) -> MonitoredDatabase | None:
-        return await self._session.scalar(
-            select(MonitoredDatabase).where(
-                MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
-            )
-        )
-
     async def set_maintenance_window(self, database_id: uuid.UUID, window: dict[str, Any] | None) -> None:
         await self._session.execute(
             update(MonitoredDatabase)

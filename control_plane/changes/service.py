@@ -30,6 +30,7 @@ from control_plane.changes.lint import lint_sql
 from control_plane.changes.maintenance_window import MaintenanceWindow, stored_window
 from control_plane.changes.repository import ChangeRepository
 from control_plane.changes.trail import record_move
+from control_plane.databases.service import tenant_database
 from control_plane.jobs.service import enqueue_job
 from control_plane.models import AgentJob, MonitoredDatabase, Recommendation
 from control_plane.settings import Settings
@@ -199,21 +200,15 @@ class ChangeService:
         await record_move(self._session, self._context, REQUEST_ROLLBACK, queued, {"job_id": str(job.id)})
         return queued, job
 
-    async def database(self, database_id: uuid.UUID) -> MonitoredDatabase:
-        database = await self._changes.database(database_id)
-        if database is None:
-            raise NotFound("database not found")
-        return database
-
     async def maintenance_window(self, database_id: uuid.UUID) -> MaintenanceWindow | None:
-        database = await self.database(database_id)
+        database = await tenant_database(self._session, self._context, database_id)
         ensure_role(self._context, "admin")
         return stored_window(database.maintenance_window)
 
     async def set_maintenance_window(
         self, database_id: uuid.UUID, window: MaintenanceWindow | None
     ) -> MaintenanceWindow | None:
-        await self.database(database_id)
+        await tenant_database(self._session, self._context, database_id)
         ensure_role(self._context, "admin")
         document = None if window is None else window.model_dump(mode="json")
         await self._changes.set_maintenance_window(database_id, document)
@@ -221,7 +216,7 @@ class ChangeService:
         return window
 
     async def exported(self, database_id: uuid.UUID) -> tuple[MonitoredDatabase, list[Recommendation]]:
-        database = await self.database(database_id)
+        database = await tenant_database(self._session, self._context, database_id)
         ensure_role(self._context, "analyst", "admin")
         return database, await self._changes.exported(database_id)
 

@@ -53,10 +53,7 @@ async def delete_database(
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
 ) -> Response:
-    service = _service(caller, app)
-    await service.get(database_id)  # another tenant's database is a 404 before any role check
-    ensure_role(caller.context, "admin")
-    await service.delete(database_id)
+    await _service(caller, app).delete(database_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -66,7 +63,4 @@ async def rotate_agent_token(
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
 ) -> AgentTokenOut:
-    service = _service(caller, app)
-    await service.get(database_id)
-    ensure_role(caller.context, "admin")
-    return AgentTokenOut(agent_token=await service.rotate_agent_token(database_id))
+    return AgentTokenOut(agent_token=await _service(caller, app).rotate_agent_token(database_id))

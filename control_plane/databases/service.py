@@ -1,4 +1,6 @@
-"""Registering monitored databases and handing out their agent tokens (shown once, stored as HMAC)."""
+"""Registering monitored databases and handing out their agent tokens (shown once, stored as HMAC).
+
+Another tenant's database is a 404 before any role is checked."""
 
 from __future__ import annotations
 
@@ -8,14 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import NotFound
 from control_plane.audit.repository import AuditRepository
+from control_plane.auth.dependencies import ensure_role
 from control_plane.auth.opaque_tokens import AGENT_TOKEN_PREFIX, generate_token, token_hmac
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.models import MonitoredDatabase
 from control_plane.tenancy.context import TenantContext
 
 
+async def tenant_database(
+    session: AsyncSession, context: TenantContext, database_id: uuid.UUID
+) -> MonitoredDatabase:
+    """The caller's tenant's database: another tenant's, like an unknown one, is a 404."""
+    database = await DatabaseRepository(session, context).get(database_id)
+    if database is None:
+        raise NotFound("database not found")
+    return database
+
+
 class DatabaseService:
     def __init__(self, session: AsyncSession, context: TenantContext, secret_key: str) -> None:
+        self._session = session
         self._context = context
         self._secret_key = secret_key
         self._databases = DatabaseRepository(session, context)
@@ -36,12 +50,6 @@ class DatabaseService:
         await self._record("agent_token.create", database_id, {"token_id": str(stored.id)})
         return token
 
-    async def get(self, database_id: uuid.UUID) -> MonitoredDatabase:
-        database = await self._databases.get(database_id)
-        if database is None:
-            raise NotFound("database not found")
-        return database
-
     async def create(self, name: str) -> tuple[MonitoredDatabase, str]:
         database = await self._databases.create(name)
         await self._record("database.create", database.id, {"name": name})
@@ -51,12 +59,14 @@ class DatabaseService:
         return await self._databases.list()
 
     async def delete(self, database_id: uuid.UUID) -> None:
-        database = await self.get(database_id)
+        database = await tenant_database(self._session, self._context, database_id)
+        ensure_role(self._context, "admin")
         await self._databases.delete(database_id)
         await self._record("database.delete", database_id, {"name": database.name})
 
     async def rotate_agent_token(self, database_id: uuid.UUID) -> str:
-        await self.get(database_id)
+        await tenant_database(self._session, self._context, database_id)
+        ensure_role(self._context, "admin")
         revoked = await self._databases.revoke_agent_tokens(database_id)
         if revoked:
             await self._record("agent_token.revoke", database_id, {"revoked": revoked})

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from control_plane.api.services import AppServices, services
-from control_plane.auth.dependencies import CallerSession, agent_caller, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, agent_caller, user_caller
 from control_plane.edges.rate_limit import limiter
 from control_plane.jobs.schemas import JobOut, ResultRecorded, SimulationAccepted, SimulationRequest
 from control_plane.jobs.service import AgentJobService, InvalidJobResult, UserJobService
@@ -68,10 +68,7 @@ async def simulate(
     app: AppServices = Depends(services),
 ) -> SimulationAccepted:
     """Queues a simulation (candidate indexes, or a rewrite to judge) for the database's agent."""
-    service = UserJobService(caller.session, caller.context, app.settings)
-    await service.ensure_database(database_id)  # another tenant's database is a 404 before the role
-    ensure_role(caller.context, "analyst", "admin")
-    job = await service.simulate(database_id, body)
+    job = await UserJobService(caller.session, caller.context, app.settings).simulate(database_id, body)
     return SimulationAccepted(job_id=job.id, status="queued")
 
 

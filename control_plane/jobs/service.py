@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
+from control_plane.auth.dependencies import ensure_role
 from control_plane.changes.lifecycle import CHANGE_JOB_KINDS
 from control_plane.changes.maintenance_window import change_window_open
 from control_plane.changes.outcomes import record_change_leased
-from control_plane.databases.repository import DatabaseRepository
+from control_plane.databases.service import tenant_database
 from control_plane.jobs.outcomes import settle_job_outcome
 from control_plane.jobs.repository import JobRepository
 from control_plane.jobs.schemas import JudgeRewriteRequest, SimulateIndexesRequest
@@ -202,17 +203,14 @@ class UserJobService:
         self._session = session
         self._context = context
         self._settings = settings
-        self._databases = DatabaseRepository(session, context)
         self._jobs = JobRepository(session, context)
-
-    async def ensure_database(self, database_id: uuid.UUID) -> None:
-        if await self._databases.get(database_id) is None:
-            raise NotFound("database not found")
 
     async def simulate(
         self, database_id: uuid.UUID, request: SimulateIndexesRequest | JudgeRewriteRequest
     ) -> AgentJob:
-        await self.ensure_database(database_id)
+        # Another tenant's database is a 404 before the role is checked.
+        await tenant_database(self._session, self._context, database_id)
+        ensure_role(self._context, "analyst", "admin")
         payload = request.model_dump(mode="json", exclude={"kind"})
         return await enqueue_job(
             self._session,
@@ -225,7 +223,7 @@ class UserJobService:
         )
 
     async def get(self, database_id: uuid.UUID, job_id: uuid.UUID) -> AgentJob:
-        await self.ensure_database(database_id)
+        await tenant_database(self._session, self._context, database_id)
         # Expiry is otherwise settled when the agent polls: a job whose agent went away must not
         # read as queued forever.
         await settle_stale_jobs(self._session, self._context, database_id)

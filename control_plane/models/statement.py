@@ -26,7 +26,28 @@ class Statement(Base):
     last_seen_at: Mapped[datetime] = utc_now_column()
 
 
-class StatementStat(Base):
+class StatementCounterColumns:
+    """One statement's pg_stat_statements counters (shared.wire.snapshot.StatementCounters): over one
+    interval in `statement_stats`, added up over one hour in `statement_rollups`."""
+
+    calls: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_exec_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    total_plan_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    shared_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_dirtied: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    local_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    local_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    temp_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    temp_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    blk_read_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    blk_write_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    wal_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class StatementStat(StatementCounterColumns, Base):
     """Per-interval counters of one statement: a time series partitioned by `collected_at` (daily).
 
     Partitions are created ahead and dropped past the retention by a SECURITY DEFINER function, so
@@ -51,18 +72,3 @@ class StatementStat(Base):
     collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     snapshot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     interval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    calls: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    total_exec_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    total_plan_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    shared_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_dirtied: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    local_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    local_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    temp_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    temp_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    blk_read_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    blk_write_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    wal_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)

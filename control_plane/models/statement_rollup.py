@@ -3,14 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, Text
+from sqlalchemy import DateTime, Integer, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.base import Base
+from control_plane.models.statement import StatementCounterColumns
 
 
-class StatementRollup(Base):
+class StatementRollup(StatementCounterColumns, Base):
     """The sum of one statement's `statement_stats` rows over one UTC hour (`bucket` is its start).
 
     Written in the transaction that writes the raw rows (a resent snapshot is refused before either),
@@ -29,18 +30,3 @@ class StatementRollup(Base):
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
     samples: Mapped[int] = mapped_column(Integer, nullable=False)  # how many raw rows were added up
-    calls: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    total_exec_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    total_plan_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    shared_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_dirtied: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    shared_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    local_blks_hit: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    local_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    temp_blks_read: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    temp_blks_written: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    blk_read_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    blk_write_time_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    wal_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import BadRequest, NotFound
 from control_plane.audit.repository import AuditRepository
+from control_plane.auth.dependencies import ensure_role
 from control_plane.crypto.keys import fernet_for
 from control_plane.edges.outbound_url import UnsafeOutboundUrl, check_outbound_url
 from control_plane.models import MonitoredDatabase, Recommendation, Webhook, WebhookDelivery
@@ -56,10 +57,12 @@ async def notify(
 ) -> None:
     """Queues `event` for every webhook of the tenant that subscribed to it. `dedupe` names this
     occurrence of the event (with the recommendation id): queued again, it is not sent twice."""
+    recommendations = list(recommendations)
+    if not recommendations:  # nothing to announce (most snapshots): no need to look for webhooks
+        return
     repository = NotificationRepository(session, context)
     hooks = await repository.subscribed(event)
-    recommendations = list(recommendations)
-    if not hooks or not recommendations:
+    if not hooks:
         return
     names: dict[uuid.UUID, str] = {}
     rows: list[dict[str, Any]] = []
@@ -158,7 +161,8 @@ class WebhookService:
         return webhook
 
     async def delete(self, webhook_id: uuid.UUID) -> None:
-        await self.found(webhook_id)
+        await self.found(webhook_id)  # another tenant's webhook is a 404 before the role
+        ensure_role(self._context, "admin")
         await self._webhooks.delete(webhook_id)
         await self._audit.record(
             self._actor, "webhook.delete", f"webhook:{webhook_id}", actor_user_id=self._context.user_id
@@ -166,4 +170,5 @@ class WebhookService:
 
     async def deliveries(self, webhook_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
         await self.found(webhook_id)
+        ensure_role(self._context, "admin")
         return await self._webhooks.deliveries(webhook_id, limit)

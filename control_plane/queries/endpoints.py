@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from control_plane.analysis.service import explanation_for
 from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
-from control_plane.databases.repository import DatabaseRepository
+from control_plane.databases.service import tenant_database
 from control_plane.queries.repository import QueryRepository, rollup_bucket
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
 from control_plane.recommendations.service import recommendations_for_query
@@ -19,8 +19,7 @@ SERIES_RANGE = timedelta(days=7)
 
 
 async def _queries(caller: CallerSession, database_id: uuid.UUID) -> QueryRepository:
-    if await DatabaseRepository(caller.session, caller.context).get(database_id) is None:
-        raise NotFound("database not found")
+    await tenant_database(caller.session, caller.context, database_id)
     return QueryRepository(caller.session, caller.context, database_id)
 
 

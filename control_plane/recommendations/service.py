@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.api.errors import NotFound
 from control_plane.changes.lifecycle import rollback_available
-from control_plane.databases.repository import DatabaseRepository
+from control_plane.databases.service import tenant_database
 from control_plane.models import Recommendation
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
@@ -70,7 +69,6 @@ class RecommendationService:
     def __init__(self, session: AsyncSession, context: TenantContext) -> None:
         self._session = session
         self._context = context
-        self._databases = DatabaseRepository(session, context)
         self._recommendations = RecommendationRepository(session, context)
 
     async def store_agent_findings(self, database_id: uuid.UUID, findings: AdviceReport | None) -> None:
@@ -85,8 +83,7 @@ class RecommendationService:
         await notify_recommendation_ready(self._session, self._context, stored)
 
     async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
-        if await self._databases.get(database_id) is None:
-            raise NotFound("database not found")
+        await tenant_database(self._session, self._context, database_id)
         return [
             recommendation_out(row) for row in await self._recommendations.of_database(database_id, status)
         ]

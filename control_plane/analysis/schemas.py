@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
+from shared.wire.base import BIGINT_MAX
+
 ProviderSetting = Literal["none", "openai", "gemini", "anthropic"]
 Fingerprint = str
 
@@ -67,7 +69,10 @@ class LLMSettingsIn(BaseModel):
         default=None, description="Omitted: the stored key is kept. Empty: the stored key is removed."
     )
     monthly_token_budget: int | None = Field(
-        default=None, ge=0, description="Tokens per calendar month; null: the operator's default"
+        default=None,
+        ge=0,
+        le=BIGINT_MAX,
+        description="Tokens per calendar month; null: the operator's default",
     )
 
 

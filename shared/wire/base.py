@@ -10,7 +10,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# PostgreSQL's bigint and integer: a count above these cannot be stored, so it is a malformed payload
+# (422) rather than an overflow inside the server (500).
+BIGINT_MAX = 2**63 - 1
+INTEGER_MAX = 2**31 - 1
+
+NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+NonNegativeInt32 = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
@@ -20,4 +26,12 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-__all__ = ["Fingerprint", "NonNegativeFloat", "NonNegativeInt", "WireModel"]
+__all__ = [
+    "BIGINT_MAX",
+    "INTEGER_MAX",
+    "Fingerprint",
+    "NonNegativeFloat",
+    "NonNegativeInt",
+    "NonNegativeInt32",
+    "WireModel",
+]

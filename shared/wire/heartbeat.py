@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.wire.snapshot import NonNegativeInt, WireModel
+from shared.wire.base import NonNegativeInt, NonNegativeInt32, WireModel
 
 
 class Heartbeat(WireModel):
     agent_version: str = Field(max_length=64)
     server_version: str | None = Field(default=None, max_length=64)
-    spooled_snapshots: NonNegativeInt = 0
+    spooled_snapshots: NonNegativeInt32 = 0
     dropped_snapshots: NonNegativeInt = Field(
         default=0, description="Evicted from the spool since the last heartbeat"
     )

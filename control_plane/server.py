@@ -26,6 +26,7 @@ from control_plane.db.engine import create_engine
 from control_plane.ingestion.companion import start_companion, stop_companion
 from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
+from shared.log_setup import DEFAULT_LOG_LEVEL, configure_logging
 
 log = logging.getLogger("optischema.control_plane")
 WORKER_APP = "control_plane.server:worker_app"  # what uvicorn imports in each web worker process
@@ -40,9 +41,9 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Read before the settings model, whose own errors must already be logged; Settings.log_level
+    # declares the same variable so that it is validated and documented with the others.
+    configure_logging(os.environ.get("OPTISCHEMA_LOG_LEVEL") or DEFAULT_LOG_LEVEL)
 
 
 def _tune_runtime() -> None:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.log_setup import DEFAULT_LOG_LEVEL, LogLevel
+
 KNOWN_WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "development", "dev", "optischema"})
 MIN_SECRET_LENGTH = 32
 DEVELOPMENT_SECRET = "development-only-secret-never-use-in-production!!"  # noqa: S105  # only with OPTISCHEMA_ENV=development
@@ -26,6 +28,7 @@ class Settings(BaseSettings):
     port: int = 8000
     secret_key: SecretStr = SecretStr("")
     workers: Literal["on", "off", "only"] = "on"
+    log_level: LogLevel = DEFAULT_LOG_LEVEL  # see shared.log_setup: secret-bearing libraries stay quiet
     rate_limit_storage: str = "memory://"
     # Tenant-set outbound URLs (LLM base URLs, webhooks) may reach private and loopback addresses
     # only when the operator says so: see control_plane.edges.outbound_url.

@@ -24,24 +24,25 @@ from agent.runner.daemon import run_cycles, stop_on_signals
 from agent.runner.local_advice import advise_database
 from agent.snapshot.collector import Collector, PrerequisitesMissing
 from agent.state.collector_state import load_state
+from shared.log_setup import DEFAULT_LOG_LEVEL, LOG_LEVELS, configure_logging
 from shared.version import PRODUCT_VERSION
 
 log = logging.getLogger("optischema.agent")
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The pool retries in the background and would repeat the same connection error many times.
-    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
-
-
 @click.group()
 @click.version_option(PRODUCT_VERSION, prog_name="optischema-agent")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    envvar="OPTISCHEMA_LOG_LEVEL",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=DEFAULT_LOG_LEVEL,
+    show_default=True,
+)
+def cli(log_level: str) -> None:
     """OptiSchema agent: reads PostgreSQL statistics locally and ships only anonymized metrics."""
-    _configure_logging()
+    # The pool retries in the background and would repeat the same connection error many times.
+    configure_logging(log_level, floors={"psycopg.pool": logging.CRITICAL})
 
 
 @cli.command()

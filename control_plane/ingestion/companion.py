@@ -39,6 +39,7 @@ from control_plane.ingestion.payload import PayloadRejected, decode_snapshot
 from control_plane.ingestion.service import IngestionService
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
+from shared.log_setup import configure_logging
 
 log = logging.getLogger(__name__)
 WORKER_CHECK_INTERVAL_S = 1.0
@@ -134,7 +135,7 @@ def _start_companion(settings: Settings, worker_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group: the worker decides
     os.nice(COMPANION_NICENESS)
     threading.Thread(target=_exit_with, args=(worker_pid,), name="exit-with-worker", daemon=True).start()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     _THIS_PROCESS.loop = asyncio.new_event_loop()
     _THIS_PROCESS.engine = engine_from_url(settings.metadata_url, pool_size=1, max_overflow=1)
     gc.collect()

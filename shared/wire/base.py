@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # PostgreSQL's bigint and integer: a count above these cannot be stored, so it is a malformed payload
 # (422) rather than an overflow inside the server (500).
@@ -24,6 +24,25 @@ Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 class WireModel(BaseModel):
     # A payload with unknown keys is malformed: rejecting it whole beats storing half of it.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: object) -> object:
+        # PostgreSQL text cannot hold U+0000: such a payload would fail deep inside ingestion (a 500,
+        # or a snapshot lost in the worker) instead of being refused whole, here, with a 422.
+        if _holds_nul(value):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
 
 
 __all__ = [

@@ -1,0 +1,157 @@
+"""The anonymizer, fuzzed: generated statements of every shape, with planted values in every position.
+
+Each generated statement hides marker values (`zq` plus hex digits in strings, comments and dollar
+quotes; seven-digit numbers starting 97 in numeric positions) wherever PostgreSQL allows a constant:
+comparisons, IN lists, LIKE, BETWEEN, CASE, casts, arrays, JSON operators, LIMIT/OFFSET, VALUES,
+INSERT ... ON CONFLICT, UPDATE ... RETURNING, subqueries and CTEs, behind every kind of quoting
+(plain, E'', U&'', $$, $tag$) and inside comments. Whatever comes out is either a rejection that
+carries nothing but its reason, or a text in which no marker survives and nothing is quoted but
+identifiers.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from agent.anonymize.query_text import AnonymizedStatement, Rejected, anonymize_query
+from shared.sql.normalized_text import split_segments
+
+_HEX = "0123456789abcdef"
+
+
+@st.composite
+def marker(draw: st.DrawFn) -> str:
+    return "zq" + "".join(draw(st.lists(st.sampled_from(_HEX), min_size=6, max_size=6)))
+
+
+@st.composite
+def number_marker(draw: st.DrawFn) -> str:
+    return str(draw(st.integers(9_700_000, 9_799_999)))
+
+
+@st.composite
+def string_constant(draw: st.DrawFn) -> tuple[str, str]:
+    """(the marker, the constant as SQL text): every quoting PostgreSQL has."""
+    value = draw(marker())
+    form = draw(st.sampled_from(["plain", "doubled", "escape", "unicode", "dollar", "tagged", "cast"]))
+    sql = {
+        "plain": f"'{value}'",
+        "doubled": f"'it''s {value}'",
+        "escape": f"E'{value}\\n\\''",
+        "unicode": f"U&'{value}\\0041'",
+        "dollar": f"$${value}$$",
+        "tagged": f"$tag${value} ' \" $$ $tag$",
+        "cast": f"'{value}'::text",
+    }[form]
+    return value, sql
+
+
+@st.composite
+def constant(draw: st.DrawFn) -> tuple[str, str]:
+    if draw(st.booleans()):
+        return draw(string_constant())
+    value = draw(number_marker())
+    return value, draw(st.sampled_from([value, f"{value}.5", f"-{value}", f"{value}e0", f"{value}::bigint"]))
+
+
+@st.composite
+def predicate(draw: st.DrawFn, planted: list[str]) -> str:
+    def const() -> str:
+        value, sql = draw(constant())
+        planted.append(value)
+        return sql
+
+    def text_const() -> str:
+        value, sql = draw(string_constant())
+        planted.append(value)
+        return sql
+
+    shape = draw(st.integers(0, 11))
+    column = draw(st.sampled_from(["a", "t.b", '"Mixed"', "c"]))
+    if shape == 0:
+        return f"{column} = {const()}"
+    if shape == 1:
+        return f"{column} IN ({const()}, {const()})"
+    if shape == 2:
+        return f"b LIKE {text_const()}"
+    if shape == 3:
+        return f"a BETWEEN {const()} AND {const()}"
+    if shape == 4:
+        return f"CASE WHEN a > {const()} THEN {text_const()} ELSE b END = {text_const()}"
+    if shape == 5:
+        return f"doc ->> {text_const()} = {text_const()}"
+    if shape == 6:
+        return f"doc @> {text_const()}::jsonb"
+    if shape == 7:
+        return f"a = ANY (ARRAY[{const()}, {const()}])"
+    if shape == 8:
+        return f"EXISTS (SELECT 1 FROM u WHERE u.x = t.a AND u.y = {const()})"
+    if shape == 9:
+        return f"lower(b) <> {text_const()} OR a < {const()}"
+    if shape == 10:
+        return f"b ~* {text_const()}"
+    return f"(a, b) = ({const()}, {text_const()})"
+
+
+@st.composite
+def statement(draw: st.DrawFn) -> tuple[str, list[str]]:
+    planted: list[str] = []
+
+    def const() -> str:
+        value, sql = draw(constant())
+        planted.append(value)
+        return sql
+
+    where = " AND ".join(draw(st.lists(predicate(planted), min_size=1, max_size=3)))
+    shape = draw(st.integers(0, 6))
+    if shape == 0:
+        text = f"SELECT a, b FROM t WHERE {where} ORDER BY 1 LIMIT {const()} OFFSET {const()}"
+    elif shape == 1:
+        text = f"WITH w AS (SELECT a FROM t WHERE {where}) SELECT count(*) FROM w GROUP BY 1"
+    elif shape == 2:
+        text = (
+            f"INSERT INTO t (a, b) VALUES ({const()}, {const()}) ON CONFLICT (a) DO UPDATE SET b = {const()}"
+        )
+    elif shape == 3:
+        text = f"UPDATE t SET b = {const()} WHERE {where} RETURNING a, {const()}"
+    elif shape == 4:
+        text = f"DELETE FROM t WHERE {where}"
+    elif shape == 5:
+        text = f"SELECT {const()} AS k, coalesce(b, {const()}) FROM t WHERE {where}"
+    else:
+        text = f"SELECT * FROM t JOIN u ON u.x = t.a AND u.y = {const()} WHERE {where}"
+    if draw(st.booleans()):
+        comment = draw(marker())
+        planted.append(comment)
+        text = draw(
+            st.sampled_from(
+                [f"/* {comment} */ {text}", f"{text} -- {comment}", f"{text} /* a /* {comment} */ b */"]
+            )
+        )
+    return text, planted
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=statement())
+def test_no_planted_value_survives_anonymization_in_any_position(generated: tuple[str, list[str]]) -> None:
+    text, planted = generated
+    result = anonymize_query(text)
+    if isinstance(result, Rejected):
+        event(f"rejected: {result.reason}")
+        assert Rejected.__slots__ == ("reason",)  # a rejection can carry nothing of the text
+        return
+    event("anonymized")
+    assert isinstance(result, AnonymizedStatement)
+    for value in planted:
+        assert value.lower() not in result.query.lower(), (text, result.query)
+    assert all(segment.kind in ("code", "identifier") for segment in split_segments(result.query))
+    assert "--" not in result.query and "/*" not in result.query
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_any_text_is_anonymized_or_rejected_never_raises(text: str) -> None:
+    result = anonymize_query(text)
+
+    assert isinstance(result, AnonymizedStatement | Rejected)

@@ -1,9 +1,10 @@
 """Generic plans: EXPLAIN (FORMAT JSON), never ANALYZE, of normalized statement text.
 
 pg_stat_statements text has `$n` placeholders and no values, so the only honest plan is the
-generic one. PostgreSQL 16+ explains such text directly (`GENERIC_PLAN`); before 16 the statement
-is prepared and executed with NULLs under `plan_cache_mode = force_generic_plan`. Everything runs
-in a transaction that is rolled back, and DML is explained, never executed.
+generic one. PostgreSQL 16+ explains such text directly (`GENERIC_PLAN`, over the simple query
+protocol, after a check that the text is exactly one statement); before 16 the statement is
+prepared and executed with NULLs under `plan_cache_mode = force_generic_plan`. Everything runs in a
+read-only transaction that is rolled back, and DML is explained, never executed.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import psycopg
 
-from agent.db.session import AgentSession
+from agent.db.session import AgentSession, lost_connection
 from shared.sql.normalized_text import max_parameter_number, repair_normalized_text
 from shared.sql.parameter_types import numeric_parameters
+from shared.sql.statement_boundaries import NotOneStatement, single_statement
 
 GENERIC_PLAN_OPTION_VERSION = 160000
 _statement_names = itertools.count(1)
@@ -44,7 +46,11 @@ def explain_generic(session: AgentSession, normalized_text: str, server_version_
     """The generic plan of one statement, or the planner's reason why there is none."""
     text = repair_normalized_text(normalized_text).strip().rstrip(";")
     if server_version_num >= GENERIC_PLAN_OPTION_VERSION:
-        return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}"])[0]
+        try:
+            statement = single_statement(text)
+        except NotOneStatement as refusal:
+            return ExplainOutcome(plan=None, error=str(refusal))
+        return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {statement}"], simple=True)[0]
     outcome = _explain_prepared(session, text, declared={})
     if outcome.plan is None:
         # Normalized text can leave a parameter with nothing to infer its type from ($1 + $2,
@@ -80,17 +86,29 @@ def _explain_prepared(session: AgentSession, text: str, declared: dict[int, str]
     return outcome
 
 
-def _explain(session: AgentSession, statements: list[str]) -> tuple[ExplainOutcome, int]:
-    """Runs the statements in a rolled-back transaction; returns the plan and how many succeeded."""
+def _explain(
+    session: AgentSession, statements: list[str], *, simple: bool = False
+) -> tuple[ExplainOutcome, int]:
+    """Runs the statements in a rolled-back, read-only transaction; returns the plan and how many
+    succeeded. `simple`: the last one (the EXPLAIN) goes over the simple query protocol.
+
+    A lost connection is not the statement's fault: it is raised, for the session to report as
+    DatabaseUnavailable, instead of being recorded as this statement's planning error.
+    """
     completed = 0
     try:
         with session.rolled_back():
+            # Nothing explained here may write, even if a parser somewhere misjudged the text.
+            session.execute_text("SET LOCAL transaction_read_only = on")
             rows: list[tuple[Any, ...]] = []
-            for statement in statements:
-                rows = session.execute_text(statement)
+            for position, statement in enumerate(statements):
+                last = position == len(statements) - 1
+                rows = session.explain_text(statement) if simple and last else session.execute_text(statement)
                 completed += 1
             return ExplainOutcome(plan=_as_json(rows[0][0])), completed
     except psycopg.Error as error:
+        if lost_connection(session.connection, error):
+            raise
         return ExplainOutcome(plan=None, error=_first_line(error)), completed
 
 

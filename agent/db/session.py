@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from agent.config import SessionLimits, redact_url
+from shared.sql.statement_boundaries import single_statement
 
 AGENT_MARKER = "/* optischema-agent */"
 APPLICATION_NAME = "optischema-agent"
@@ -29,6 +30,16 @@ class DatabaseUnavailable(Exception):
     """The monitored database could not be reached; the message never contains the password."""
 
 
+def lost_connection(connection: psycopg.Connection[tuple[Any, ...]], error: BaseException) -> bool:
+    """Whether `error` means the connection itself is gone (server restart, crash, network), as
+    opposed to one statement failing on a healthy connection."""
+    if connection.broken or connection.closed:
+        return True
+    state = getattr(error, "sqlstate", None) or ""
+    # Class 08: connection exceptions; 57P01-57P03: admin/crash shutdown, cannot connect now.
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def marked(statement: str) -> str:
     return f"{AGENT_MARKER} {statement}"
 
@@ -36,15 +47,68 @@ def marked(statement: str) -> str:
 Query = LiteralString | sql.Composable
 
 
+# What the agent's own code depends on, whatever the database or role defaults say: psycopg parses
+# dates and timestamps only in ISO style (a database with `DateStyle = 'SQL, DMY'` made `snapshot`
+# fail), interval text only in the `postgres` style, and costs and ratios must keep all their digits.
+# Every one of these may be set by any role, so they travel in the startup packet.
+SESSION_SETTINGS: dict[str, str] = {
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "extra_float_digits": "3",
+}
+
+# Hooks of other extensions that run while the agent plans a statement, switched off in the agent's
+# own sessions only. pg_qualstats 2.0.4 crashed a backend (SIGSEGV in ExplainOnePlan) on a
+# partitionwise join prepared with force_generic_plan and explained with EXECUTE of NULLs: with
+# every backend restarted, pg_stat_statements lost its counters. auto_explain and pg_store_plans only
+# watch executed plans, but nothing the agent runs is worth their log lines. Some of these may be
+# superuser-only, or the extension absent (then SET creates a harmless placeholder): each is set on
+# its own after connecting and a refusal is only logged, never a failed connection.
+EXPLAIN_HOOKS_OFF: dict[str, str] = {
+    "pg_qualstats.enabled": "off",
+    "pg_qualstats.track_constants": "off",
+    "auto_explain.log_min_duration": "-1",
+    "pg_store_plans.track": "none",
+}
+
+
 def session_options(
     *, statement_timeout_ms: int, lock_timeout_ms: int, idle_in_transaction_timeout_ms: int
 ) -> str:
-    """The libpq `options` that set a session's timeouts as it starts."""
-    return (
-        f"-c statement_timeout={statement_timeout_ms} "
-        f"-c lock_timeout={lock_timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={idle_in_transaction_timeout_ms}"
-    )
+    """The libpq `options` that set a session's timeouts and what the agent depends on as it starts."""
+    settings = {
+        "statement_timeout": str(statement_timeout_ms),
+        "lock_timeout": str(lock_timeout_ms),
+        "idle_in_transaction_session_timeout": str(idle_in_transaction_timeout_ms),
+        **SESSION_SETTINGS,
+    }
+    # libpq splits options on spaces; a backslash keeps one inside a value (`ISO, MDY`).
+    return " ".join(f"-c {name}={value.replace(' ', chr(92) + ' ')}" for name, value in settings.items())
+
+
+def configure_session(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Run on every new pooled connection: extension hooks off, and pg_catalog first in the path.
+
+    The search_path is the database's own (the workload's unqualified names must resolve as they
+    do for the application), with pg_catalog put explicitly first so that no schema on it can shadow
+    a catalog function or operator the agent calls.
+    """
+    for name, value in EXPLAIN_HOOKS_OFF.items():
+        try:
+            connection.execute(sql.SQL(marked("SELECT set_config({}, {}, false)")).format(name, value))
+        except psycopg.errors.InsufficientPrivilege:
+            log.debug("cannot switch off %s in the agent's session (superuser only)", name)
+        except psycopg.Error as error:
+            log.debug("cannot switch off %s in the agent's session: %s", name, connect_failure_reason(error))
+    row = connection.execute(marked("SELECT current_setting('search_path')")).fetchone()
+    path = str(row[0]) if row else ""
+    if path.split(",", 1)[0].strip() != "pg_catalog":
+        connection.execute(
+            sql.SQL(marked("SELECT set_config('search_path', {}, false)")).format(
+                "pg_catalog, " + path if path.strip() else "pg_catalog"
+            )
+        )
 
 
 def connect_failure_reason(error: psycopg.Error) -> str:
@@ -78,6 +142,21 @@ class AgentSession:
     def fetch_one(self, query: Query, params: Sequence[object] | None = None) -> tuple[Any, ...] | None:
         rows = self.fetch_all(query, params)
         return rows[0] if rows else None
+
+    def explain_text(self, statement: str) -> list[tuple[Any, ...]]:
+        """Run an EXPLAIN of workload text through the simple query protocol.
+
+        `EXPLAIN (GENERIC_PLAN)` (PostgreSQL 16+) must see the statement's `$n` as its own
+        placeholders; over the extended protocol the server takes them for bind parameters and
+        refuses ("bind message supplies 0 parameters"). The simple protocol would run a second
+        statement, so the text is checked to be exactly one first (`single_statement`), and callers
+        run it inside a rolled-back, read-only transaction.
+        """
+        text = single_statement(statement)
+        with self._connection.cursor() as cursor:
+            self.workload_statements_sent += 1
+            cursor.execute(marked(text))  # no parameters, text results: the simple query protocol
+            return cursor.fetchall() if cursor.description else []
 
     def execute_text(self, statement: str) -> list[tuple[Any, ...]]:
         """Run text that is not a literal of ours (EXPLAIN of workload text), still marked.
@@ -122,6 +201,10 @@ class MonitoredDatabase:
                 "prepare_threshold": None,
                 "autocommit": True,
             },
+            # A connection the server closed while it sat in the pool (a restart) is found and
+            # replaced when it is lent out, not when the agent's first statement fails on it.
+            check=ConnectionPool.check_connection,
+            configure=configure_session,
             name="optischema-monitored",
         )
         self._opened = False
@@ -153,14 +236,26 @@ class MonitoredDatabase:
 
     @contextmanager
     def session(self) -> Iterator[AgentSession]:
+        """A borrowed session. A connection lost under it (a restart of the server, a crashed
+        backend, the network) surfaces as DatabaseUnavailable, which every command reports in one
+        line and the daemon logs and retries next cycle; the pool replaces the dead connection."""
         self.open()
-        with self._pool.connection() as connection:
-            session = AgentSession(connection)
-            try:
-                yield session
-            finally:
-                self.statements_sent += session.statements_sent
-                self.workload_statements_sent += session.workload_statements_sent
+        try:
+            with self._pool.connection() as connection:
+                session = AgentSession(connection)
+                try:
+                    yield session
+                except psycopg.Error as error:
+                    if lost_connection(connection, error):
+                        raise DatabaseUnavailable(
+                            f"lost the connection to {self.redacted_url}: {connect_failure_reason(error)}"
+                        ) from error
+                    raise
+                finally:
+                    self.statements_sent += session.statements_sent
+                    self.workload_statements_sent += session.workload_statements_sent
+        except PoolTimeout as error:
+            raise DatabaseUnavailable(self._explain_failure()) from error
 
     def close(self) -> None:
         self._pool.close()

@@ -41,6 +41,14 @@ _OPTIONS: list[Callable[[F], F]] = [
         "--statement-timeout-ms", envvar="OPTISCHEMA_STATEMENT_TIMEOUT_MS", type=int, default=10_000
     ),
     click.option(
+        "--connect-timeout",
+        envvar="OPTISCHEMA_CONNECT_TIMEOUT_S",
+        type=click.FloatRange(min=0.5),
+        default=SessionLimits.connect_timeout_s,
+        show_default=True,
+        help="Seconds to wait for a connection to the monitored database",
+    ),
+    click.option(
         "--plans-per-cycle", envvar="OPTISCHEMA_PLANS_PER_CYCLE", type=click.IntRange(0), default=10
     ),
 ]
@@ -158,7 +166,9 @@ def build_config(options: dict[str, Any]) -> AgentConfig:
         spool_dir=options["spool_dir"] or default_spool_dir(),
         control_plane_public_key=options["control_plane_public_key"],
         limits=SessionLimits(
-            max_connections=options["max_connections"], statement_timeout_ms=options["statement_timeout_ms"]
+            max_connections=options["max_connections"],
+            statement_timeout_ms=options["statement_timeout_ms"],
+            connect_timeout_s=options["connect_timeout"],
         ),
         collector=CollectorSettings(plans_per_cycle=options["plans_per_cycle"]),
         run=build_run_settings(options) if "once" in options else RunSettings(),

@@ -56,7 +56,17 @@ def run_cycles(
     last: CycleReport | None = None
     while not stop.is_set():
         started = monotonic()
-        last = runner.run_cycle()
+        try:
+            last = runner.run_cycle()
+        except Exception:
+            # Every step already logs and survives its own failures (a lost database connection is
+            # DatabaseUnavailable); this is the net under a bug. A daemon that exits loses every
+            # interval after it, so the next cycle tries again; `--once` still fails loudly.
+            if once:
+                raise
+            log.exception("the cycle failed unexpectedly; the next one starts on schedule")
+            stop.wait(max(0.0, interval_s - (monotonic() - started)))
+            continue
         log.info(
             "cycle %d: collected=%s delivered=%d spooled=%d jobs=%d refused=%d%s",
             last.number,

@@ -10,7 +10,6 @@ other answer leaves it `dismissed` (or `failed`) as evidence only, never shown a
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,10 +21,8 @@ from control_plane.models import AgentJob, AnalysisSuggestion
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.tenancy.context import TenantContext
+from shared.sql.index_ddl import IndexDefinition
 from shared.wire.jobs import JudgeRewriteResult, SimulateIndexesResult
-
-MAX_IDENTIFIER = 63
-_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 @dataclass(frozen=True)
@@ -42,29 +39,16 @@ class ProofIdea:
     risk: str | None = None
 
 
-def quote_identifier(name: str) -> str:
-    return name if _PLAIN_IDENTIFIER.fullmatch(name) else '"' + name.replace('"', '""') + '"'
-
-
-def index_name(table: str, columns: tuple[str, ...]) -> str:
-    bare = table.split(".", 1)[-1]
-    name = re.sub(r"[^a-z0-9_]", "_", f"{bare}_{'_'.join(columns)}_idx".lower())
-    if len(name) <= MAX_IDENTIFIER:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
+def index_definition(table: str, columns: tuple[str, ...]) -> IndexDefinition:
+    """The index an idea names: `table` is the snapshot's `schema.table`, case and all."""
+    return IndexDefinition.on_table(table, columns)
 
 
 def index_ddl(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
-    """The CREATE INDEX CONCURRENTLY of an index idea and its rollback, as the agent writes them."""
-    schema, bare = table.split(".", 1)
-    qualified = f"{quote_identifier(schema)}.{quote_identifier(bare)}"
-    name = index_name(table, columns)
-    keys = ", ".join(quote_identifier(column) for column in columns)
-    return (
-        f"CREATE INDEX CONCURRENTLY {name} ON {qualified} ({keys});",
-        f"DROP INDEX CONCURRENTLY IF EXISTS {quote_identifier(schema)}.{name};",
-    )
+    """The CREATE INDEX CONCURRENTLY of an index idea and its rollback: the very text the agent's
+    advisor writes for the same table and columns (both come from shared.sql.index_ddl)."""
+    index = index_definition(table, columns)
+    return index.create_sql(), index.rollback_sql()
 
 
 def stable_key(

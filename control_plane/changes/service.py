@@ -7,7 +7,6 @@ is a 404 before any role is checked.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,34 +34,33 @@ from control_plane.jobs.service import enqueue_job
 from control_plane.models import AgentJob, MonitoredDatabase, Recommendation
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
+from shared.sql.ddl_allow_list import AllowedDdl, DdlRefused, admit_ddl
 from shared.wire.jobs import ChangePayload
 
-_INDEX_NAME = re.compile(
-    r"^\s*(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"|DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?)"
-    r"((?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
-    re.IGNORECASE,
-)
+
+def admitted_change(sql: str | None, what: str) -> AllowedDdl:
+    """The statement a job would carry, checked with the agent's own allow-list before it is queued.
+
+    The agent refuses any other statement anyway (signed or not); refusing here says why to the person
+    who clicked, before a job, an audit record and a status move exist for a change that cannot run.
+    """
+    try:
+        return admit_ddl(sql or "")
+    except DdlRefused as refused:
+        raise Conflict(f"the {what} SQL is not a change the agent may run: {refused}") from None
 
 
-def index_name_of(sql: str) -> str | None:
-    """The index a CREATE/DROP INDEX names, without its schema (as the catalog's relname)."""
-    match = _INDEX_NAME.match(sql)
-    if match is None:
-        return None
-    name = match.group(1).rsplit(".", 1)[-1] if '"' not in match.group(1) else match.group(1).split('".')[-1]
-    return name.strip('"')[:63] or None
-
-
-def change_payload(recommendation: Recommendation, sql: str) -> ChangePayload:
-    table = (
-        recommendation.table_name if recommendation.table_name and "." in recommendation.table_name else None
-    )
+def change_payload(recommendation: Recommendation, sql: str, change: AllowedDdl) -> ChangePayload:
+    """The job's payload: `sql` as approved, and the index name the allow-list read from it (`change`),
+    as the catalog spells it (quoted names as written, unquoted ones folded)."""
+    table = recommendation.table_name
+    if not (table and "." in table) and change.schema is not None and change.table is not None:
+        table = f"{change.schema}.{change.table}"
     return ChangePayload(
         recommendation_id=recommendation.id,
         sql=sql,
-        table=table,
-        index_name=index_name_of(recommendation.sql),
+        table=table if table and "." in table else None,
+        index_name=change.index_name,
         estimated_size_bytes=None,
     )
 
@@ -112,6 +110,7 @@ class ChangeService:
             ensure_applicable(recommendation)
         except NotApplicable as error:
             raise Conflict(str(error)) from None
+        change = admitted_change(recommendation.sql, "recommendation's")
         findings = await self.linted(recommendation)
         status_before = recommendation.status
         now = await self._changes.now()
@@ -135,7 +134,7 @@ class ChangeService:
             self._context,
             approved.database_id,
             "apply",
-            change_payload(approved, approved.sql),
+            change_payload(approved, approved.sql, change),
             expires_in=timedelta(seconds=self._settings.change_job_expiry_s) + waits,
             max_attempts=self._settings.job_max_attempts,
             not_before=not_before,
@@ -175,12 +174,13 @@ class ChangeService:
             ensure_rollback_possible(recommendation)
         except NotApplicable as error:
             raise Conflict(str(error)) from None
+        change = admitted_change(recommendation.rollback_sql, "rollback")
         job = await enqueue_job(
             self._session,
             self._context,
             recommendation.database_id,
             "rollback",
-            change_payload(recommendation, recommendation.rollback_sql or ""),
+            change_payload(recommendation, recommendation.rollback_sql or "", change),
             expires_in=timedelta(seconds=self._settings.change_job_expiry_s),
             max_attempts=self._settings.job_max_attempts,
             recommendation_id=recommendation.id,

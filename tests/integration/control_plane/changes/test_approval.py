@@ -205,7 +205,9 @@ def test_squawk_findings_are_shown_before_approval_and_cached_for_listing(
     rules = [f["rule"] for f in reviewed["lint"]]
     assert rules == ["require-concurrent-index-creation"]  # prefer-robust-stmts etc. configured away
     assert after["lint"] == reviewed["lint"]
-    assert approve(client, shop).status_code == 200  # findings inform, they do not block
+    # squawk's findings inform; the agent's allow-list decides, and it refuses a blocking build
+    # (tests/integration/control_plane/changes/test_refused_ddl.py).
+    assert approve(client, shop).status_code == 409
 
 
 def test_a_concurrent_index_has_no_squawk_findings(client: TestClient, acme: SeededTenant) -> None:

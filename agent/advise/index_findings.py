@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
-from agent.advise.candidate_index import quote_identifier
+from shared.sql.index_ddl import drop_index_sql
 from shared.sql.normalized_text import split_segments
 from shared.wire.advice import Recommendation
 from shared.wire.snapshot import IndexStats
@@ -113,8 +113,7 @@ def _drop(index: IndexStats, rationale: str, raw: RawDefinitions | None) -> Reco
         id="drop_index:" + hashlib.sha256(qualified.encode()).hexdigest()[:16],
         kind="drop_index",
         tier="advisory",
-        sql=f"DROP INDEX CONCURRENTLY IF EXISTS {quote_identifier(index.schema_name)}"
-        f".{quote_identifier(index.name)};",
+        sql=drop_index_sql(index.schema_name, index.name),
         rollback_sql=rebuild,
         table=f"{index.schema_name}.{index.table}",
         columns=list(index.columns),

@@ -18,6 +18,7 @@ from agent.apply.connection import ApplyConnection
 from agent.apply.errors import ChangeFailed
 from agent.apply.index_build import run_with_lock_retries
 from agent.config import ApplySettings
+from shared.sql.index_ddl import drop_index_sql
 
 
 class BuildStillRunning(ChangeFailed):
@@ -52,7 +53,7 @@ def drop_invalid_leftover(
     try:
         run_with_lock_retries(
             connection,
-            f"DROP INDEX CONCURRENTLY IF EXISTS {connection.qualified_name(index.schema, index.name)}",
+            drop_index_sql(index.schema, index.name),
             settings,
             what=f"dropping the INVALID index {index.qualified}",
             sleep=sleep,

@@ -16,6 +16,7 @@ from agent.advise.plan_costs import plan_cost
 from agent.advise.rewrite_judge import judge_rewrite
 from agent.anonymize.error_text import scrub_error_message
 from agent.db.session import AgentSession
+from shared.sql.index_ddl import split_table_name
 from shared.wire.jobs import (
     CandidateIndexSpec,
     IndexEstimate,
@@ -47,7 +48,7 @@ def _candidate(spec: CandidateIndexSpec, known_columns: Mapping[str, set[str]]) 
         return f"only btree candidates are simulated, not {spec.using}"
     if spec.where is not None:
         return "partial candidates are not simulated by this agent version"
-    schema_name, table = spec.table.split(".", 1)
+    schema_name, table = split_table_name(spec.table)
     columns = known_columns.get(spec.table)
     if columns is None:
         return f"table {spec.table} does not exist"

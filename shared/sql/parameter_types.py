@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from shared.sql.normalized_text import repair_normalized_text
+from shared.sql.normalized_text import PARAMETER, repair_normalized_text, split_segments
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
 
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
@@ -50,3 +50,25 @@ def numeric_parameters(normalized_text: str) -> set[int]:
         if results and all(isinstance(r, exp.Parameter | exp.Literal) for r in results):
             found |= {n for r in results if isinstance(r, exp.Parameter) and (n := _number(r)) is not None}
     return found
+
+
+def with_parameter_types(text: str, types: dict[int, str]) -> str:
+    """The text with each parameter in `types` cast in place (`$2` -> `$2::numeric`), for
+    `EXPLAIN (GENERIC_PLAN)`, which has no PREPARE to declare the types on. Quotes and comments
+    are left byte for byte."""
+    pieces: list[str] = []
+    for segment in split_segments(text):
+        if segment.kind != "code":
+            pieces.append(segment.text)
+            continue
+        pieces.append(
+            PARAMETER.sub(
+                lambda match: (
+                    f"({match.group(0)}::{types[int(match.group(1))]})"
+                    if int(match.group(1)) in types
+                    else match.group(0)
+                ),
+                segment.text,
+            )
+        )
+    return "".join(pieces)

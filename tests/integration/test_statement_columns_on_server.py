@@ -14,6 +14,9 @@ from agent.collect.statement_columns import PGSS_COLUMNS_BY_VERSION, statement_c
 from agent.diff.statement_deltas import Counters
 from shared.wire.snapshot import StatementCounters
 
+# Debian's PostgreSQL and PostgreSQL 18 alike (tests/conftest.py).
+pytestmark = pytest.mark.both_servers
+
 VIEW_COLUMNS = """
     SELECT a.attname FROM pg_attribute a
      WHERE a.attrelid = 'pg_stat_statements'::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -63,7 +66,7 @@ def check_rows(db: psycopg.Connection, query: str, expected_names: list[str]) ->
         Counters(**values)
 
 
-@pytest.mark.parametrize("version", ["1.7", "1.8", "1.9", "1.10"])
+@pytest.mark.parametrize("version", ["1.7", "1.8", "1.9", "1.10", "1.11", "1.12"])
 def test_view_of_each_installable_version_matches_the_documented_columns_and_mapping_runs(
     db: psycopg.Connection, version: str
 ) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from agent.collect.plans import explain_generic
 from agent.db.session import MonitoredDatabase
+
+# Debian's PostgreSQL and PostgreSQL 18 alike (tests/conftest.py).
+pytestmark = pytest.mark.both_servers
 
 
 def server_version_num(monitored: MonitoredDatabase) -> int:

@@ -6,9 +6,13 @@ import json
 import os
 
 import psycopg
+import pytest
 
 from deploy.local.throwaway_cluster import ThrowawayCluster
 from tests.integration.agent.conftest import run_agent, unique_role
+
+# Debian's PostgreSQL and PostgreSQL 18 alike (tests/conftest.py).
+pytestmark = pytest.mark.both_servers
 
 SECRETS = {
     "role password": "Hunter2-RolePassword-7781",
@@ -49,11 +53,11 @@ def plant_secrets(db: psycopg.Connection) -> None:
 
 
 def test_snapshot_output_and_logs_hold_no_secret(
-    db: psycopg.Connection, pg_cluster: ThrowawayCluster, tmp_path
+    db: psycopg.Connection, db_cluster: ThrowawayCluster, tmp_path
 ) -> None:
     plant_secrets(db)
     reader = unique_role(db, "agent_reader", f"LOGIN PASSWORD '{SECRETS['url password']}' IN ROLE pg_monitor")
-    url = pg_cluster.url(db.info.dbname, user=reader, password=SECRETS["url password"])
+    url = db_cluster.url(db.info.dbname, user=reader, password=SECRETS["url password"])
     output_file = tmp_path / "snapshot.json"
     env = {**os.environ, "OPTISCHEMA_DATABASE_URL": url, "OPTISCHEMA_SPOOL_DIR": str(tmp_path / "spool")}
 

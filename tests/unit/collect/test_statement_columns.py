@@ -60,8 +60,16 @@ EXPECTED_SOURCES = {
     "1.9": SOURCES_1_9,
     "1.10": SOURCES_1_9,
     "1.11": SOURCES_1_11,
+    "1.12": SOURCES_1_11,
 }
-SERVERS = {"1.7": "PG12 or older", "1.8": "PG13", "1.9": "PG14", "1.10": "PG15/16", "1.11": "PG17"}
+SERVERS = {
+    "1.7": "PG12 or older",
+    "1.8": "PG13",
+    "1.9": "PG14",
+    "1.10": "PG15/16",
+    "1.11": "PG17",
+    "1.12": "PG18",
+}
 VERSIONS = pytest.mark.parametrize("version", list(SERVERS), ids=[f"{v} ({s})" for v, s in SERVERS.items()])
 
 
@@ -79,6 +87,13 @@ def test_documented_versions_are_the_ones_the_agent_supports() -> None:
 def test_documented_1_11_columns_match_the_upstream_definition() -> None:
     assert len(UPSTREAM_1_11) == len(set(UPSTREAM_1_11)) == 49
     assert set(UPSTREAM_1_11) == PGSS_COLUMNS_BY_VERSION["1.11"]
+
+
+def test_documented_1_12_adds_wal_buffers_and_parallel_workers_to_1_11() -> None:
+    # Read off a real PostgreSQL 18.6 view (tests/integration/test_statement_columns_on_server.py
+    # checks it against the server itself).
+    added = {"wal_buffers_full", "parallel_workers_to_launch", "parallel_workers_launched"}
+    assert PGSS_COLUMNS_BY_VERSION["1.12"] == set(UPSTREAM_1_11) | added
 
 
 def stats(*prefixes: str) -> set[str]:

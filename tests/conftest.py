@@ -168,17 +168,32 @@ def fresh_database(ready_cluster: ThrowawayCluster) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture
-def metadata_url(pg_cluster: ThrowawayCluster, migrated_template: str) -> Iterator[str]:
-    name = unique_name("metadata")
-    with pg_cluster.connect() as conn:
+@pytest.fixture(scope="session")
+def migrated_template_18(pg18_cluster: ThrowawayCluster) -> str:
+    """The migrated metadata template on PostgreSQL 18, for `both_servers` control-plane tests."""
+    upgrade_to_head(pg18_cluster.create_database(TEMPLATE))
+    with pg18_cluster.connect() as conn:
         conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(migrated_template)
+            sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                sql.Identifier(TEMPLATE)
             )
         )
+    return TEMPLATE
+
+
+@pytest.fixture
+def metadata_url(request: pytest.FixtureRequest, server_name: str) -> Iterator[str]:
+    """A freshly migrated metadata database, cloned from the template of the test's server."""
+    on_18 = server_name == "pg18"
+    cluster: ThrowawayCluster = request.getfixturevalue("pg18_cluster" if on_18 else "pg_cluster")
+    template: str = request.getfixturevalue("migrated_template_18" if on_18 else "migrated_template")
+    name = unique_name("metadata")
+    with cluster.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
     try:
-        yield pg_cluster.url(name)
+        yield cluster.url(name)
     finally:
-        with pg_cluster.connect() as conn:
+        with cluster.connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

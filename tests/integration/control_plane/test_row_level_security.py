@@ -25,6 +25,9 @@ from control_plane.tenancy.context import TenantContext
 from control_plane.tenants.repository import ProvisionedTenant
 from tests.integration.control_plane.conftest import create_tenant_with_admin
 
+# The migrations and every policy, on Debian's PostgreSQL and on PostgreSQL 18 (tests/conftest.py).
+pytestmark = pytest.mark.both_servers
+
 TENANT_TABLES = {
     "users",
     "login_emails",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +24,7 @@ from control_plane.changes.endpoints import recommendation_router as changes_rou
 from control_plane.changes.measured import measure_applied_changes
 from control_plane.dashboard.routes import router as dashboard_router
 from control_plane.databases.endpoints import router as databases_router
+from control_plane.db.availability import DATABASE_ERRORS, as_unavailable
 from control_plane.db.engine import create_engine
 from control_plane.edges.health import router as health_router
 from control_plane.edges.metrics import record_request
@@ -44,6 +46,7 @@ from control_plane.workers.runner import PeriodicJob, run_periodically
 from shared.version import PRODUCT_VERSION
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
@@ -104,6 +107,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     app = FastAPI(title="OptiSchema control plane", version=PRODUCT_VERSION, lifespan=lifespan)
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, _rate_limited)  # type: ignore[arg-type]
+    unavailable = _metadata_unavailable_handler(settings.unavailable_retry_after_s)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, unavailable)
     app.middleware("http")(record_request)
     if settings.cors_origins:  # closed unless explicit origins are configured
         app.add_middleware(
@@ -140,3 +146,25 @@ async def _rate_limited(request: Request, error: RateLimitExceeded) -> JSONRespo
     return JSONResponse(
         {"detail": f"rate limit exceeded: {error.detail}"}, status_code=429, headers={"Retry-After": "60"}
     )
+
+
+def _metadata_unavailable_handler(
+    retry_after_s: int,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """503 with Retry-After for the metadata database being away, wherever a request met it; any
+    other database error is re-raised, i.e. stays the 500 it is."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        found = as_unavailable(error)
+        if found is None:
+            raise error
+        log.warning(
+            "%s %s: the metadata database is unavailable (%s)", request.method, request.url.path, found.reason
+        )
+        return JSONResponse(
+            {"detail": "the service is temporarily unavailable; retry later", "code": "metadata_unavailable"},
+            status_code=503,
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+    return handle

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024  # after decompression: a gzip bomb is cut off here too
     statement_stats_retention_days: int = 400
     db_pool_size: int = 10  # per server, shared out among its web workers
+    # While the metadata database is away every request answers 503 with Retry-After within these
+    # bounds, never a 500 or a hang (a `connect_timeout` in OPTISCHEMA_METADATA_URL wins).
+    metadata_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0, description="Wait for a free pooled connection")
+    unavailable_retry_after_s: int = Field(default=5, ge=1, description="Retry-After of a 503")
     # Web worker processes, each with its snapshot-ingesting companion process. None: one per two
     # cores (at least one, at most four) in production, one in development.
     web_concurrency: int | None = Field(default=None, ge=1, le=64)

@@ -16,6 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from control_plane.settings import Settings
 
+# asyncpg waits 60 s for a connect and SQLAlchemy 30 s for a pool slot by default: a request would
+# hang that long while the metadata database is away instead of answering 503 at once.
+DEFAULT_CONNECT_TIMEOUT_S = Settings.model_fields["metadata_connect_timeout_s"].default
+DEFAULT_POOL_TIMEOUT_S = Settings.model_fields["db_pool_timeout_s"].default
+
 ASYNC_DRIVER = "postgresql+asyncpg"
 SYNC_DRIVER = "postgresql+psycopg"
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
@@ -107,16 +112,31 @@ def sync_database_url(url: str) -> str:
     return _with_driver(url, SYNC_DRIVER).render_as_string(hide_password=False)
 
 
-def engine_from_url(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+def engine_from_url(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+) -> AsyncEngine:
+    """The engine; a `connect_timeout` in the URL wins over `connect_timeout_s`."""
     async_url, connect_args = _split(url)
+    connect_args.setdefault("timeout", connect_timeout_s)
     return create_async_engine(
         async_url,
         connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout_s,
         pool_pre_ping=True,  # a failover or an idle-connection reaper must not fail the next request
     )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return engine_from_url(settings.metadata_url, pool_size=settings.db_pool_size)
+    return engine_from_url(
+        settings.metadata_url,
+        pool_size=settings.db_pool_size,
+        connect_timeout_s=settings.metadata_connect_timeout_s,
+        pool_timeout_s=settings.db_pool_timeout_s,
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from control_plane.db.availability import as_unavailable
 from control_plane.tenancy.context import TenantContext
 
 APP_ROLE = "optischema_app"
@@ -57,8 +58,16 @@ def _scope_transaction(
 async def _scoped_session(engine: AsyncEngine, tenant: str) -> AsyncIterator[AsyncSession]:
     session = AsyncSession(engine, expire_on_commit=False)
     event.listen(session.sync_session, "after_begin", partial(_scope_transaction, tenant=tenant))
-    async with session, session.begin():
-        yield session
+    try:
+        async with session, session.begin():
+            yield session
+    except Exception as error:
+        # Connect refused, connection lost mid-request or at COMMIT, pool exhausted: one exception
+        # for the app to answer 503 and for workers to retry (see control_plane.db.availability).
+        unavailable = as_unavailable(error)
+        if unavailable is None or unavailable is error:
+            raise
+        raise unavailable from error
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.db.availability import MetadataUnavailable
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import tenant_session
 from control_plane.ingestion.admission import ingestion_turn
@@ -161,6 +162,11 @@ def _ingest(
     assert loop is not None
     try:
         return loop.run_until_complete(_store(tenant_id, database_id, body, encoding, limit))
+    except MetadataUnavailable as unavailable:  # pickles: the worker answers 503 with Retry-After
+        log.warning(
+            "storing a snapshot failed: the metadata database is unavailable (%s)", unavailable.reason
+        )
+        raise MetadataUnavailable(unavailable.reason) from None
     except Exception as error:
         # What crosses back to the worker must pickle: a driver's exception may not.
         log.exception("storing a snapshot failed")

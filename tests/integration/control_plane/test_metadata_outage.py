@@ -1,0 +1,148 @@
+"""The metadata database goes away and comes back: every route answers 503 with Retry-After meanwhile,
+never a 500 or a hang, and the same server process serves again afterwards without a restart.
+
+The HTTP test runs the real `optischema-control-plane` (with its background workers and its
+snapshot-ingesting companion) over a metadata database on a cluster of its own, which it stops and
+starts again. The in-process tests reach the two failures an outage cannot produce on cue: a pooled
+connection killed mid-transaction (`pg_terminate_backend`, as a fast shutdown does) and a pool with
+no free connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from control_plane.db.availability import MetadataUnavailable
+from control_plane.db.engine import engine_from_url
+from control_plane.db.session import lookup_session
+from deploy.local.control_plane_process import ControlPlaneProcess
+from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+from tests.integration.control_plane.own_metadata import (
+    OwnMetadata,
+    Tenant,
+    own_metadata_cluster,
+    tenant_with_database,
+)
+
+RETRY_AFTER_S = "7"
+RECOVERY_DEADLINE_S = 60.0
+SERVER_ENV = {
+    "OPTISCHEMA_UNAVAILABLE_RETRY_AFTER_S": RETRY_AFTER_S,
+    "OPTISCHEMA_METADATA_CONNECT_TIMEOUT_S": "2",
+    "OPTISCHEMA_DB_POOL_TIMEOUT_S": "2",
+    # Workers on, waking often, so that they run into the outage and must outlive it.
+    "OPTISCHEMA_WORKERS": "on",
+    "OPTISCHEMA_ANALYSIS_INTERVAL_S": "0.2",
+    "OPTISCHEMA_WEBHOOK_DELIVERY_INTERVAL_S": "0.2",
+    "OPTISCHEMA_MEASURE_INTERVAL_S": "0.2",
+}
+
+
+@pytest.fixture
+def own_metadata() -> Iterator[OwnMetadata]:
+    with own_metadata_cluster() as metadata:
+        yield metadata
+
+
+def _requests(tenant: Tenant) -> list[tuple[str, str, dict[str, object] | None, dict[str, str]]]:
+    """(method, path, JSON body, headers): user, agent and anonymous routes that need the database."""
+    return [
+        ("GET", "/api/v1/databases", None, tenant.user_headers),
+        ("GET", "/api/v1/me", None, tenant.user_headers),
+        ("GET", f"/api/v1/databases/{tenant.database_id}/queries", None, tenant.user_headers),
+        ("POST", "/api/v1/auth/login", {"email": tenant.email, "password": "whatever it is"}, {}),
+        ("POST", "/api/v1/agent/heartbeat", {"agent_version": "1"}, tenant.agent_headers),
+        ("POST", "/api/v1/agent/snapshots", as_json(make_snapshot()), tenant.agent_headers),
+        ("GET", "/api/v1/agent/jobs", None, tenant.agent_headers),
+    ]
+
+
+def _send(
+    client: httpx.Client, request: tuple[str, str, dict[str, object] | None, dict[str, str]]
+) -> httpx.Response:
+    method, path, body, headers = request
+    return client.request(method, path, json=body, headers=headers)
+
+
+def test_every_route_answers_503_while_the_metadata_database_is_away(
+    own_metadata: OwnMetadata, tmp_path: Path
+) -> None:
+    server = ControlPlaneProcess(own_metadata.url, tmp_path / "control-plane.log", SERVER_ENV)
+    server.start()
+    try:
+        # A client timeout well past the connect timeout: a hang would show as a transport error.
+        with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as client:
+            tenant = tenant_with_database(own_metadata.url, client)
+            requests = _requests(tenant)
+            assert client.get("/api/v1/databases", headers=tenant.user_headers).status_code == 200
+
+            own_metadata.cluster.executor.stop()
+            try:
+                for _round in range(3):  # pooled connections first, then fresh connects refused
+                    for request in requests:
+                        response = _send(client, request)
+                        assert response.status_code == 503, (request[1], response.status_code, response.text)
+                        assert response.headers["Retry-After"] == RETRY_AFTER_S, request[1]
+                        assert response.json()["code"] == "metadata_unavailable", request[1]
+                assert client.get("/readyz").status_code == 503
+                assert client.get("/healthz").status_code == 200  # the process itself is fine
+            finally:
+                own_metadata.cluster.executor.start()
+
+            _wait_until_ready(client)
+            assert client.get("/api/v1/databases", headers=tenant.user_headers).status_code == 200
+            assert _send(client, requests[4]).status_code == 204  # heartbeat
+            stored = _send(client, requests[5])  # a fresh snapshot through the companion process
+            assert stored.status_code == 201, stored.text
+            fresh = tenant_with_database(own_metadata.url, client, name="after")  # logins, writes
+            assert client.get("/api/v1/databases", headers=fresh.user_headers).json()[0]["name"] == "shop"
+        log = server.log_tail(200_000)
+        assert "500 Internal Server Error" not in log
+        assert "the metadata database is unavailable" in log  # the workers noticed, logged, lived on
+        assert server._process is not None and server._process.poll() is None  # the same process
+    finally:
+        server.stop()
+
+
+def _wait_until_ready(client: httpx.Client) -> None:
+    deadline = time.monotonic() + RECOVERY_DEADLINE_S
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the control plane did not become ready again"
+        time.sleep(0.1)
+
+
+@pytest.mark.asyncio
+async def test_a_connection_killed_mid_transaction_is_unavailable(metadata_url: str) -> None:
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0)
+    try:
+        with pytest.raises(MetadataUnavailable) as raised:
+            async with lookup_session(engine) as session:
+                backend = await session.scalar(text("SELECT pg_backend_pid()"))
+                with psycopg.connect(metadata_url, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+                await session.execute(text("SELECT 1"))
+        assert raised.value.reason  # the driver's class name, never its message
+        async with lookup_session(engine) as session:  # the pool replaced the dead connection
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_pool_with_no_free_connection_is_unavailable(metadata_url: str) -> None:
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, pool_timeout_s=0.2)
+    try:
+        async with lookup_session(engine) as holder:
+            await holder.execute(text("SELECT 1"))
+            with pytest.raises(MetadataUnavailable, match="TimeoutError"):
+                async with lookup_session(engine) as waiting:
+                    await waiting.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()

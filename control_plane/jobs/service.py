@@ -28,6 +28,7 @@ from control_plane.models import AgentJob
 from control_plane.settings import Settings
 from control_plane.signing.service import JobSigningKeys
 from control_plane.tenancy.context import TenantContext
+from shared.sql.ddl_allow_list import admit_ddl
 from shared.wire.base import WireModel
 from shared.wire.jobs import (
     ChangePayload,
@@ -96,6 +97,10 @@ async def enqueue_job(
     model = PAYLOADS.get(kind)
     if model is not None:
         document = model.model_validate(document).model_dump(mode="json")
+    if kind in ("apply", "rollback"):
+        # The agent runs only what its allow-list admits: nothing else is ever queued. The changes
+        # service refuses first with a 409 and the reason; this stops any other caller (DdlRefused).
+        admit_ddl(str(document["sql"]))
     return await JobRepository(session, context).add(
         database_id,
         kind=kind,

@@ -1,7 +1,8 @@
 """A small shop schema with a realistic, slightly neglected workload.
 
 It has what a first look with OptiSchema should find: lookups on unindexed foreign keys, a
-filter-and-sort that wants a composite index, and an index nothing uses.
+filter-and-sort that wants a composite index, an index nothing uses, and two indexes on the same
+column (someone added the second without looking).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ CREATE TABLE order_items (
     PRIMARY KEY (order_id, product_id)
 );
 CREATE INDEX products_name_unused ON products (name);
+CREATE INDEX customers_country_idx ON customers (country);
+CREATE INDEX customers_by_country ON customers (country);
 """
 
 DATA = """

@@ -52,6 +52,16 @@ AGENT_SETTINGS: Mapping[str, str] = {
     "OPTISCHEMA_ADVISE_EVERY_CYCLES": "12",
     "OPTISCHEMA_ALLOW_APPLY": "true",
 }
+# The product's proof, in demo time: production compares an hour before an applied index with the
+# hour after it; here 45 seconds each way (nine snapshots of the running workload), checked every
+# 5 seconds, so the measured before/after appears about a minute after an approval.
+CONTROL_PLANE_SETTINGS: Mapping[str, str] = {
+    "OPTISCHEMA_ENV": "development",
+    "OPTISCHEMA_WORKERS": "on",
+    "OPTISCHEMA_MEASURE_WINDOW_S": "45",
+    "OPTISCHEMA_MEASURE_INTERVAL_S": "5",
+    "OPTISCHEMA_MEASURE_MIN_CALLS": "5",
+}
 
 
 def log(message: str) -> None:
@@ -212,9 +222,7 @@ def start_demo(cleanup: contextlib.ExitStack, work_dir: Path) -> DemoStack:
     log("starting the control plane")
     server_log = work_dir / "control-plane.log"
     server_log.unlink(missing_ok=True)
-    server = ControlPlaneProcess(
-        metadata_url, server_log, env={"OPTISCHEMA_ENV": "development", "OPTISCHEMA_WORKERS": "on"}
-    )
+    server = ControlPlaneProcess(metadata_url, server_log, env=CONTROL_PLANE_SETTINGS)
     cleanup.callback(server.stop)
     server.start()
     database_id, token = register_shop(server.base_url, DEMO_EMAIL, password)

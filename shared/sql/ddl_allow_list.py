@@ -22,13 +22,13 @@ from typing import Literal
 
 from sqlglot import Token, TokenType, exp
 
+from shared.sql.index_ddl import MAX_IDENTIFIER_BYTES
 from shared.sql.parsing import POSTGRES, to_postgres_sql
 from shared.sql.read_only import function_names
 
 ChangeKind = Literal["create_index", "drop_index", "analyze"]
 
 MAX_TEXT_LENGTH = 20_000
-MAX_IDENTIFIER_BYTES = 63  # PostgreSQL silently truncates longer names: the catalog lookup would miss
 _PLAIN_STRING = TokenType.STRING
 _STRING_TOKENS = frozenset(
     {

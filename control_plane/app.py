@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
+from starlette.types import ASGIApp
 
 from control_plane.analysis.endpoints import router as analysis_router
 from control_plane.analysis.endpoints import settings_router as llm_settings_router
@@ -30,6 +32,7 @@ from control_plane.edges.health import router as health_router
 from control_plane.edges.metrics import record_request
 from control_plane.edges.metrics import router as metrics_router
 from control_plane.edges.rate_limit import configure_limiter, limiter
+from control_plane.edges.security_headers import SecurityHeaders, security_headers
 from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
@@ -76,6 +79,17 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
     ]
 
 
+class ControlPlaneApp(FastAPI):
+    """FastAPI with the security headers wrapped around its whole stack (see edges.security_headers)."""
+
+    def __init__(self, *, response_headers: Mapping[str, str], **kwargs: Any) -> None:
+        self._response_headers = dict(response_headers)
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self._response_headers)
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_limiter(settings)
@@ -104,7 +118,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                 await workers
             await engine.dispose()
 
-    app = FastAPI(title="OptiSchema control plane", version=PRODUCT_VERSION, lifespan=lifespan)
+    app = ControlPlaneApp(
+        title="OptiSchema control plane",
+        version=PRODUCT_VERSION,
+        lifespan=lifespan,
+        response_headers=security_headers(development=settings.env == "development"),
+    )
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, _rate_limited)  # type: ignore[arg-type]
     unavailable = _metadata_unavailable_handler(settings.unavailable_retry_after_s)

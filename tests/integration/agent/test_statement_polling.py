@@ -8,6 +8,7 @@ import pytest
 from agent.db.session import MonitoredDatabase
 from agent.snapshot.collector import Collector
 from agent.state.collector_state import load_state, save_state
+from deploy.local.postgres_servers import PostgresServer
 from deploy.local.throwaway_cluster import ThrowawayCluster
 from shared.wire.snapshot import Snapshot, StatementStats
 
@@ -167,7 +168,7 @@ def test_snapshot_carries_schema_and_server_context(
 
 
 def test_statement_sharing_its_queryid_with_the_agents_own_plan_is_still_reported(
-    orders: psycopg.Connection, monitored: MonitoredDatabase, server_name: str
+    orders: psycopg.Connection, monitored: MonitoredDatabase, db_server: PostgresServer
 ) -> None:
     # An agent sharing the application's role: the PREPARE behind a generic plan of a statement
     # without constants is a nested entry with the application's queryid and the agent's text.
@@ -181,7 +182,7 @@ def test_statement_sharing_its_queryid_with_the_agents_own_plan_is_still_reporte
         " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
         ["%count(*) FROM orders", "%count(*) FROM orders /* optischema-agent */"],
     ).fetchone()
-    if server_name == "pg15":  # before 16 the plan comes from a PREPARE nested under one queryid
+    if db_server.major < 16:  # before 16 the plan comes from a PREPARE nested under one queryid
         assert entries == (2, 1)  # the application's text and the agent's, one queryid
     for _ in range(6):
         orders.execute(count)

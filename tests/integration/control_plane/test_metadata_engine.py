@@ -39,6 +39,7 @@ def test_what_asyncpg_cannot_honour_is_refused(url: str) -> None:
         async_database_url(url)
 
 
+@pytest.mark.both_servers  # Debian's PostgreSQL and PostgreSQL 18 (tests/conftest.py)
 @pytest.mark.asyncio
 async def test_a_real_connection_with_libpq_parameters(metadata_url: str) -> None:
     engine = engine_from_url(

@@ -196,9 +196,9 @@ def _anonymize_parsed(tree: exp.Expression, first_new: int) -> AnonymizedStateme
             return Rejected("unparseable")  # an opaque fallback inside a statement: cannot vouch for it
         elif isinstance(node, exp.Table):
             if isinstance(node.this, exp.Identifier) and not isinstance(node.parent, exp.Lock):
-                relations.add(f"{node.db}.{node.name}".lower() if node.db else node.name.lower())
+                relations.add(_relation_name(node))
         elif isinstance(node, exp.CTE):
-            cte_names.add(node.alias_or_name.lower())
+            cte_names.add(_folded(node.args["alias"].this if node.args.get("alias") else None))
         elif isinstance(node, exp.Func):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             calls_pg_function = calls_pg_function or name.lower().startswith("pg_")
@@ -216,6 +216,22 @@ def _anonymize_parsed(tree: exp.Expression, first_new: int) -> AnonymizedStateme
         relations=tuple(sorted(relations)),
         catalog_only=all(system) if system else calls_pg_function,
     )
+
+
+def _folded(identifier: exp.Expression | None) -> str:
+    """An identifier as PostgreSQL's parser reads it: unquoted folds to lower case, quoted is kept.
+
+    Only names are kept as written: a literal never reaches here (it is a placeholder by then)."""
+    if not isinstance(identifier, exp.Identifier):
+        return ""
+    return str(identifier.this) if identifier.quoted else str(identifier.this).lower()
+
+
+def _relation_name(table: exp.Table) -> str:
+    # `"Bar"."Foo"` is the catalog's Bar.Foo, `Bar.Foo` is bar.foo: the advisor matches these
+    # against catalog names, so lower-casing a quoted name would lose its table.
+    name, schema = _folded(table.this), _folded(table.args.get("db"))
+    return f"{schema}.{name}" if schema else name
 
 
 def _is_position(constant: exp.Expression) -> bool:

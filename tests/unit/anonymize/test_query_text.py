@@ -172,6 +172,9 @@ def test_anonymize_reports_statement_type(text: str, statement_type: str) -> Non
         ("insert into audit (a) select a from t", ("audit", "t")),
         ("update t set a = u.a from u where t.id = u.id", ("t", "u")),
         ("select * from generate_series(1, 3) g", ()),
+        ('select "Id" from "Bar"."Foo" where "Id" = 5', ("Bar.Foo",)),
+        ('select * from Bar."Foo" f, "bar".foo', ("bar.Foo", "bar.foo")),
+        ('with "Recent" as (select * from "Orders") select * from "Recent"', ("Orders",)),
     ],
 )
 def test_anonymize_lists_relations_without_ctes(text: str, relations: tuple[str, ...]) -> None:

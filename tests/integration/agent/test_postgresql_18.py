@@ -12,12 +12,14 @@ import json
 import psycopg
 import pytest
 
+from deploy.local.postgres_servers import PostgresServer
 from tests.integration.agent.conftest import run_agent
 
 
 @pytest.fixture
-def planted_on_18(db: psycopg.Connection, server_name: str, db_url: str) -> str:
-    assert server_name == "pg18"
+def planted_on_18(db: psycopg.Connection, db_server: PostgresServer, db_url: str) -> str:
+    """A large table filtered on an unindexed column, 25 times, on the wheel's server (no HypoPG)."""
+    assert db_server.major >= 18 and not db_server.has_extension("hypopg")
     db.execute(
         "CREATE TABLE readings (id bigserial PRIMARY KEY, sensor_id int NOT NULL, value float8 NOT NULL)"
     )
@@ -43,7 +45,9 @@ def test_snapshot_on_18_carries_the_generic_plan_of_a_parameterized_statement(pl
 
 
 @pytest.mark.parametrize("server_name", ["pg18"], indirect=True)
-def test_advise_on_18_without_hypopg_recommends_the_planted_index_as_advisory(planted_on_18: str) -> None:
+def test_advise_on_18_without_hypopg_recommends_the_planted_index_as_advisory(
+    planted_on_18: str, db_server: PostgresServer
+) -> None:
     result = run_agent("advise", "--format", "json", "--database-url", planted_on_18)
 
     assert result.returncode == 0, result.stderr[-2000:]
@@ -54,4 +58,5 @@ def test_advise_on_18_without_hypopg_recommends_the_planted_index_as_advisory(pl
     assert recommendation["columns"] == ["sensor_id"]
     assert recommendation["sql"].startswith("CREATE INDEX CONCURRENTLY")
     assert "HypoPG is not installed" in recommendation["rationale"]
+    assert f"apt-get install postgresql-{db_server.major}-hypopg" in recommendation["rationale"]
     assert "CREATE EXTENSION hypopg" in recommendation["rationale"]

@@ -110,7 +110,11 @@ def _explain(
     completed = 0
     try:
         with session.rolled_back():
-            # Nothing explained here may write, even if a parser somewhere misjudged the text.
+            # Nothing explained here may write, even if a parser somewhere misjudged the text. SET
+            # LOCAL ends with this (sub)transaction, so the session stays writable for what is not
+            # workload text. HypoPG would not mind either way: its hypothetical indexes live in the
+            # backend's memory and hypopg_create_index works in a read-only transaction (1.3.1,
+            # checked by hand), but it runs in the advisor's own transaction, before this one.
             session.execute_text("SET LOCAL transaction_read_only = on")
             rows: list[tuple[Any, ...]] = []
             for position, statement in enumerate(statements):

@@ -64,10 +64,14 @@ SESSION_SETTINGS: dict[str, str] = {
 # Hooks of other extensions that run while the agent plans a statement, switched off in the agent's
 # own sessions only. pg_qualstats 2.0.4 crashed a backend (SIGSEGV in ExplainOnePlan) on a
 # partitionwise join prepared with force_generic_plan and explained with EXECUTE of NULLs: with
-# every backend restarted, pg_stat_statements lost its counters. auto_explain and pg_store_plans only
-# watch executed plans, but nothing the agent runs is worth their log lines. Some of these may be
-# superuser-only, or the extension absent (then SET creates a harmless placeholder): each is set on
-# its own after connecting and a refusal is only logged, never a failed connection.
+# every backend restarted, pg_stat_statements lost its counters. (Reproduced on Debian's 15: a join
+# over a partitioned table whose partitions are all pruned at executor start-up leaves an Append with
+# no subplans, and pg_qualstats' ExecutorEnd reads the first one.) auto_explain and pg_store_plans
+# only watch executed plans, but nothing the agent runs is worth their log lines. pg_hint_plan stays
+# on: a hint the application wrote steers the application's plan, so the agent's plan must follow
+# it; pg_stat_kcache only counts resources. Some of these are superuser-only (auto_explain's,
+# pg_store_plans'), or the extension absent (then SET creates a harmless placeholder): each is set
+# on its own after connecting and a refusal is only logged, never a failed connection.
 EXPLAIN_HOOKS_OFF: dict[str, str] = {
     "pg_qualstats.enabled": "off",
     "pg_qualstats.track_constants": "off",

@@ -65,6 +65,14 @@ STATEMENTS = [
     "UPDATE shipments SET label = 'x' FROM parcels WHERE shipments.id = parcels.shipment AND parcels.id = 99",
     "DELETE FROM parcels USING shipments WHERE parcels.shipment = shipments.id AND shipments.region = 99",
     "INSERT INTO tags VALUES (1000, 1, 'zz') ON CONFLICT DO NOTHING",
+    # The shape that crashed pg_qualstats 2.0.4 here (reproduced on Debian's 15 with the agent's
+    # hooks left on): a join over a partitioned table whose partitions are all pruned at executor
+    # start-up (EXECUTE with NULL), so its Append has no subplans and pg_qualstats reads the first.
+    "SELECT * FROM shipments s JOIN depots d ON s.region = d.b WHERE s.id = 5",
+    "SELECT count(*) FROM shipments s JOIN parcels p ON s.id = p.shipment JOIN routes r ON p.id = r.b "
+    "WHERE s.id < 100 AND r.zone = 'n'",
+    "WITH recent AS (SELECT shipment, count(*) AS n FROM parcels WHERE shipment > 120 GROUP BY shipment) "
+    "SELECT s.label, recent.n FROM shipments s JOIN recent ON recent.shipment = s.id WHERE s.region = 4",
 ]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from agent.collect.plans import explain_generic
+from agent.collect.plans import GENERIC_PLAN_OPTION_VERSION, explain_generic
 from agent.db.session import MonitoredDatabase
+from shared.sql.statement_boundaries import NotOneStatement
 
 # Debian's PostgreSQL and PostgreSQL 18 alike (tests/conftest.py).
 pytestmark = pytest.mark.both_servers
@@ -101,3 +102,45 @@ def test_parameters_with_nothing_to_infer_a_type_from_are_planned_as_numbers(
 
     assert [outcome.error for outcome in outcomes] == [None, None]
     assert leftovers == []
+
+
+def test_text_holding_two_statements_is_refused_before_anything_is_sent(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    version = server_version_num(monitored)
+    with monitored.session() as session:
+        with pytest.raises(NotOneStatement):
+            session.explain_text("EXPLAIN (FORMAT JSON) SELECT 1; DROP TABLE orders")
+        with pytest.raises(NotOneStatement):
+            # Block comments nest in PostgreSQL: this one never ends, whatever a reader that does not
+            # nest them would make of the `*/` and the `; DROP` after it.
+            session.explain_text("EXPLAIN SELECT 1 /* /* */ ; DROP TABLE orders")
+        refused = explain_generic(session, "SELECT 1; DROP TABLE orders", version)
+        sent = session.workload_statements_sent
+
+    assert orders.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone() == (True,)
+    assert refused.plan is None
+    if version >= GENERIC_PLAN_OPTION_VERSION:
+        # Refused by the agent's own check: not one workload statement went out.
+        assert refused.error == "the text holds more than one statement"
+        assert sent == 0
+
+
+def test_generic_plans_run_in_a_read_only_transaction(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    # The volatile function would write if it ran: EXPLAIN never runs it, and were the text ever
+    # misjudged, the read-only transaction would refuse the write.
+    orders.execute("CREATE SEQUENCE order_numbers")
+    with monitored.session() as session:
+        outcome = explain_generic(
+            session,
+            "SELECT nextval('order_numbers') FROM orders WHERE id = $1",
+            server_version_num(monitored),
+        )
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), session.rolled_back():
+            session.fetch_all("SET LOCAL transaction_read_only = on")
+            session.explain_text("EXPLAIN (ANALYZE, FORMAT JSON) SELECT nextval('order_numbers')")
+
+    assert outcome.error is None
+    assert orders.execute("SELECT last_value, is_called FROM order_numbers").fetchone() == (1, False)

@@ -2,7 +2,8 @@
 
 `snapshot` carries a generic plan for a statement that pg_stat_statements holds with `$n`
 placeholders (EXPLAIN (GENERIC_PLAN) over the simple protocol), and `advise` recommends the index
-the planted workload needs as `advisory`, saying that HypoPG is missing and how to install it.
+the planted workload needs as `advisory`, saying that HypoPG is missing and how to install it. The
+simple protocol is what makes `$n` plannable: over the extended one the server refuses the text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import psycopg
 import pytest
 
+from agent.collect.plans import explain_generic
+from agent.db.session import MonitoredDatabase
 from deploy.local.postgres_servers import PostgresServer
 from tests.integration.agent.conftest import run_agent
 
@@ -60,3 +63,26 @@ def test_advise_on_18_without_hypopg_recommends_the_planted_index_as_advisory(
     assert "HypoPG is not installed" in recommendation["rationale"]
     assert f"apt-get install postgresql-{db_server.major}-hypopg" in recommendation["rationale"]
     assert "CREATE EXTENSION hypopg" in recommendation["rationale"]
+
+
+@pytest.mark.parametrize("server_name", ["pg18"], indirect=True)
+def test_generic_plan_goes_over_the_simple_protocol_where_the_extended_one_is_refused(
+    orders: psycopg.Connection, monitored: MonitoredDatabase
+) -> None:
+    explain = (
+        "EXPLAIN (GENERIC_PLAN, FORMAT JSON) SELECT id FROM orders WHERE customer_id = $1 AND total > $2"
+    )
+    with monitored.session() as session:
+        with session.rolled_back():
+            [(plan,)] = session.explain_text(explain)
+        with pytest.raises(psycopg.errors.ProtocolViolation) as extended, session.rolled_back():
+            # What the agent sent before: binary results force the extended protocol, and the
+            # server takes the statement's $1 and $2 for bind parameters nobody supplied.
+            session.execute_text(explain)
+        outcome = explain_generic(
+            session, "SELECT id FROM orders WHERE customer_id = $1 AND total > $2", 180000
+        )
+
+    assert plan[0]["Plan"]["Node Type"] == "Seq Scan"
+    assert "bind message supplies 0 parameters" in str(extended.value)
+    assert outcome.error is None and outcome.plan == plan

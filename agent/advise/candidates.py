@@ -23,7 +23,9 @@ from agent.advise.name_resolution import (
     Scope,
     StatementReading,
     TableOccurrence,
+    ViewDefinitions,
     identifier_name,
+    occurrences_beneath,
     read_statement,
 )
 from shared.sql.normalized_text import repair_normalized_text
@@ -142,7 +144,7 @@ def _read_level(level: exp.Select, scope: Scope, read: dict[TableOccurrence, lis
     for node in level.walk(prune=nested):
         if isinstance(node, exp.Star) and node.parent is level:
             if not isinstance(level.parent, exp.Exists):  # EXISTS (SELECT * ...) reads no column
-                read.update(dict.fromkeys(s for s in local.values() if isinstance(s, TableOccurrence)))
+                read.update(dict.fromkeys(o for s in local.values() for o in occurrences_beneath(s)))
         elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
             source = local.get(identifier_name(node.args.get("table")))
             if isinstance(source, TableOccurrence):
@@ -224,11 +226,12 @@ def candidates_for_statement(
     *,
     max_width: int = 3,
     covering: bool = True,
+    views: ViewDefinitions | None = None,
 ) -> list[CandidateIndex]:
     """B-tree candidates for one (normalized) statement, minus what existing valid indexes cover.
 
     `covering`: also the covering widenings of the key lists (worth it only where HypoPG can tell
-    whether an index-only scan pays).
+    whether an index-only scan pays). `views`: definitions of the views it may read through.
 
     Only SELECT, UPDATE, DELETE and INSERT ... SELECT are read; anything else, and any text that
     does not parse as exactly one statement, yields []. Sorted by schema, table and keys.
@@ -240,7 +243,7 @@ def candidates_for_statement(
         statement = parse_single_statement(repair_normalized_text(sql_text))
         if not isinstance(statement, _ANALYZED):
             return []
-        reading = read_statement(statement, tables)
+        reading = read_statement(statement, tables, views)
         wants: dict[TableOccurrence, _Wants] = {}
         for condition, scope in reading.conditions:
             for predicate in _conjuncts(condition):

@@ -4,7 +4,13 @@ Each appearance of a known table in a FROM list is its own `TableOccurrence`: in
 `orders a JOIN orders b ON a.parent_id = b.id` the two sides want different indexes, so merging them
 per table would invent a composite neither side can use. The walk records each WHERE/ON condition
 and ORDER BY/GROUP BY list with the `Scope` that resolves its names. Whatever cannot be attributed
-with certainty (ambiguous or unknown columns, views, functions in FROM) resolves to nothing.
+with certainty (ambiguous or unknown columns, functions in FROM) resolves to nothing.
+
+What the planner flattens is followed the way it flattens it: a view (through its definition), a
+subquery in FROM and a CTE PostgreSQL 12+ inlines (referenced once, or NOT MATERIALIZED) pass an
+outer filter or sort on one of their plain output columns through to the table column beneath, so
+`WITH c AS (SELECT * FROM t) SELECT * FROM c WHERE c.x = $1` asks for an index on t(x). A
+MATERIALIZED CTE is scanned as it was computed: only its body's own conditions count.
 """
 
 from __future__ import annotations
@@ -39,14 +45,20 @@ class TableOccurrence:
         return not self.column_names
 
 
-@dataclass(frozen=True)
+_Passthrough = dict[str, tuple[TableOccurrence, str]]
+
+
+@dataclass(frozen=True, eq=False)
 class _Opaque:
-    """A source that is not a known table: a subquery, a CTE, a view, a function. None: columns unknown."""
+    """A source that is not a known table: a subquery, a CTE, a view, a function. None: columns unknown.
+
+    `passthrough`: the output columns that are a table column the planner reaches through it."""
 
     columns: frozenset[str] | None
+    passthrough: _Passthrough = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
-        return self.columns is not None and name in self.columns
+        return (self.columns is not None and name in self.columns) or name in self.passthrough
 
     @property
     def unknown(self) -> bool:
@@ -56,6 +68,17 @@ class _Opaque:
 _Source = TableOccurrence | _Opaque
 _Frame = dict[str, _Source]
 _Ctes = dict[str, _Opaque]
+# (schema, name) of a view -> its definition, parsed: the advisor reads each once per run.
+ViewDefinitions = dict[tuple[str, str], exp.Query]
+# An ORDER BY / GROUP BY position beyond this is not an ordinal anyone writes.
+_MAX_ORDINAL = 1_000
+
+
+def _through(source: _Source, name: str) -> tuple[_Source, str]:
+    """The table column an output column of a flattened subquery, CTE or view is, or itself."""
+    if isinstance(source, _Opaque) and name in source.passthrough:
+        return source.passthrough[name]
+    return source, name
 
 
 def identifier_name(node: exp.Expr | None) -> str:
@@ -83,12 +106,12 @@ class Scope:
             if qualifier:
                 source = frame.get(qualifier)
                 if source is not None:
-                    return (source, name) if source.has(name) or source.unknown else None
+                    return _through(source, name) if source.has(name) or source.unknown else None
                 continue
             owners = [source for source in frame.values() if source.has(name)]
             # The statement ran, so a name that one source has cannot also belong to another.
             if len(owners) == 1:
-                return owners[0], name
+                return _through(owners[0], name)
             if owners or any(source.unknown for source in frame.values()):
                 return None
         return None
@@ -137,6 +160,13 @@ class Scope:
         return False
 
 
+def occurrences_beneath(source: _Source) -> list[TableOccurrence]:
+    """The table occurrences a FROM item reads: itself, or those a flattened source passes through."""
+    if isinstance(source, TableOccurrence):
+        return [source]
+    return list({id(o): o for o, _ in source.passthrough.values()}.values())
+
+
 @dataclass
 class StatementReading:
     occurrences: list[TableOccurrence] = field(default_factory=list)
@@ -145,13 +175,23 @@ class StatementReading:
 
 
 class _Walker:
-    def __init__(self, tables: Sequence[TableStats]) -> None:
+    def __init__(self, tables: Sequence[TableStats], views: ViewDefinitions) -> None:
         self._tables: dict[str, list[TableStats]] = {}
         for table in tables:
             self._tables.setdefault(table.name, []).append(table)
+        self._views: dict[str, list[tuple[str, exp.Query]]] = {}
+        for (schema, name), definition in sorted(views.items(), key=lambda item: item[0]):
+            self._views.setdefault(name, []).append((schema, definition))
+        self._expanding: set[tuple[str, str]] = set()
+        self._passthroughs: dict[int, _Passthrough] = {}
+        self._references: dict[str, int] = {}
         self.reading = StatementReading()
 
     def statement(self, root: exp.Expr) -> None:
+        for table in root.find_all(exp.Table):
+            if not table.args.get("db"):
+                name = identifier_name(table.this)
+                self._references[name] = self._references.get(name, 0) + 1
         if isinstance(root, exp.Query):
             self.query(root, (), {})
         elif isinstance(root, exp.Update | exp.Delete):
@@ -187,21 +227,45 @@ class _Walker:
             self._clauses(join, scope, ctes, skip={"this"})
         self._clauses(node, scope, ctes, skip={"with_", "from_", "joins"})
         # ORDER BY prefers output names (`ORDER BY total` of `sum(x) AS total`); GROUP BY input names.
+        # Both read `ORDER BY 1` / `GROUP BY 2` as the select list's first / second expression.
         outputs = {
             identifier_name(e.args["alias"]): e.this for e in node.expressions if isinstance(e, exp.Alias)
         }
         # A sort or grouping reads the current level's own sources only: scope.local().
         order, group = node.args.get("order"), node.args.get("group")
         if order is not None:
-            keys = [o.this for o in order.expressions]
+            keys = [_ordinal(node, o.this) for o in order.expressions]
             keys = [
                 outputs.get(identifier_name(k.this), k) if isinstance(k, exp.Column) and not k.table else k
                 for k in keys
             ]
             self.reading.orderings.append((keys, scope.local()))
         if group is not None and group.expressions:
-            self.reading.orderings.append((list(group.expressions), scope.local()))
-        return _output_names(node)
+            local = scope.local()
+            grouping = [_ordinal(node, k) for k in group.expressions]
+            grouping = [
+                outputs[identifier_name(k.this)]
+                if isinstance(k, exp.Column)
+                and not k.table
+                and identifier_name(k.this) in outputs
+                and local.resolve(k) is None
+                else k
+                for k in grouping
+            ]
+            self.reading.orderings.append((grouping, local))
+        passthrough = _passthrough(node, scope.local())
+        if passthrough:
+            self._passthroughs[id(node)] = passthrough
+        names = _output_names(node)
+        if names is None and passthrough and all(isinstance(s, TableOccurrence) for s in frame.values()):
+            names = frozenset(passthrough)  # SELECT * of tables whose columns are known
+        return names
+
+    def _flattened(self, body: exp.Expr, names: frozenset[str] | None) -> _Opaque:
+        """The source a subquery, inlined CTE or view is to its outer level."""
+        while isinstance(body, exp.Subquery):
+            body = body.this
+        return _Opaque(names, self._passthroughs.get(id(body), {}))
 
     def _ctes(self, node: exp.Expr, outer: tuple[_Frame, ...], ctes: _Ctes) -> _Ctes:
         with_ = node.args.get("with_")
@@ -211,7 +275,13 @@ class _Walker:
         for cte in with_.expressions:
             name = _alias(cte)
             ctes[name] = _Opaque(None)  # a recursive CTE refers to itself, never to a table of that name
-            ctes[name] = _Opaque(self.query(cte.this, outer, ctes))
+            names = self.query(cte.this, outer, ctes)
+            # PostgreSQL 12+ inlines a side-effect-free CTE referenced once, or one NOT MATERIALIZED.
+            materialized = cte.args.get("materialized")
+            inlined = not with_.args.get("recursive") and (
+                materialized is False or (materialized is None and self._references.get(name, 0) == 1)
+            )
+            ctes[name] = self._flattened(cte.this, names) if inlined else _Opaque(names)
         return ctes
 
     def _add_source(
@@ -224,6 +294,11 @@ class _Walker:
         if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
             name, schema = identifier_name(source.this), identifier_name(source.args.get("db"))
             table = None if (not schema and name in ctes) else self._lookup(schema, name)
+            if table is None and not (not schema and name in ctes):
+                view = self._view(schema, name)
+                if view is not None:
+                    frame[alias] = view
+                    return
             if table is None:
                 frame[alias] = _Opaque(None) if schema else ctes.get(name, _Opaque(None))
                 return
@@ -234,9 +309,29 @@ class _Walker:
             names = self.query(source.this, frames, ctes)
             table_alias = source.args.get("alias")
             listed = table_alias.columns if isinstance(table_alias, exp.TableAlias) else []
-            frame[alias] = _Opaque(frozenset(identifier_name(c) for c in listed) if listed else names)
+            if listed:  # renamed outputs: `(SELECT ...) AS s(a, b)`
+                frame[alias] = _Opaque(frozenset(identifier_name(c) for c in listed))
+            else:
+                frame[alias] = self._flattened(source.this, names)
         else:
             frame[alias] = _Opaque(None)
+
+    def _view(self, schema: str, name: str) -> _Opaque | None:
+        """A view read through its definition, as the rewriter expands it (a copy per reference)."""
+        matches = self._views.get(name, [])
+        found = (
+            next((m for m in matches if m[0] == schema), None)
+            if schema
+            else (matches[0] if len(matches) == 1 else next((m for m in matches if m[0] == "public"), None))
+        )
+        if found is None or (found[0], name) in self._expanding:
+            return None
+        self._expanding.add((found[0], name))  # guards a view that (impossibly) names itself
+        try:
+            body = found[1].copy()
+            return self._flattened(body, self.query(body, (), {}))
+        finally:
+            self._expanding.discard((found[0], name))
 
     def _lookup(self, schema: str, name: str) -> TableStats | None:
         matches = self._tables.get(name, [])
@@ -279,6 +374,48 @@ def _alias(source: exp.Expr) -> str:
     return identifier_name(source.this) if isinstance(source, exp.Table) else ""
 
 
+def _ordinal(select: exp.Select, key: exp.Expr) -> exp.Expr:
+    """`ORDER BY 2` / `GROUP BY 2`: the second select-list expression (its alias dropped)."""
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= _MAX_ORDINAL:
+        position = int(key.name)
+        if position <= len(select.expressions):
+            chosen: exp.Expr = select.expressions[position - 1]
+            inner = chosen.this if isinstance(chosen, exp.Alias) else chosen
+            return inner if isinstance(inner, exp.Expr) else key
+    return key
+
+
+def _passthrough(select: exp.Select, local: Scope) -> _Passthrough:
+    """Output columns of `select` that the planner can push an outer filter or sort down to.
+
+    Only a level it pulls up whole: no grouping, DISTINCT, LIMIT, window or aggregate."""
+    if any(select.args.get(arg) for arg in ("group", "distinct", "limit", "offset", "having")):
+        return {}
+    if any(select.find(kind) for kind in (exp.AggFunc, exp.Window)):
+        return {}
+    mapped: _Passthrough = {}
+    for expression in select.expressions:
+        if isinstance(expression, exp.Star):
+            occurrences = [s for s in local.frames[-1].values() if isinstance(s, TableOccurrence)]
+            counts: dict[str, int] = {}
+            for occurrence in occurrences:
+                for column in occurrence.column_names:
+                    counts[column] = counts.get(column, 0) + 1
+            for occurrence in occurrences:
+                for column in sorted(occurrence.column_names):
+                    if counts[column] == 1:
+                        mapped.setdefault(column, (occurrence, column))
+            continue
+        inner = expression.this if isinstance(expression, exp.Alias) else expression
+        if not isinstance(inner, exp.Column) or isinstance(inner.this, exp.Star):
+            continue
+        name = identifier_name(expression.args["alias"] if isinstance(expression, exp.Alias) else inner.this)
+        resolved = local.resolve(inner)
+        if name and resolved is not None and isinstance(resolved[0], TableOccurrence):
+            mapped.setdefault(name, (resolved[0], resolved[1]))
+    return mapped
+
+
 def _output_names(select: exp.Select) -> frozenset[str] | None:
     # Outputs without a written name (`*`, `count(*)`) would need PostgreSQL's naming rules to guess.
     names = [
@@ -290,11 +427,14 @@ def _output_names(select: exp.Select) -> frozenset[str] | None:
     return frozenset(names) if all(names) else None
 
 
-def read_statement(statement: exp.Expr, tables: Sequence[TableStats]) -> StatementReading:
+def read_statement(
+    statement: exp.Expr, tables: Sequence[TableStats], views: ViewDefinitions | None = None
+) -> StatementReading:
     """The conditions and orderings of SELECT, UPDATE, DELETE or INSERT ... SELECT, with their scopes.
 
-    Other statements read as empty. Raises RecursionError on absurdly deep statements.
+    `views`: the definitions of the views the statement may read. Other statements read as empty.
+    Raises RecursionError on absurdly deep statements.
     """
-    walker = _Walker(tables)
+    walker = _Walker(tables, views or {})
     walker.statement(statement)
     return walker.reading

@@ -152,8 +152,12 @@ CASES = {
         ["public.customers(Region)"],
     ),
     "a CTE name is not a table, but the CTE body is read": (
-        "WITH orders AS (SELECT * FROM customers WHERE name = $1) SELECT * FROM orders WHERE id = $2",
+        "WITH orders AS MATERIALIZED (SELECT * FROM customers WHERE name = $1) SELECT * FROM orders WHERE id = $2",
         ["public.customers(name)"],
+    ),
+    "an inlined CTE passes the outer filter through to its table": (
+        "WITH orders AS (SELECT * FROM customers WHERE name = $1) SELECT * FROM orders WHERE id = $2",
+        ["public.customers(id)", "public.customers(id,name)", "public.customers(name)"],
     ),
     "subqueries are descended into (and `*` only reads the level it is written at)": (
         "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE email = $1)",

@@ -14,7 +14,8 @@ from control_plane.analysis.schemas import (
 )
 from control_plane.analysis.service import AnalysisService
 from control_plane.api.services import AppServices, services
-from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.auth.permissions import ensure_permission
 from control_plane.edges.rate_limit import limiter
 
 router = APIRouter(prefix="/databases/{database_id}", tags=["analysis"])
@@ -62,7 +63,7 @@ async def read_llm_settings(
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
 ) -> LLMSettingsOut:
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "llm_settings.manage")
     return await ProviderSettingsService(caller.session, caller.context, app.settings).read()
 
 
@@ -73,5 +74,5 @@ async def write_llm_settings(
     app: AppServices = Depends(services),
 ) -> LLMSettingsOut:
     """The tenant's own provider; the API key is stored encrypted and never returned."""
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "llm_settings.manage")
     return await ProviderSettingsService(caller.session, caller.context, app.settings).write(body)

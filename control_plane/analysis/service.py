@@ -12,7 +12,7 @@ from control_plane.analysis.schemas import AnalysisRunOut, SuggestionOut
 from control_plane.analysis.suggestions_repository import SuggestionRepository
 from control_plane.analysis.workload_repository import WorkloadRepository
 from control_plane.api.errors import NotFound
-from control_plane.auth.dependencies import ensure_role
+from control_plane.auth.permissions import ensure_permission
 from control_plane.databases.service import tenant_database
 from control_plane.models import AnalysisRun, AnalysisSuggestion
 from control_plane.settings import Settings
@@ -68,7 +68,7 @@ class AnalysisService:
     async def request(self, database_id: uuid.UUID, fingerprints: list[str]) -> AnalysisRun:
         # Another tenant's database is a 404 before the role is checked.
         await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "analyst", "admin")
+        ensure_permission(self._context, "analysis.run")
         return await self._runs.add(
             database_id,
             trigger="manual",

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from control_plane.audit.repository import AuditRepository
-from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.auth.permissions import ensure_permission
 
 router = APIRouter(tags=["audit"])
 
@@ -24,7 +25,7 @@ class AuditEntry(BaseModel):
 async def audit_log(
     limit: int = Query(100, ge=1, le=1000), caller: CallerSession = Depends(user_caller, scope="function")
 ) -> list[AuditEntry]:
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "audit.read")
     events = await AuditRepository(caller.session, caller.context).list(limit)
     return [
         AuditEntry(at=e.at, actor=e.actor, action=e.action, object=e.object, detail=e.detail) for e in events

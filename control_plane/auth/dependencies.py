@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.api.errors import Forbidden, Unauthorized
+from control_plane.api.errors import Unauthorized
 from control_plane.api.services import AppServices, services
 from control_plane.auth.access_tokens import InvalidAccessToken
 from control_plane.auth.lookup_repository import find_agent_token
@@ -83,9 +83,3 @@ async def agent_caller(
     request.state.principal_key = f"agent:{found.database_id}"
     async with tenant_session(app.engine, context) as session:
         yield CallerSession(context, session)
-
-
-def ensure_role(context: TenantContext, *roles: str) -> None:
-    """Called after the object was found: another tenant's object must already have been a 404."""
-    if context.role not in roles:
-        raise Forbidden(f"requires the {' or '.join(roles)} role")

@@ -32,7 +32,7 @@ async def review(
     app: AppServices = Depends(services),
 ) -> RecommendationOut:
     """One recommendation with squawk's findings on its SQL, for the decision to approve it."""
-    return recommendation_out(await _service(caller, app).review(recommendation_id))
+    return recommendation_out(await _service(caller, app).review(recommendation_id), caller.context)
 
 
 @recommendation_router.post("/approve", response_model=ChangeQueued)
@@ -45,7 +45,7 @@ async def approve(
     """Admins only: queues the apply job (signed for the agent), not before `not_before` and only
     inside the database's maintenance window. Rewrites and config changes are advisory: 409."""
     approved, job = await _service(caller, app).approve(recommendation_id, body.not_before if body else None)
-    return ChangeQueued(recommendation=recommendation_out(approved), job_id=job.id)
+    return ChangeQueued(recommendation=recommendation_out(approved, caller.context), job_id=job.id)
 
 
 @recommendation_router.post("/reject", response_model=RecommendationOut)
@@ -56,7 +56,7 @@ async def reject(
     app: AppServices = Depends(services),
 ) -> RecommendationOut:
     rejected = await _service(caller, app).reject(recommendation_id, body.reason if body else None)
-    return recommendation_out(rejected)
+    return recommendation_out(rejected, caller.context)
 
 
 @recommendation_router.post("/rollback", response_model=ChangeQueued)
@@ -67,7 +67,7 @@ async def rollback(
 ) -> ChangeQueued:
     """Admins only: queues the rollback job; the status becomes rolled_back when it succeeds."""
     queued, job = await _service(caller, app).rollback(recommendation_id)
-    return ChangeQueued(recommendation=recommendation_out(queued), job_id=job.id)
+    return ChangeQueued(recommendation=recommendation_out(queued, caller.context), job_id=job.id)
 
 
 @database_router.get("/maintenance-window", response_model=MaintenanceWindow | None)

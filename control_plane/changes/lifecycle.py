@@ -18,8 +18,13 @@ lock, then finds the row no longer `proposed` and gets a 409, so exactly one app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from control_plane.auth.permissions import Permission, permissions_of
 from control_plane.models import Recommendation
+from control_plane.tenancy.context import TenantContext
+
+Action = Literal["approve", "reject", "rollback"]
 
 # Kinds the agent can apply; rewrites and configuration changes are advice for a person to carry out.
 APPLICABLE_KINDS = frozenset({"create_index", "drop_index"})
@@ -73,3 +78,31 @@ def rollback_available(recommendation: Recommendation) -> bool:
         and recommendation.rollback_job_id is None
         and bool((recommendation.rollback_sql or "").strip())
     )
+
+
+def applicable(recommendation: Recommendation) -> bool:
+    try:
+        ensure_applicable(recommendation)
+    except NotApplicable:
+        return False
+    return True
+
+
+# Each action a person can take on a recommendation: the permission it needs and whether the
+# recommendation's state admits it now. The dashboard shows exactly these buttons, no more.
+_ACTIONS: tuple[tuple[Action, Permission], ...] = (
+    ("approve", "recommendation.approve"),
+    ("reject", "recommendation.reject"),
+    ("rollback", "recommendation.rollback"),
+)
+
+
+def allowed_actions(recommendation: Recommendation, context: TenantContext) -> list[Action]:
+    """What the caller may do to this recommendation now: permission table AND lifecycle."""
+    held = permissions_of(context.role) if context.principal == "user" else frozenset()
+    possible: dict[Action, bool] = {
+        "approve": applicable(recommendation) and recommendation.status in APPROVE.sources,
+        "reject": recommendation.status in REJECT.sources,
+        "rollback": rollback_available(recommendation),
+    }
+    return [action for action, needed in _ACTIONS if needed in held and possible[action]]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
 from control_plane.audit.repository import AuditRepository
-from control_plane.auth.dependencies import ensure_role
+from control_plane.auth.permissions import ensure_permission
 from control_plane.changes.lifecycle import (
     APPROVE,
     REJECT,
@@ -105,7 +105,7 @@ class ChangeService:
         self, recommendation_id: uuid.UUID, not_before: datetime | None
     ) -> tuple[Recommendation, AgentJob]:
         recommendation = await self.found(recommendation_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "recommendation.approve")
         try:
             ensure_applicable(recommendation)
         except NotApplicable as error:
@@ -158,7 +158,7 @@ class ChangeService:
 
     async def reject(self, recommendation_id: uuid.UUID, reason: str | None) -> Recommendation:
         recommendation = await self.found(recommendation_id)
-        ensure_role(self._context, "analyst", "admin")
+        ensure_permission(self._context, "recommendation.reject")
         rejected = await self._changes.transition(recommendation_id, REJECT, values={"status_reason": reason})
         if rejected is None:
             raise self._refused(REJECT, await self.found(recommendation_id))
@@ -169,7 +169,7 @@ class ChangeService:
 
     async def rollback(self, recommendation_id: uuid.UUID) -> tuple[Recommendation, AgentJob]:
         recommendation = await self.found(recommendation_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "recommendation.rollback")
         try:
             ensure_rollback_possible(recommendation)
         except NotApplicable as error:
@@ -202,14 +202,14 @@ class ChangeService:
 
     async def maintenance_window(self, database_id: uuid.UUID) -> MaintenanceWindow | None:
         database = await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "maintenance_window.manage")
         return stored_window(database.maintenance_window)
 
     async def set_maintenance_window(
         self, database_id: uuid.UUID, window: MaintenanceWindow | None
     ) -> MaintenanceWindow | None:
         await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "maintenance_window.manage")
         document = None if window is None else window.model_dump(mode="json")
         await self._changes.set_maintenance_window(database_id, document)
         await record_move_window(self._session, self._context, database_id, document)
@@ -217,7 +217,7 @@ class ChangeService:
 
     async def exported(self, database_id: uuid.UUID) -> tuple[MonitoredDatabase, list[Recommendation]]:
         database = await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "analyst", "admin")
+        ensure_permission(self._context, "changes.export")
         return database, await self._changes.exported(database_id)
 
 

@@ -5,7 +5,8 @@ import uuid
 from fastapi import APIRouter, Depends, Response, status
 
 from control_plane.api.services import AppServices, services
-from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.auth.permissions import ensure_permission
 from control_plane.databases.schemas import AgentTokenOut, DatabaseCreate, DatabaseCreated, DatabaseOut
 from control_plane.databases.service import DatabaseService
 from control_plane.models import MonitoredDatabase
@@ -35,7 +36,7 @@ async def create_database(
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
 ) -> DatabaseCreated:
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "database.create")
     database, token = await _service(caller, app).create(body.name)
     return DatabaseCreated(id=database.id, name=database.name, agent_token=token)
 

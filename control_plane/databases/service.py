@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import NotFound
 from control_plane.audit.repository import AuditRepository
-from control_plane.auth.dependencies import ensure_role
 from control_plane.auth.opaque_tokens import AGENT_TOKEN_PREFIX, generate_token, token_hmac
+from control_plane.auth.permissions import ensure_permission
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.models import MonitoredDatabase
 from control_plane.tenancy.context import TenantContext
@@ -60,13 +60,13 @@ class DatabaseService:
 
     async def delete(self, database_id: uuid.UUID) -> None:
         database = await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "database.delete")
         await self._databases.delete(database_id)
         await self._record("database.delete", database_id, {"name": database.name})
 
     async def rotate_agent_token(self, database_id: uuid.UUID) -> str:
         await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "agent_token.rotate")
         revoked = await self._databases.revoke_agent_tokens(database_id)
         if revoked:
             await self._record("agent_token.revoke", database_id, {"revoked": revoked})

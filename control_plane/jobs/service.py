@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
-from control_plane.auth.dependencies import ensure_role
+from control_plane.auth.permissions import ensure_permission
 from control_plane.changes.lifecycle import CHANGE_JOB_KINDS
 from control_plane.changes.maintenance_window import change_window_open
 from control_plane.changes.outcomes import record_change_leased
@@ -215,7 +215,7 @@ class UserJobService:
     ) -> AgentJob:
         # Another tenant's database is a 404 before the role is checked.
         await tenant_database(self._session, self._context, database_id)
-        ensure_role(self._context, "analyst", "admin")
+        ensure_permission(self._context, "simulation.run")
         payload = request.model_dump(mode="json", exclude={"kind"})
         return await enqueue_job(
             self._session,

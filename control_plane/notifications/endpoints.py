@@ -7,7 +7,8 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from control_plane.api.services import AppServices, services
-from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.auth.permissions import ensure_permission
 from control_plane.models import Webhook
 from control_plane.notifications.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 from control_plane.notifications.service import WebhookService
@@ -34,7 +35,7 @@ async def create_webhook(
 ) -> WebhookCreated:
     """The URL must be public (https) unless the operator allows private targets. The signing
     secret is in this answer only."""
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "webhook.manage")
     webhook, secret = await WebhookService(caller.session, caller.context, app.settings).create(body)
     return WebhookCreated(**_out(webhook).model_dump(), secret=secret if webhook.kind == "generic" else None)
 
@@ -44,7 +45,7 @@ async def list_webhooks(
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
 ) -> list[WebhookOut]:
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "webhook.manage")
     return [_out(w) for w in await WebhookService(caller.session, caller.context, app.settings).all()]
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import BadRequest, NotFound
 from control_plane.audit.repository import AuditRepository
-from control_plane.auth.dependencies import ensure_role
+from control_plane.auth.permissions import ensure_permission
 from control_plane.crypto.keys import fernet_for
 from control_plane.edges.outbound_url import UnsafeOutboundUrl, check_outbound_url
 from control_plane.models import MonitoredDatabase, Recommendation, Webhook, WebhookDelivery
@@ -162,7 +162,7 @@ class WebhookService:
 
     async def delete(self, webhook_id: uuid.UUID) -> None:
         await self.found(webhook_id)  # another tenant's webhook is a 404 before the role
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "webhook.manage")
         await self._webhooks.delete(webhook_id)
         await self._audit.record(
             self._actor, "webhook.delete", f"webhook:{webhook_id}", actor_user_id=self._context.user_id
@@ -170,5 +170,5 @@ class WebhookService:
 
     async def deliveries(self, webhook_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
         await self.found(webhook_id)
-        ensure_role(self._context, "admin")
+        ensure_permission(self._context, "webhook.manage")
         return await self._webhooks.deliveries(webhook_id, limit)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from control_plane.changes.lifecycle import Action
+
 RecommendationStatus = Literal[
     "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back"
 ]
@@ -51,3 +53,11 @@ class RecommendationOut(BaseModel):
     )
     rollback_available: bool = False
     rollback_in_progress: bool = False
+    applicable: bool = Field(
+        default=False,
+        description="The agent can carry it out (an index change with SQL); else advice for a person",
+    )
+    allowed_actions: list[Action] = Field(
+        default_factory=list,
+        description="What the caller may do now: their permissions and the status's possible moves",
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.changes.lifecycle import rollback_available
+from control_plane.changes.lifecycle import allowed_actions, applicable, rollback_available
 from control_plane.databases.service import tenant_database
 from control_plane.models import Recommendation
 from control_plane.notifications.service import notify_recommendation_ready
@@ -34,7 +34,8 @@ def _row(finding: Finding) -> dict[str, Any]:
     }
 
 
-def recommendation_out(row: Recommendation) -> RecommendationOut:
+def recommendation_out(row: Recommendation, context: TenantContext) -> RecommendationOut:
+    """The API form of a recommendation, with what `context`'s caller may do to it now."""
     return RecommendationOut(
         id=row.id,
         database_id=row.database_id,
@@ -62,6 +63,8 @@ def recommendation_out(row: Recommendation) -> RecommendationOut:
         measured_detail=row.measured_detail,
         rollback_available=rollback_available(row),
         rollback_in_progress=row.status == "applied" and row.rollback_job_id is not None,
+        applicable=applicable(row),
+        allowed_actions=allowed_actions(row, context),
     )
 
 
@@ -85,7 +88,8 @@ class RecommendationService:
     async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
         await tenant_database(self._session, self._context, database_id)
         return [
-            recommendation_out(row) for row in await self._recommendations.of_database(database_id, status)
+            recommendation_out(row, self._context)
+            for row in await self._recommendations.of_database(database_id, status)
         ]
 
 
@@ -94,4 +98,4 @@ async def recommendations_for_query(
 ) -> list[dict[str, Any]]:
     """The recommendations serving one statement, as the query detail lists them."""
     rows = await RecommendationRepository(session, context).for_fingerprint(database_id, fingerprint)
-    return [recommendation_out(row).model_dump(mode="json") for row in rows]
+    return [recommendation_out(row, context).model_dump(mode="json") for row in rows]

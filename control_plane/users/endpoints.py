@@ -4,7 +4,8 @@ import uuid
 
 from fastapi import APIRouter, Depends, Response, status
 
-from control_plane.auth.dependencies import CallerSession, ensure_role, user_caller
+from control_plane.auth.dependencies import CallerSession, user_caller
+from control_plane.auth.permissions import ensure_permission, permissions_of
 from control_plane.models import User
 from control_plane.users.schemas import Me, PasswordChange, RoleChange, UserCreate, UserOut
 from control_plane.users.service import UserService
@@ -19,7 +20,13 @@ def _out(user: User) -> UserOut:
 @router.get("/me", response_model=Me)
 async def me(caller: CallerSession = Depends(user_caller, scope="function")) -> Me:
     user = await UserService(caller.session, caller.context).me()
-    return Me(id=user.id, email=user.email, role=user.role, tenant_id=user.tenant_id)
+    return Me(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        permissions=sorted(permissions_of(user.role)),
+    )
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -36,7 +43,7 @@ async def change_password(
 async def create_user(
     body: UserCreate, caller: CallerSession = Depends(user_caller, scope="function")
 ) -> UserOut:
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "user.manage")
     return _out(
         await UserService(caller.session, caller.context).create(body.email, body.password, body.role)
     )
@@ -48,7 +55,7 @@ async def change_role(
 ) -> UserOut:
     service = UserService(caller.session, caller.context)
     await service.get(user_id)  # another tenant's user is a 404 before any role check
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "user.manage")
     return _out(await service.change_role(user_id, body.role))
 
 
@@ -58,6 +65,6 @@ async def disable_user(
 ) -> Response:
     service = UserService(caller.session, caller.context)
     await service.get(user_id)
-    ensure_role(caller.context, "admin")
+    ensure_permission(caller.context, "user.manage")
     await service.disable(user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["admin", "analyst", "viewer"]
+from control_plane.auth.permissions import Permission, Role
 
 
 class Me(BaseModel):
@@ -13,6 +12,7 @@ class Me(BaseModel):
     email: str
     role: Role
     tenant_id: uuid.UUID
+    permissions: list[Permission] = Field(description="What this user may do: the server's permission table")
 
 
 class UserCreate(BaseModel):

@@ -72,7 +72,7 @@ async function start() {
   }
   document.getElementById("user-email").textContent = session.user.email;
   document.getElementById("user-role").textContent = session.user.role;
-  document.getElementById("nav-audit").hidden = !can("audit");
+  document.getElementById("nav-audit").hidden = !can("audit.read");
   window.addEventListener("hashchange", render);
   await render();
 }

@@ -74,7 +74,7 @@ function addDatabaseForm(secretArea, refreshList) {
 function databaseRow(database, secretArea, refreshList) {
   const problem = h("div");
   const actions = [];
-  if (can("manage_databases")) {
+  if (can("agent_token.rotate")) {
     actions.push(
       actionButton(
         "Rotate agent token",
@@ -85,6 +85,10 @@ function databaseRow(database, secretArea, refreshList) {
         },
         { errorTarget: problem },
       ),
+    );
+  }
+  if (can("database.delete")) {
+    actions.push(
       actionButton(
         "Delete",
         async () => {
@@ -137,7 +141,7 @@ export async function databasesView() {
     "section",
     {},
     h("h1", {}, "Databases"),
-    can("manage_databases") ? addDatabaseForm(secretArea, refreshList) : null,
+    can("database.create") ? addDatabaseForm(secretArea, refreshList) : null,
     secretArea,
     listArea,
   );

@@ -23,7 +23,7 @@ export function databaseHeading(database, current) {
       current === "recommendations"
         ? h("strong", {}, "Recommendations")
         : h("a", { href: `${base}/recommendations` }, "Recommendations"),
-      can("maintenance_window")
+      can("maintenance_window.manage")
         ? current === "maintenance"
           ? h("strong", {}, "Maintenance window")
           : h("a", { href: `${base}/maintenance` }, "Maintenance window")
@@ -92,7 +92,7 @@ async function followRun(databaseId, runId, statusArea) {
 }
 
 export function analyzeButton(databaseId, statusArea) {
-  if (!can("analyze")) return null;
+  if (!can("analysis.run")) return null;
   return actionButton(
     "Analyze now",
     async () => {

@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { actionButton, errorLine, formatNumber, formatPct, formatWhen, h, replaceContent } from "./dom.js";
 import { analyzeButton, databaseHeading, findDatabase } from "./queries.js";
-import { can } from "./session.js";
+import { allows } from "./session.js";
 
 const STATUSES = ["", "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back"];
 const IN_FLIGHT = new Set(["approved", "applying"]);
@@ -40,10 +40,6 @@ function evidenceTable(queries) {
   );
 }
 
-// Kinds the agent can apply; the others are advice for a person to carry out (the API answers 409).
-const APPLICABLE_KINDS = new Set(["create_index", "drop_index"]);
-// A proposed or failed recommendation may be approved (again) or rejected.
-const DECIDABLE = new Set(["proposed", "failed"]);
 const LINT_UNAVAILABLE = "squawk-unavailable";
 
 // What an action just did to a recommendation (its queued job), kept across reloads of the list.
@@ -84,8 +80,7 @@ function workflow(recommendation, problem, reload) {
   const buttons = [];
   const extra = [];
   const options = { errorTarget: problem };
-  const decidable = DECIDABLE.has(recommendation.status);
-  if (decidable && can("approve") && APPLICABLE_KINDS.has(recommendation.kind)) {
+  if (allows(recommendation, "approve")) {
     buttons.push(
       actionButton(
         recommendation.status === "failed" ? "Approve again" : "Approve",
@@ -100,7 +95,7 @@ function workflow(recommendation, problem, reload) {
       ),
     );
   }
-  if (decidable && can("reject")) {
+  if (allows(recommendation, "reject")) {
     const form = rejectForm(at, recommendation, problem, reload);
     const open = h("button", { type: "button" }, "Reject");
     open.addEventListener("click", () => {
@@ -110,7 +105,7 @@ function workflow(recommendation, problem, reload) {
     buttons.push(open);
     extra.push(form);
   }
-  if (recommendation.rollback_available && can("rollback")) {
+  if (allows(recommendation, "rollback")) {
     buttons.push(
       actionButton(
         "Roll back",
@@ -145,7 +140,7 @@ function lifecycle(recommendation) {
     recommendation.rollback_in_progress ? h("p", { class: "notice rollback-queued" }, "Rollback queued: the agent drops the index on its next poll.") : null,
     recommendation.rollback_available ? h("p", { class: "rollback-available muted" }, "Rollback available.") : null,
     outcome ? h("p", { class: "notice", role: "status", "data-job-id": outcome.jobId }, outcome.text) : null,
-    !APPLICABLE_KINDS.has(recommendation.kind) && DECIDABLE.has(recommendation.status)
+    !recommendation.applicable && recommendation.status === "proposed"
       ? h("p", { class: "muted" }, "Advisory: OptiSchema applies only index changes; carry this one out yourself, or reject it.")
       : null,
   );

@@ -265,6 +265,12 @@ class IndexDefinition:
     def rollback_sql(self) -> str:
         return drop_index_sql(self.schema, self.name())
 
+    def sandbox_build_sql(self, name: str) -> str:
+        """A plain CREATE INDEX under another name, for the benchmark's sandbox copy: blocking its
+        writes costs nothing there, and a plain build's time is the one worth reporting."""
+        unique = "UNIQUE " if self.unique else ""
+        return f"CREATE {unique}INDEX {quote_identifier(name)} {self._body()}"
+
     def hypothetical_sql(self) -> str:
         """The statement for hypopg_create_index(): no name (HypoPG makes one up), no CONCURRENTLY,
         no semicolon. Only `hypopg_can_simulate` methods can be simulated."""

@@ -98,3 +98,43 @@ def pair(db: psycopg.Connection, db_url: str, pg_cluster: ThrowawayCluster) -> I
 def bench_indexes(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'optischema\\_bench\\_%'")
     return [str(row[0]) for row in rows.fetchall()]
+
+
+LOOKUP = "SELECT id, kind FROM events WHERE device_id = %s AND note <> %s"
+UPDATE = "UPDATE events SET amount = %s WHERE device_id = %s"
+
+
+def table_activity(conn: psycopg.Connection) -> tuple[Any, ...]:
+    """Rows inserted, updated, deleted and scans of the user tables, as far as the server counted."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        "SELECT sum(n_tup_ins), sum(n_tup_upd), sum(n_tup_del), sum(seq_scan), sum(coalesce(idx_scan, 0))"
+        "  FROM pg_stat_user_tables"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def monitored_footprint(conn: psycopg.Connection) -> tuple[Any, ...]:
+    """What any statement run on the monitored database would move: rows written or scanned in the
+    user tables, and the index list. The agent's catalog reads and EXPLAINs move neither."""
+    indexes = conn.execute(
+        "SELECT array_agg(indexname ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
+    ).fetchone()
+    return (table_activity(conn), indexes)
+
+
+def sandbox_rows(conn: psycopg.Connection) -> tuple[Any, ...]:
+    row = conn.execute("SELECT count(*), sum(amount), sum(hashtext(note)) FROM events").fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def planted(pair: Pair) -> None:
+    pair.load(EVENTS)
+    pair.fresh_statistics()
+    pair.workload(LOOKUP, [[n, SECRET] for n in range(40)])
+    pair.workload(UPDATE, [[7, n] for n in range(20)])
+    # Backends report their counters at most once a second: make the workload's count now.
+    pair.monitored.execute("SELECT pg_stat_force_next_flush()")
+    pair.monitored.execute("SELECT 1")

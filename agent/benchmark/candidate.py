@@ -1,0 +1,209 @@
+"""Benchmark one candidate index on the sandbox: build it (timed), time what it serves, drop it.
+
+The index is dropped in every case (a failed run, a statement or the whole budget running out, an
+error): `finally` drops it, and `sweep_leftovers` catches what a killed process left at the next
+start. Errors are reported by their class name only: PostgreSQL quotes values in its messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from agent.advise.candidate_index import CandidateIndex
+from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
+from agent.benchmark.parameters import (
+    ColumnRef,
+    FixedValue,
+    UnsampleableStatement,
+    parameter_sources,
+    sample_values,
+)
+from agent.benchmark.runs import PreparedStatement, time_statement
+from agent.benchmark.settings import BENCHMARK_PREFIX, BenchmarkSettings
+from agent.db.session import AgentSession
+from shared.sql.index_ddl import qualified_name
+from shared.sql.normalized_text import repair_normalized_text
+from shared.wire.snapshot import TableStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedStatement:
+    fingerprint: str
+    calls: int
+    raw_text: str  # the workload's text with its `$n`; never printed or logged
+
+
+class BudgetExhausted(Exception):
+    pass
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def remaining_ms(self) -> int:
+        return max(0, int((self._end - time.monotonic()) * 1000))
+
+    def check(self) -> None:
+        if time.monotonic() >= self._end:
+            raise BudgetExhausted(f"the total benchmark budget of {self.seconds:g} s ran out")
+
+
+def benchmark_index_name(candidate: CandidateIndex) -> str:
+    return f"{BENCHMARK_PREFIX}{hashlib.sha256(candidate.key().encode()).hexdigest()[:16]}"
+
+
+def _set_timeout(session: AgentSession, milliseconds: int) -> None:
+    session.fetch_all("SELECT pg_catalog.set_config('statement_timeout', %s, false)", [str(milliseconds)])
+
+
+class CandidateBench:
+    def __init__(
+        self,
+        session: AgentSession,
+        tables: Sequence[TableStats],
+        settings: BenchmarkSettings,
+        deadline: Deadline,
+    ) -> None:
+        self._session = session
+        self._tables = tables
+        self._settings = settings
+        self._deadline = deadline
+
+    def run(self, candidate: CandidateIndex, statements: Sequence[ServedStatement]) -> CandidateBenchmark:
+        result = CandidateBenchmark(index_key=candidate.key())
+        name = benchmark_index_name(candidate)
+        drop = f"DROP INDEX IF EXISTS {qualified_name(candidate.schema_name, name)}"
+        prepared: list[tuple[ServedStatement, PreparedStatement]] = []
+        built = False
+        try:
+            # Custom plans for the values bound, as the application's literal statements get them.
+            self._session.fetch_all(
+                "SELECT pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', false)"
+            )
+            for number, statement in enumerate(statements):
+                ready = self._prepare(statement, f"{name}_s{number}", result)
+                if ready is not None:
+                    prepared.append((statement, ready))
+            if not prepared:
+                result.failure = "no statement it serves could be prepared with sampled values"
+                return result
+            self._deadline.check()
+            _set_timeout(self._session, max(1, self._deadline.remaining_ms()))
+            started = time.perf_counter()
+            built = True
+            self._session.connection.execute(candidate.definition.sandbox_build_sql(name))
+            result.build_seconds = round(time.perf_counter() - started, 3)
+            size = self._session.fetch_one(
+                "SELECT pg_catalog.pg_relation_size(%s::regclass)",
+                [qualified_name(candidate.schema_name, name)],
+            )
+            result.index_size_bytes = int(size[0]) if size else 0
+            _set_timeout(self._session, self._settings.statement_budget_ms)
+            for statement, ready in prepared:
+                self._time(statement, ready, drop, result)
+        except BudgetExhausted as error:
+            result.failure = str(error)
+        except psycopg.errors.QueryCanceled:
+            result.failure = "building the index exceeded the remaining benchmark budget"
+        except psycopg.Error as error:
+            result.failure = f"the sandbox refused ({type(error).__name__})"
+        finally:
+            self._clean_up(drop if built else None, [ready.name for _, ready in prepared], candidate)
+        if result.failure is None and not result.timings:
+            result.failure = "no statement it serves could be timed"
+        return result
+
+    def _prepare(
+        self, statement: ServedStatement, name: str, result: CandidateBenchmark
+    ) -> PreparedStatement | None:
+        try:
+            sources = parameter_sources(statement.raw_text, self._tables, self._settings)
+            values: list[tuple[str, ...]] = []
+            for number in range(1, max(sources, default=0) + 1):
+                source = sources.get(number)
+                if isinstance(source, FixedValue):
+                    values.append((source.value,))
+                elif isinstance(source, ColumnRef):
+                    sampled = sample_values(self._session, source, self._settings.values_per_parameter)
+                    if not sampled:
+                        raise UnsampleableStatement(
+                            f"${number}: {source.table}.{source.column} has no values"
+                        )
+                    values.append(tuple(sampled))
+                else:
+                    raise UnsampleableStatement(f"${number} is not used")
+            self._session.explain_text(f"PREPARE {name} AS {repair_normalized_text(statement.raw_text)}")
+            row = self._session.fetch_one(
+                "SELECT parameter_types::text[] FROM pg_catalog.pg_prepared_statements WHERE name = %s",
+                [name],
+            )
+        except UnsampleableStatement as error:
+            result.skipped[statement.fingerprint] = f"its parameters cannot be sampled: {error}"
+            return None
+        except psycopg.Error as error:
+            result.skipped[statement.fingerprint] = (
+                f"it cannot be prepared on the sandbox ({type(error).__name__})"
+            )
+            return None
+        types = tuple(str(t) for t in (row[0] if row else []))
+        if len(types) != len(values) or "unknown" in types:
+            self._session.fetch_all(f"DEALLOCATE {name}")
+            result.skipped[statement.fingerprint] = "the server cannot tell the type of every parameter"
+            return None
+        return PreparedStatement(name=name, parameter_types=types, values=tuple(values))
+
+    def _time(
+        self, statement: ServedStatement, ready: PreparedStatement, drop: str, result: CandidateBenchmark
+    ) -> None:
+        timing = StatementTiming(fingerprint=statement.fingerprint, calls=statement.calls)
+        try:
+            time_statement(
+                self._session,
+                ready,
+                timing,
+                drop_index=drop,
+                warmups=self._settings.warmups,
+                runs=self._settings.runs,
+                check_budget=self._deadline.check,
+            )
+        except psycopg.errors.QueryCanceled:
+            result.skipped[statement.fingerprint] = (
+                f"a run exceeded the statement budget of {self._settings.statement_budget_ms} ms"
+            )
+            return
+        except psycopg.Error as error:
+            result.skipped[statement.fingerprint] = f"a run failed on the sandbox ({type(error).__name__})"
+            return
+        result.timings.append(timing)
+        log.info(
+            "benchmark: %s for %s: median %.3f ms -> %.3f ms",
+            statement.fingerprint,
+            result.index_key,
+            timing.median_ms_before,
+            timing.median_ms_after,
+        )
+
+    def _clean_up(self, drop: str | None, prepared: list[str], candidate: CandidateIndex) -> None:
+        """Always: the index goes, the prepared statements go. A failure here is left to the sweep."""
+        try:
+            _set_timeout(self._session, self._settings.statement_budget_ms)
+            if drop is not None:
+                self._session.connection.execute(drop)
+            for name in prepared:
+                self._session.fetch_all(f"DEALLOCATE {name}")
+        except psycopg.Error as error:
+            log.warning(
+                "benchmark: could not drop the index for %s on the sandbox (%s); the next run sweeps it",
+                candidate.key(),
+                type(error).__name__,
+            )

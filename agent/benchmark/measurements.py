@@ -1,0 +1,81 @@
+"""What one benchmark measured: per statement latencies before and after, and the index's real cost.
+
+Only timings, buffer counts, sizes and fingerprints live here: never a value bound to a statement,
+and never a plan (plans quote the values in their conditions), so all of it may be printed and sent.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: with 7 runs the p95 is the slowest, as it should be for so few."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))  # ceil(n * fraction), at least the first
+    return ordered[int(rank) - 1]
+
+
+@dataclass
+class StatementTiming:
+    fingerprint: str
+    calls: int
+    before_ms: list[float] = field(default_factory=list)
+    after_ms: list[float] = field(default_factory=list)
+    buffers_before: list[int] = field(default_factory=list)  # shared blocks hit + read, per run
+    buffers_after: list[int] = field(default_factory=list)
+    plans_before: set[str] = field(default_factory=set)  # plan shapes: node types and index names
+    plans_after: set[str] = field(default_factory=set)
+
+    @property
+    def median_ms_before(self) -> float:
+        return statistics.median(self.before_ms)
+
+    @property
+    def median_ms_after(self) -> float:
+        return statistics.median(self.after_ms)
+
+    @property
+    def p95_ms_before(self) -> float:
+        return percentile(self.before_ms, 0.95)
+
+    @property
+    def p95_ms_after(self) -> float:
+        return percentile(self.after_ms, 0.95)
+
+    @property
+    def plan_changed(self) -> bool:
+        return self.plans_after != self.plans_before
+
+
+@dataclass
+class CandidateBenchmark:
+    index_key: str
+    index_size_bytes: int = 0
+    build_seconds: float = 0.0
+    timings: list[StatementTiming] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # fingerprint -> why it was not timed
+    failure: str | None = None  # why nothing could be measured (the build failed, the budget ran out)
+
+    @property
+    def measured(self) -> bool:
+        return self.failure is None and bool(self.timings)
+
+    @property
+    def gain_pct(self) -> float:
+        """How much less time the timed statements take with the index, weighted by their calls."""
+        before = sum(t.calls * t.median_ms_before for t in self.timings)
+        after = sum(t.calls * t.median_ms_after for t in self.timings)
+        return 100.0 * (before - after) / before if before > 0 else 0.0
+
+    def summary(self) -> str:
+        """The measured figures in one sentence, for reasons and rationales."""
+        statements = "; ".join(
+            f"{t.fingerprint}: median {t.median_ms_before:.3f} ms -> {t.median_ms_after:.3f} ms"
+            for t in self.timings
+        )
+        return (
+            f"real gain {self.gain_pct:.1f}% on the sandbox ({statements}); index "
+            f"{self.index_size_bytes} bytes, built in {self.build_seconds:.3f} s"
+        )

@@ -1,0 +1,81 @@
+"""One candidate benchmarked on the sandbox: built, timed before and after, dropped whatever happens."""
+
+from __future__ import annotations
+
+from agent.advise.candidate_index import CandidateIndex
+from agent.benchmark.candidate import BudgetExhausted, CandidateBench, Deadline, ServedStatement
+from agent.benchmark.measurements import CandidateBenchmark
+from agent.benchmark.sandbox import sandbox_database
+from agent.benchmark.settings import BenchmarkSettings
+from agent.config import CollectorSettings, SessionLimits
+from agent.db.session import MonitoredDatabase
+from agent.snapshot.collector import Collector
+from shared.wire.snapshot import TableStats
+from tests.integration.benchmark.conftest import Pair, bench_indexes, planted, sandbox_rows
+
+
+class CountdownDeadline(Deadline):
+    """A budget that runs out after a number of checks instead of seconds: the point where it runs
+    out (after the build, between two timed runs) is then the same on every machine."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__(3600)
+        self.checks_left = checks
+
+    def check(self) -> None:
+        self.checks_left -= 1
+        if self.checks_left < 0:
+            raise BudgetExhausted("the total benchmark budget ran out")
+
+
+def served_statements(pair: Pair) -> tuple[list[ServedStatement], list[TableStats]]:
+    """The planted lookup and update as the collector reads them from the monitored database."""
+    database = MonitoredDatabase(pair.monitored_url)
+    with database:
+        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
+    served = [
+        ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)
+        for item in collection.workload
+        if item.raw_text.startswith(("SELECT id, kind FROM events", "UPDATE events"))
+    ]
+    assert len(served) == 2
+    return served, collection.schema.tables
+
+
+def bench(pair: Pair, deadline: Deadline, settings: BenchmarkSettings) -> CandidateBenchmark:
+    served, tables = served_statements(pair)
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+    with sandbox, sandbox.session() as session:
+        return CandidateBench(session, tables, settings, deadline).run(
+            CandidateIndex("public", "events", ("device_id",)), served
+        )
+
+
+def test_both_statements_are_timed_before_and_after_and_the_update_is_rolled_back(pair: Pair) -> None:
+    planted(pair)
+    sandbox_before = sandbox_rows(pair.sandbox)
+
+    result = bench(pair, Deadline(300), BenchmarkSettings(runs=4, warmups=1))
+
+    assert result.measured and result.skipped == {}
+    assert result.gain_pct > 50
+    for timing in result.timings:
+        assert len(timing.before_ms) == len(timing.after_ms) == 4
+        assert timing.median_ms_after < timing.median_ms_before
+        assert timing.plan_changed
+    assert result.index_size_bytes > 100_000
+    assert bench_indexes(pair.sandbox) == []
+    assert sandbox_rows(pair.sandbox) == sandbox_before
+
+
+def test_a_budget_running_out_between_runs_still_drops_the_built_index(pair: Pair) -> None:
+    planted(pair)
+    sandbox_before = sandbox_rows(pair.sandbox)
+
+    # One check before the build, two for the warm-up pair, then the first timed run finds it gone.
+    result = bench(pair, CountdownDeadline(checks=3), BenchmarkSettings())
+
+    assert result.failure == "the total benchmark budget ran out"
+    assert result.build_seconds > 0 and result.index_size_bytes > 0  # it was built, then dropped
+    assert bench_indexes(pair.sandbox) == []
+    assert sandbox_rows(pair.sandbox) == sandbox_before

@@ -1,0 +1,84 @@
+"""parameter_sources: which column (or fixed setting) each `$n` of a normalized statement stands for."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.benchmark.measurements import percentile
+from agent.benchmark.parameters import ColumnRef, FixedValue, UnsampleableStatement, parameter_sources
+from agent.benchmark.settings import BenchmarkSettings
+from shared.wire.snapshot import ColumnStats, TableStats
+
+
+def table(name: str, *columns: str) -> TableStats:
+    return TableStats(
+        schema_name="public",
+        name=name,
+        row_estimate=1000,
+        total_bytes=0,
+        table_bytes=0,
+        index_bytes=0,
+        columns=[ColumnStats(name=c, type="int", not_null=True) for c in columns],
+    )
+
+
+TABLES = [table("events", "id", "device_id", "note", "amount"), table("accounts", "id", "region")]
+SETTINGS = BenchmarkSettings()
+
+
+def sources(text: str) -> dict[int, object]:
+    return dict(parameter_sources(text, TABLES, SETTINGS))
+
+
+def events(column: str) -> ColumnRef:
+    return ColumnRef("public", "events", column)
+
+
+def test_comparisons_in_and_between_map_to_their_columns_whichever_side_the_parameter_is_on() -> None:
+    assert sources(
+        "SELECT id FROM events WHERE device_id = $1 AND $2 < amount AND note IN ($3, $4) "
+        "AND id BETWEEN $5 AND $6"
+    ) == {
+        1: events("device_id"),
+        2: events("amount"),
+        3: events("note"),
+        4: events("note"),
+        5: events("id"),
+        6: events("id"),
+    }
+
+
+def test_joins_resolve_the_column_to_its_own_table() -> None:
+    assert sources("SELECT e.id FROM events e JOIN accounts a ON a.id = e.device_id WHERE a.region = $1") == {
+        1: ColumnRef("public", "accounts", "region")
+    }
+
+
+def test_update_assignments_map_to_the_target_table_and_limit_offset_get_fixed_values() -> None:
+    assert sources("UPDATE events SET amount = $1 WHERE device_id = $2") == {
+        1: events("amount"),
+        2: events("device_id"),
+    }
+    assert sources("SELECT id FROM events WHERE device_id = $1 ORDER BY id LIMIT $2 OFFSET $3") == {
+        1: events("device_id"),
+        2: FixedValue(str(SETTINGS.limit_value)),
+        3: FixedValue(str(SETTINGS.offset_value)),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UPDATE events SET amount = amount + $1 WHERE device_id = $2",  # arithmetic: not a column value
+        "SELECT id FROM events WHERE device_id = $1 + $2",
+        "SELECT id FROM nowhere WHERE x = $1",  # an unknown table
+    ],
+)
+def test_a_parameter_tied_to_no_column_makes_the_statement_unsampleable(text: str) -> None:
+    with pytest.raises(UnsampleableStatement, match=r"\$\d"):
+        parameter_sources(text, TABLES, SETTINGS)
+
+
+def test_p95_of_few_runs_is_the_slowest_and_of_many_the_nearest_rank() -> None:
+    assert percentile([3.0, 1.0, 2.0, 9.0, 4.0, 5.0, 6.0], 0.95) == 9.0
+    assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0

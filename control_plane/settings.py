@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     workers: Literal["on", "off", "only"] = "on"
     log_level: LogLevel = DEFAULT_LOG_LEVEL  # see shared.log_setup: secret-bearing libraries stay quiet
     rate_limit_storage: str = "memory://"
+    # Shared storage (Redis) is given this long per call; after a failure limits count per process
+    # and Redis is tried again this much later (see control_plane.edges.rate_limit_storage).
+    rate_limit_storage_timeout_s: float = Field(default=0.5, gt=0)
+    rate_limit_storage_retry_s: float = Field(default=5.0, ge=0)
     # Tenant-set outbound URLs (LLM base URLs, webhooks) may reach private and loopback addresses
     # only when the operator says so: see control_plane.edges.outbound_url.
     allow_private_outbound: bool = False

@@ -2,17 +2,20 @@
 
 The client address comes from X-Forwarded-For only when the direct peer is a trusted proxy;
 otherwise anyone could pick their own rate-limit key. Storage is memory by default or Redis
-(OPTISCHEMA_RATE_LIMIT_STORAGE) so that several workers share their counts.
+(OPTISCHEMA_RATE_LIMIT_STORAGE) so that several workers and servers share their counts; while Redis
+is away the limits count per process (see control_plane.edges.rate_limit_storage).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 
 from fastapi import Request
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from slowapi import Limiter
 
+from control_plane.edges.rate_limit_storage import FallbackStorage
 from control_plane.settings import Settings
 
 
@@ -48,11 +51,22 @@ def rate_limit_key(request: Request) -> str:
     return str(principal) if principal else f"ip:{client_address(request)}"
 
 
-limiter = ControlPlaneLimiter(
-    key_func=rate_limit_key,
-    storage_uri=os.environ.get("OPTISCHEMA_RATE_LIMIT_STORAGE", "memory://"),
-    strategy="moving-window",
-)
+# The storage is the settings' (configure_limiter); the decorators need the object at import.
+limiter = ControlPlaneLimiter(key_func=rate_limit_key, storage_uri="memory://", strategy="moving-window")
+
+
+def limit_storage(settings: Settings) -> Storage:
+    """OPTISCHEMA_RATE_LIMIT_STORAGE: this process's memory, or shared storage with a local fallback."""
+    if settings.rate_limit_storage.startswith("memory://"):
+        return MemoryStorage()
+    timeout_s = settings.rate_limit_storage_timeout_s
+    # Bounded waits: a Redis that hangs must not hold every limited request for the OS's TCP timeout.
+    shared = storage_from_string(
+        settings.rate_limit_storage, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
+    if not isinstance(shared, Storage):
+        raise ValueError("OPTISCHEMA_RATE_LIMIT_STORAGE must name a synchronous storage, such as redis://")
+    return FallbackStorage(shared, retry_after_s=settings.rate_limit_storage_retry_s)
 
 
 def configure_limiter(settings: Settings) -> None:
@@ -61,4 +75,8 @@ def configure_limiter(settings: Settings) -> None:
     limiter.trusted_proxies = tuple(
         ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
     )
-    limiter.reset()  # a new app starts with fresh counters (tests build many apps in one process)
+    # A new app starts with fresh counters (tests build many apps in one process); shared counts
+    # are not this process's to clear: a restarting server would wipe every other server's.
+    storage = limit_storage(settings)
+    limiter._storage = storage
+    limiter._limiter = MovingWindowRateLimiter(storage)

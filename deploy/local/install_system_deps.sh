@@ -52,6 +52,16 @@ if [ "${#browser[@]}" -gt 0 ]; then
   apt_install "${browser[@]}"
 fi
 
+# Real Redis and PgBouncer for the shared rate limits and the transaction-pooling tests
+# (tests/integration/control_plane/test_redis_limits.py, test_pgbouncer.py): each test starts its
+# own on a free loopback port, never the system services these packages set up.
+servers=()
+command -v redis-server >/dev/null 2>&1 || servers+=("redis-server")
+[ -x /usr/sbin/pgbouncer ] || servers+=("pgbouncer")
+if [ "${#servers[@]}" -gt 0 ]; then
+  apt_install "${servers[@]}"
+fi
+
 # A Debian install starts a system cluster; the suite never uses it, it starts its own.
 command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is required" >&2; exit 1; }
 echo "system dependencies ok (PostgreSQL ${major})" >&2

@@ -3,8 +3,9 @@ the agent builds it, for reserved-word columns (`order`, `user`) and a quoted mi
 
 Before shared.sql.index_ddl the analysis wrote `ON public.order_lines (order, user)` (a syntax error)
 and named `"Sales"."OrderLines"` indexes by another rule than the advisor. Here a real agent, a real
-control plane (LLM mocked with respx) and a real monitored database: the analysis proposes the
-indexes, the agent proves them with HypoPG, an admin approves them, and the agent applies them.
+control plane (LLM mocked with respx) and a real monitored database: the advisor (`advise`, local
+mode) recommends an index on each table, the model proposes the same columns to the analysis, the
+agent proves them with HypoPG, both texts are compared, an admin approves, and the agent applies.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from tests.integration.control_plane.analysis.conftest import LLM_URL, chat_comp
 
 PLAIN = "public.order_lines"  # a plain table name, reserved-word columns
 QUOTED = "Sales.OrderLines"  # the snapshot's spelling of "Sales"."OrderLines"
-QUOTED_COLUMNS = ("order", "user", "CustomerId")
 PLAIN_LOOKUP = 'SELECT id, note FROM order_lines WHERE "order" = %s AND "user" = %s'
 QUOTED_LOOKUP = (
     'SELECT id, note FROM "Sales"."OrderLines" WHERE "order" = %s AND "user" = %s AND "CustomerId" = %s'
@@ -74,17 +74,16 @@ def suggestion(table: str, columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 @contextmanager
-def llm_proposing(plain_columns: tuple[str, ...]) -> Iterator[respx.MockRouter]:
-    """The model proposes, for each statement, the index on its table: the advisor's columns on
-    order_lines, QUOTED_COLUMNS on "Sales"."OrderLines"."""
+def llm_proposing(advised: dict[str, tuple[str, ...]]) -> Iterator[respx.MockRouter]:
+    """The model proposes, for each statement, the index the advisor chose on its table."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         prompt = request.content.decode().lower()
         suggestions = []
         if "orderlines" in prompt:
-            suggestions.append(suggestion(QUOTED, QUOTED_COLUMNS))
+            suggestions.append(suggestion(QUOTED, advised[QUOTED]))
         elif "order_lines" in prompt:
-            suggestions.append(suggestion(PLAIN, plain_columns))
+            suggestions.append(suggestion(PLAIN, advised[PLAIN]))
         return httpx.Response(
             200, json=chat_completion({"explanation": "A scan.", "suggestions": suggestions})
         )
@@ -101,7 +100,7 @@ def approve(deployment: InProcessDeployment, recommendation_id: str) -> None:
     assert approved.status_code == 200, approved.text
 
 
-def valid_index(db: psycopg.Connection, schema: str, name: str) -> tuple[str, bool] | None:
+def built_index(db: psycopg.Connection, schema: str, name: str) -> tuple[str, bool] | None:
     """(pg_get_indexdef, indisvalid) of the index `schema.name`, or None."""
     row = db.execute(
         """SELECT pg_get_indexdef(i.indexrelid), i.indisvalid
@@ -118,38 +117,41 @@ def test_analysis_and_advisor_write_one_ddl_and_the_agent_builds_it(
     shop: psycopg.Connection, db_url: str, tmp_path: Path, metadata_url: str
 ) -> None:
     # The advisor's side: `optischema-agent advise`, local mode, on the same database and workload.
-    advised = {(r["table"], tuple(r["columns"])): r for r in advise(db_url)["recommendations"]}
-    [plain_columns] = [columns for table, columns in advised if table == PLAIN]
-    assert set(plain_columns) == {"order", "user"}
+    # Its column order is its own (most selective first); the analysis is handed the same columns.
+    advised = {r["table"]: r for r in advise(db_url)["recommendations"] if r["kind"] == "create_index"}
+    assert set(advised) == {PLAIN, QUOTED}
+    columns_of = {table: tuple(r["columns"]) for table, r in advised.items()}
+    assert set(columns_of[PLAIN]) == {"order", "user"}
+    assert set(columns_of[QUOTED]) == {"order", "user", "CustomerId"}
+    quoted = CandidateIndex("Sales", "OrderLines", columns_of[QUOTED])
+    keys = ", ".join(f'"{column}"' for column in columns_of[QUOTED])  # every one needs its quotes
+    assert (
+        advised[QUOTED]["sql"]
+        == f'CREATE INDEX CONCURRENTLY {quoted.name()} ON "Sales"."OrderLines" ({keys});'
+    )
 
     settings: Settings = openai_settings(metadata_url)
     spool = tmp_path / "spool"
     with deployed(settings) as deployment:
-        with llm_proposing(plain_columns):
+        with llm_proposing(columns_of):
             agent_once(deployment, db_url, spool, OPTISCHEMA_ADVISE_EVERY_CYCLES="0")  # no advisor
             analyse(deployment, settings)
             agent_once(deployment, db_url, spool, OPTISCHEMA_ADVISE_EVERY_CYCLES="0")  # the proofs
         listed = deployment.get(f"/databases/{deployment.database_id}/recommendations")
-        proven = {
-            (r["table"], tuple(r["columns"])): r
-            for r in listed
-            if r["source"] == "llm" and r["kind"] == "create_index"
-        }
-        assert set(proven) == {(PLAIN, plain_columns), (QUOTED, QUOTED_COLUMNS)}, listed
+        proven = {r["table"]: r for r in listed if r["source"] == "llm" and r["kind"] == "create_index"}
+        assert {table: tuple(r["columns"]) for table, r in proven.items()} == columns_of, listed
 
-        for (table, columns), recommendation in proven.items():
+        for table, recommendation in proven.items():
             assert recommendation["tier"] == "verified"
-            schema, bare = table.split(".", 1)
-            advisors = CandidateIndex(schema, bare, columns)
-            # One text on both sides, whichever side wrote it.
+            # One text on both sides: the analysis' proof, the advisor's recommendation, its writer.
+            columns = columns_of[table]
             assert (recommendation["sql"], recommendation["rollback_sql"]) == index_ddl(table, columns)
-            assert recommendation["sql"] == advisors.create_sql()
-            assert recommendation["rollback_sql"] == advisors.rollback_sql()
-            if (table, columns) in advised:  # the advisor recommended it itself
-                assert advised[(table, columns)]["sql"] == recommendation["sql"]
-                assert advised[(table, columns)]["rollback_sql"] == recommendation["rollback_sql"]
+            assert recommendation["sql"] == advised[table]["sql"]
+            assert recommendation["rollback_sql"] == advised[table]["rollback_sql"]
+            schema, bare = table.split(".", 1)
+            name = CandidateIndex(schema, bare, columns).name()
             admitted = admit_ddl(recommendation["sql"])
-            assert (admitted.schema, admitted.table, admitted.index_name) == (schema, bare, advisors.name())
+            assert (admitted.schema, admitted.table, admitted.index_name) == (schema, bare, name)
             approve(deployment, recommendation["id"])
 
         agent_once(
@@ -160,18 +162,11 @@ def test_analysis_and_advisor_write_one_ddl_and_the_agent_builds_it(
             for r in deployment.get(f"/databases/{deployment.database_id}/recommendations")
         }
 
-    assert (PLAIN, plain_columns) in advised  # the advisor's own recommendation was compared above
-    quoted = CandidateIndex("Sales", "OrderLines", QUOTED_COLUMNS)
-    assert quoted.create_sql() == (
-        f'CREATE INDEX CONCURRENTLY {quoted.name()} ON "Sales"."OrderLines" ("order", "user", "CustomerId");'
-    )
-    for (table, columns), recommendation in proven.items():
+    for table, recommendation in proven.items():
         assert statuses[recommendation["id"]] == "applied"
         schema, bare = table.split(".", 1)
-        built = valid_index(shop, schema, CandidateIndex(schema, bare, columns).name())
+        built = built_index(shop, schema, CandidateIndex(schema, bare, columns_of[table]).name())
         assert built is not None and built[1], built  # exists and is valid
-    quoted_definition = valid_index(shop, "Sales", quoted.name())
+    quoted_definition = built_index(shop, "Sales", quoted.name())
     assert quoted_definition is not None
-    assert quoted_definition[0].endswith(
-        'ON "Sales"."OrderLines" USING btree ("order", "user", "CustomerId")'
-    )
+    assert quoted_definition[0].endswith(f'ON "Sales"."OrderLines" USING btree ({keys})')

@@ -89,6 +89,13 @@ class ControlPlaneProcess:
                     )
                 time.sleep(0.1)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would end it: no graceful shutdown at all."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:

@@ -163,3 +163,10 @@ def test_invalid_definitions_are_refused(arguments: dict[str, object], message: 
 
 def test_drop_index_sql_quotes_both_parts() -> None:
     assert drop_index_sql("Sales", "Old Index") == 'DROP INDEX CONCURRENTLY IF EXISTS "Sales"."Old Index";'
+
+
+def test_sandbox_build_is_a_plain_build_under_the_given_name() -> None:
+    index = IndexDefinition("Sales", "OrderLines", ("order",), include=("user",), unique=True)
+    assert index.sandbox_build_sql("Bench 1") == (
+        'CREATE UNIQUE INDEX "Bench 1" ON "Sales"."OrderLines" ("order") INCLUDE ("user")'
+    )

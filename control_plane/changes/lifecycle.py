@@ -4,6 +4,7 @@
     proposed | failed ──reject──> rejected
     failed ──approve──> approved          (the agent dropped the INVALID index it left: safe to retry)
     applied ──rollback job succeeds──> rolled_back
+    proposed ──another index applied that serves it──> superseded ──that index rolled back──> proposed
 
 A rollback in flight is not a status: the index is still there until the agent drops it, so the
 recommendation stays `applied` with `rollback_job_id` set, and goes back to plain `applied` if the
@@ -51,6 +52,9 @@ APPLY_FAILED = Transition("recommendation.apply_failed", frozenset({"approved", 
 REQUEST_ROLLBACK = Transition("recommendation.rollback", frozenset({"applied"}), "applied")
 ROLLBACK_FAILED = Transition("recommendation.rollback_failed", frozenset({"applied"}), "applied")
 ROLLED_BACK = Transition("recommendation.rolled_back", frozenset({"applied"}), "rolled_back")
+# Another applied index makes it pointless (control_plane.changes.supersede); its rollback reopens it.
+SUPERSEDE = Transition("recommendation.superseded", frozenset({"proposed"}), "superseded")
+REOPEN_SUPERSEDED = Transition("recommendation.reopened", frozenset({"superseded"}), "proposed")
 
 
 class NotApplicable(ValueError):

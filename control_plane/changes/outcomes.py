@@ -24,6 +24,7 @@ from control_plane.changes.lifecycle import (
     START_APPLY,
 )
 from control_plane.changes.repository import ChangeRepository
+from control_plane.changes.supersede import reopen_superseded, supersede_overlapping
 from control_plane.changes.trail import record_move
 from control_plane.models import AgentJob, Recommendation
 from control_plane.notifications.schemas import Event
@@ -111,4 +112,8 @@ async def record_change_outcome(session: AsyncSession, context: TenantContext, j
     if moved is None:
         return
     await record_move(session, context, move, moved, detail)
+    if move is APPLIED:
+        await supersede_overlapping(session, context, moved)
+    elif move is ROLLED_BACK:
+        await reopen_superseded(session, context, moved)
     await notify(session, context, event, [moved], dedupe=str(job.id), detail=detail)

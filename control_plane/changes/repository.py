@@ -57,6 +57,32 @@ class ChangeRepository:
             .execution_options(**MOVED)
         )
 
+    async def open_index_ideas(self, database_id: uuid.UUID) -> list[Recommendation]:
+        """The database's still-`proposed` index recommendations (candidates to supersede)."""
+        rows = await self._session.scalars(
+            select(Recommendation)
+            .where(
+                Recommendation.tenant_id == self._tenant_id,
+                Recommendation.database_id == database_id,
+                Recommendation.status == "proposed",
+                Recommendation.kind == "create_index",
+            )
+            .order_by(Recommendation.id)
+        )
+        return list(rows)
+
+    async def superseded_by(self, recommendation_id: uuid.UUID) -> list[Recommendation]:
+        rows = await self._session.scalars(
+            select(Recommendation)
+            .where(
+                Recommendation.tenant_id == self._tenant_id,
+                Recommendation.status == "superseded",
+                Recommendation.superseded_by == recommendation_id,
+            )
+            .order_by(Recommendation.id)
+        )
+        return list(rows)
+
     async def set_values(self, recommendation_id: uuid.UUID, **values: Any) -> None:
         await self._session.execute(
             update(Recommendation)

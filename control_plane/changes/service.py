@@ -106,6 +106,11 @@ class ChangeService:
     ) -> tuple[Recommendation, AgentJob]:
         recommendation = await self.found(recommendation_id)
         ensure_permission(self._context, "recommendation.approve")
+        if recommendation.status == "superseded":
+            raise Conflict(
+                f"the recommendation is superseded by {recommendation.superseded_by}, which was applied: "
+                "its index would be redundant"
+            )
         try:
             ensure_applicable(recommendation)
         except NotApplicable as error:

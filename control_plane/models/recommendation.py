@@ -10,7 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.base import Base, id_column, monitored_database_fk, tenant_id_column, utc_now_column
 
-RECOMMENDATION_STATUSES = ("proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back")
+RECOMMENDATION_STATUSES = (
+    "proposed",
+    "approved",
+    "applying",
+    "applied",
+    "failed",
+    "rejected",
+    "rolled_back",
+    "superseded",
+)
 
 
 class Recommendation(Base):
@@ -27,7 +36,8 @@ class Recommendation(Base):
         CheckConstraint("kind IN ('create_index', 'drop_index', 'rewrite', 'config')", name="kind"),
         CheckConstraint("tier IN ('verified', 'estimated', 'advisory', 'measured')", name="tier"),
         CheckConstraint(
-            "status IN ('proposed', 'approved', 'applying', 'applied', 'failed', 'rejected', 'rolled_back')",
+            "status IN ('proposed', 'approved', 'applying', 'applied', 'failed', 'rejected', 'rolled_back', "
+            "'superseded')",
             name="status",
         ),
         Index(
@@ -84,3 +94,5 @@ class Recommendation(Base):
     measured_verdict: Mapped[str | None] = mapped_column(Text, nullable=True)
     measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     measured_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    # Set with status `superseded`: the applied recommendation that made this one pointless.
+    superseded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from control_plane.changes.lifecycle import Action
 
 RecommendationStatus = Literal[
-    "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back"
+    "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back", "superseded"
 ]
 
 
@@ -53,6 +53,13 @@ class RecommendationOut(BaseModel):
     )
     rollback_available: bool = False
     rollback_in_progress: bool = False
+    superseded_by: uuid.UUID | None = Field(
+        default=None, description="With status superseded: the applied recommendation that made it pointless"
+    )
+    group: str | None = Field(
+        default=None,
+        description="Ideas for the same table and leading column share it: alternatives to weigh side by side",
+    )
     applicable: bool = Field(
         default=False,
         description="The agent can carry it out (an index change with SQL); else advice for a person",

@@ -34,6 +34,14 @@ def _row(finding: Finding) -> dict[str, Any]:
     }
 
 
+def recommendation_group(row: Recommendation) -> str | None:
+    """Index ideas on the same table with the same leading column are alternatives (a narrow index
+    against a covering one): one B-tree serves both, so at most one of them should be built."""
+    if row.kind not in ("create_index", "drop_index") or not row.table_name or not row.columns:
+        return None
+    return f"{row.table_name}({row.columns[0]})"
+
+
 def recommendation_out(row: Recommendation, context: TenantContext) -> RecommendationOut:
     """The API form of a recommendation, with what `context`'s caller may do to it now."""
     return RecommendationOut(
@@ -63,6 +71,8 @@ def recommendation_out(row: Recommendation, context: TenantContext) -> Recommend
         measured_detail=row.measured_detail,
         rollback_available=rollback_available(row),
         rollback_in_progress=row.status == "applied" and row.rollback_job_id is not None,
+        superseded_by=row.superseded_by,
+        group=recommendation_group(row),
         applicable=applicable(row),
         allowed_actions=allowed_actions(row, context),
     )

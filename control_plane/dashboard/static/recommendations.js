@@ -9,7 +9,7 @@ import { actionButton, errorLine, formatNumber, formatPct, formatWhen, h, replac
 import { analyzeButton, databaseHeading, findDatabase } from "./queries.js";
 import { allows } from "./session.js";
 
-const STATUSES = ["", "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back"];
+const STATUSES = ["", "proposed", "approved", "applying", "applied", "failed", "rejected", "rolled_back", "superseded"];
 const IN_FLIGHT = new Set(["approved", "applying"]);
 const POLL_MS = 5000;
 
@@ -136,6 +136,9 @@ function lifecycle(recommendation) {
     lines.map((line) => h("p", { class: "muted" }, line)),
     recommendation.status_reason
       ? h("p", { class: "status-reason" }, `${recommendation.status === "rejected" ? "Rejected" : "Reason"}: ${recommendation.status_reason}`)
+      : null,
+    recommendation.superseded_by
+      ? h("p", { class: "muted superseded" }, "Superseded by the applied recommendation ", h("code", {}, recommendation.superseded_by), ".")
       : null,
     recommendation.rollback_in_progress ? h("p", { class: "notice rollback-queued" }, "Rollback queued: the agent drops the index on its next poll.") : null,
     recommendation.rollback_available ? h("p", { class: "rollback-available muted" }, "Rollback available.") : null,

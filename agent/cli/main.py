@@ -14,8 +14,15 @@ import click
 from agent.advise.advisor import AdvisorSettings
 from agent.advise.report_text import render_text
 from agent.advise.selection import SearchBounds
+from agent.benchmark.advice import advise_and_benchmark
 from agent.benchmark.check import check_sandbox
-from agent.cli.options import agent_options, build_config, run_options
+from agent.cli.options import (
+    agent_options,
+    benchmark_options,
+    build_benchmark_settings,
+    build_config,
+    run_options,
+)
 from agent.collect.prerequisites import all_required_ok, check_server
 from agent.config import collector_state_path
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
@@ -120,16 +127,21 @@ def snapshot(output: Path | None, **options: Any) -> None:
     show_default=True,
     help="Index usage must have been counted this long before 'unused' is said",
 )
+@benchmark_options
 def advise(
     output_format: str,
     min_improvement: float,
     time_budget: float,
     max_candidates: int,
     min_stats_age_hours: float,
+    benchmark: bool,
     **options: Any,
 ) -> None:
     """Local mode: recommendations for this database's workload, verified with HypoPG."""
     config = build_config(options)
+    if benchmark and not config.sandbox_database_url:
+        click.echo("optischema-agent advise: --benchmark needs --sandbox-database-url", err=True)
+        sys.exit(2)
     database = MonitoredDatabase(config.database_url, config.limits)
     settings = AdvisorSettings(
         min_improvement_pct=min_improvement,
@@ -139,7 +151,12 @@ def advise(
     try:
         with database:
             log.info("reading the workload from pg_stat_statements")
-            report = advise_database(database, config.collector, settings)
+            if benchmark:
+                report = advise_and_benchmark(
+                    database, config, config.collector, settings, build_benchmark_settings(options)
+                )
+            else:
+                report = advise_database(database, config.collector, settings)
     except (DatabaseUnavailable, PrerequisitesMissing) as error:
         click.echo(f"optischema-agent advise: {error}", err=True)
         sys.exit(1)

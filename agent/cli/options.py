@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from agent.benchmark.settings import BenchmarkSettings
 from agent.config import (
     AgentConfig,
     ApplySettings,
@@ -121,6 +122,66 @@ _RUN_OPTIONS: list[Callable[[F], F]] = [
         show_default=True,
     ),
 ]
+
+
+# Only `advise` reads these; their defaults are BenchmarkSettings' own.
+_BENCHMARK_OPTIONS: list[Callable[[F], F]] = [
+    click.option(
+        "--benchmark", is_flag=True, default=False, help="Time each recommendation on the sandbox database"
+    ),
+    click.option(
+        "--benchmark-runs",
+        envvar="OPTISCHEMA_BENCHMARK_RUNS",
+        type=click.IntRange(1),
+        default=BenchmarkSettings.runs,
+        show_default=True,
+    ),
+    click.option(
+        "--benchmark-warmups",
+        envvar="OPTISCHEMA_BENCHMARK_WARMUPS",
+        type=click.IntRange(0),
+        default=BenchmarkSettings.warmups,
+        show_default=True,
+    ),
+    click.option(
+        "--benchmark-statement-budget-ms",
+        envvar="OPTISCHEMA_BENCHMARK_STATEMENT_BUDGET_MS",
+        type=click.IntRange(1),
+        default=BenchmarkSettings.statement_budget_ms,
+        show_default=True,
+    ),
+    click.option(
+        "--benchmark-total-budget",
+        envvar="OPTISCHEMA_BENCHMARK_TOTAL_BUDGET_S",
+        type=click.FloatRange(0),
+        default=BenchmarkSettings.total_budget_s,
+        show_default=True,
+    ),
+    click.option(
+        "--benchmark-min-gain",
+        envvar="OPTISCHEMA_BENCHMARK_MIN_GAIN_PCT",
+        type=float,
+        default=BenchmarkSettings.min_gain_pct,
+        show_default=True,
+        help="A benchmarked index must cut the real time of the statements it serves by this many per cent",
+    ),
+]
+
+
+def benchmark_options(function: F) -> F:
+    for option in reversed(_BENCHMARK_OPTIONS):
+        function = option(function)
+    return function
+
+
+def build_benchmark_settings(options: dict[str, Any]) -> BenchmarkSettings:
+    return BenchmarkSettings(
+        runs=options["benchmark_runs"],
+        warmups=options["benchmark_warmups"],
+        statement_budget_ms=options["benchmark_statement_budget_ms"],
+        total_budget_s=options["benchmark_total_budget"],
+        min_gain_pct=options["benchmark_min_gain"],
+    )
 
 
 def run_options(function: F) -> F:

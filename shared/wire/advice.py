@@ -2,7 +2,8 @@
 
 The shape is the contract of `advise --format json` in ../shared/SPEC.md. Every recommendation
 carries the evidence of its tier: `verified` (HypoPG cost before/after), `estimated` (planner cost
-of a rewrite, never executed), `advisory` (judged by people); `measured` is added after apply.
+of a rewrite, never executed), `advisory` (judged by people), `benchmarked` (real timings on a sandbox copy, `benchmark`);
+`measured` is added after apply.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import Field
 from shared.wire.base import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
 
 RecommendationKind = Literal["create_index", "drop_index", "rewrite", "config"]
-Tier = Literal["verified", "estimated", "advisory", "measured"]
+Tier = Literal["verified", "estimated", "advisory", "benchmarked", "measured"]
 
 
 class QueryEvidence(WireModel):
@@ -23,6 +24,27 @@ class QueryEvidence(WireModel):
     calls: NonNegativeInt
     cost_before: NonNegativeFloat | None = None
     cost_after: NonNegativeFloat | None = None
+
+
+class StatementBenchmark(WireModel):
+    """One statement timed on the sandbox: latencies only, never the values it was run with."""
+
+    fingerprint: Fingerprint
+    median_ms_before: NonNegativeFloat
+    median_ms_after: NonNegativeFloat
+    p95_ms_before: NonNegativeFloat
+    p95_ms_after: NonNegativeFloat
+    shared_buffers_before: NonNegativeInt | None = Field(default=None, description="Median blocks hit + read")
+    shared_buffers_after: NonNegativeInt | None = None
+    plan_changed: bool | None = None
+
+
+class BenchmarkEvidence(WireModel):
+    """The `benchmarked` tier's evidence: the index really built on a sandbox copy, and real timings."""
+
+    index_size_bytes: NonNegativeInt
+    build_seconds: NonNegativeFloat
+    statements: list[StatementBenchmark] = Field(default_factory=list)
 
 
 class Recommendation(WireModel):
@@ -36,6 +58,7 @@ class Recommendation(WireModel):
     improvement_pct: float | None = None
     queries: list[QueryEvidence] = Field(default_factory=list)
     rationale: str
+    benchmark: BenchmarkEvidence | None = None
 
 
 class SkippedStatement(WireModel):

@@ -39,6 +39,18 @@ def wait_for(condition: object, what: str, agent: subprocess.Popen[str]) -> None
         time.sleep(0.2)
 
 
+def connect_once_started(url: str) -> psycopg.Connection:
+    """The port opens before start-up ends ("the database system is starting up"): retry until then."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=2)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_the_daemon_keeps_collecting_across_a_restart_of_the_monitored_database(
     deployment: Deployment, metadata_url: str, restartable_cluster: ThrowawayCluster
 ) -> None:
@@ -61,7 +73,7 @@ def test_the_daemon_keeps_collecting_across_a_restart_of_the_monitored_database(
         time.sleep(4)  # longer than the connect timeout: cycles fail to collect, and say why
         assert agent.poll() is None, "the agent exited while its database was down"
         executor.start()
-        with psycopg.connect(monitored_url, autocommit=True) as conn:
+        with connect_once_started(monitored_url) as conn:
             conn.execute("SELECT count(*) FROM orders WHERE total > 5")
         before = len(stored_snapshot_ids(metadata_url))
         wait_for(lambda: len(stored_snapshot_ids(metadata_url)) >= before + 2, "snapshots after", agent)

@@ -4,11 +4,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from control_plane.analysis.service import explanation_for
 from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.service import tenant_database
+from control_plane.exports.csv_response import ExportFormat, csv_response
 from control_plane.queries.repository import QueryRepository, rollup_bucket
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
 from control_plane.recommendations.service import recommendations_for_query
@@ -45,11 +47,13 @@ async def top_queries(
     limit: int = Query(50, ge=1, le=500),
     since: datetime | None = Query(None, alias="from"),
     until: datetime | None = Query(None, alias="to"),
+    format: ExportFormat = "json",
     caller: CallerSession = Depends(user_caller, scope="function"),
-) -> list[QuerySummary]:
+) -> list[QuerySummary] | Response:
+    """The busiest statements over the range; `format=csv` gives the same rows as `text/csv`."""
     repository = await _queries(caller, database_id)
     rows = await repository.top(*_top_range(since, until), order_by, limit)
-    return [
+    summaries = [
         QuerySummary(
             fingerprint=row["fingerprint"],
             query=row["query"],
@@ -60,6 +64,9 @@ async def top_queries(
         )
         for row in rows
     ]
+    if format == "csv":
+        return csv_response(QuerySummary, summaries, f"queries_{database_id}.csv")
+    return summaries
 
 
 @router.get("/{fingerprint}", response_model=QueryDetail)

@@ -1,0 +1,1 @@
+"""Tabular exports of API lists (CSV beside the JSON form)."""

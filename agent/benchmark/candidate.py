@@ -110,7 +110,7 @@ class CandidateBench:
             result.index_size_bytes = int(size[0]) if size else 0
             _set_timeout(self._session, self._settings.statement_budget_ms)
             for statement, ready in prepared:
-                self._time(statement, ready, drop, result)
+                self._time(statement, ready, name, drop, result)
         except BudgetExhausted as error:
             result.failure = str(error)
         except psycopg.errors.QueryCanceled:
@@ -163,9 +163,16 @@ class CandidateBench:
         return PreparedStatement(name=name, parameter_types=types, values=tuple(values))
 
     def _time(
-        self, statement: ServedStatement, ready: PreparedStatement, drop: str, result: CandidateBenchmark
+        self,
+        statement: ServedStatement,
+        ready: PreparedStatement,
+        index_name: str,
+        drop: str,
+        result: CandidateBenchmark,
     ) -> None:
-        timing = StatementTiming(fingerprint=statement.fingerprint, calls=statement.calls)
+        timing = StatementTiming(
+            fingerprint=statement.fingerprint, calls=statement.calls, index_name=index_name
+        )
         try:
             time_statement(
                 self._session,

@@ -139,3 +139,36 @@ def test_benchmark_without_a_sandbox_is_refused_before_anything_runs(pair: Pair)
 
     assert result.returncode == 2
     assert "--benchmark needs --sandbox-database-url" in result.stderr
+
+
+# Statistics gone stale on the monitored database: `code` was unique when it was last analyzed,
+# then every row got the same code. HypoPG plans with those statistics and sees a one-row lookup;
+# the sandbox (a fresh copy, analyzed) knows that every row matches, so no plan uses the index.
+STALE_TAGS = """
+    CREATE TABLE tags (id int PRIMARY KEY, code int NOT NULL, label text NOT NULL)
+      WITH (autovacuum_enabled = false);
+    INSERT INTO tags SELECT g, g, 'tag-' || g FROM generate_series(1, 100000) g;
+"""
+TAG_LOOKUP = "SELECT id, label FROM tags WHERE code = %s"
+
+
+def test_an_index_hypopg_liked_but_the_real_run_does_not_is_demoted_beside_a_benchmarked_one(
+    pair: Pair,
+) -> None:
+    pair.load(STALE_TAGS)
+    planted(pair)
+    pair.load("UPDATE tags SET code = 7")
+    pair.sandbox.execute("ANALYZE tags")
+    pair.workload(TAG_LOOKUP, [[n] for n in range(30)])
+
+    report, output = pair.advise("--benchmark-runs", "5")
+
+    tiers = {r["table"]: r["tier"] for r in report["recommendations"] if r["kind"] == "create_index"}
+    assert tiers == {"public.events": "benchmarked"}
+    [demoted] = [s for s in report["skipped"] if (s["query"] or "").startswith("SELECT id, label FROM tags")]
+    assert demoted["reason"].startswith("public.tags(code")
+    assert "HypoPG estimated " in demoted["reason"] and "real gain " in demoted["reason"]
+    assert "real gain 0.0%" in demoted["reason"] and "no plan used the index" in demoted["reason"]
+    assert "below the 10% a benchmarked index needs" in demoted["reason"]
+    assert bench_indexes(pair.sandbox) == []
+    assert SECRET not in output

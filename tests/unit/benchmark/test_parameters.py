@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.benchmark.measurements import percentile
+from agent.benchmark.measurements import CandidateBenchmark, StatementTiming, percentile
 from agent.benchmark.parameters import ColumnRef, FixedValue, UnsampleableStatement, parameter_sources
 from agent.benchmark.settings import BenchmarkSettings
 from shared.wire.snapshot import ColumnStats, TableStats
@@ -82,3 +82,14 @@ def test_a_parameter_tied_to_no_column_makes_the_statement_unsampleable(text: st
 def test_p95_of_few_runs_is_the_slowest_and_of_many_the_nearest_rank() -> None:
     assert percentile([3.0, 1.0, 2.0, 9.0, 4.0, 5.0, 6.0], 0.95) == 9.0
     assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+
+
+def test_a_statement_whose_plans_never_used_the_index_is_credited_no_gain() -> None:
+    used = StatementTiming("a" * 16, calls=10, before_ms=[10.0, 12.0], after_ms=[1.0, 1.0], index_name="ix")
+    used.plans_after.add("Index Scan(ix)")
+    unused = StatementTiming("b" * 16, calls=10, before_ms=[10.0, 10.0], after_ms=[8.0, 8.0], index_name="ix")
+    unused.plans_after.add("Seq Scan")
+
+    assert CandidateBenchmark("t(x)", timings=[used]).gain_pct == 100 * (11 - 1) / 11
+    assert CandidateBenchmark("t(x)", timings=[unused]).gain_pct == 0.0
+    assert "no plan used the index" in CandidateBenchmark("t(x)", timings=[unused]).summary()

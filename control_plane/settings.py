@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     metadata_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_pool_timeout_s: float = Field(default=10.0, gt=0, description="Wait for a free pooled connection")
     unavailable_retry_after_s: int = Field(default=5, ge=1, description="Retry-After of a 503")
+    # False behind a PgBouncer in transaction mode older than 1.21 (Debian bookworm's is 1.18): no
+    # named prepared statements (see control_plane.db.engine.engine_from_url).
+    metadata_statement_cache: bool = True
     # Web worker processes, each with its snapshot-ingesting companion process. None: one per two
     # cores (at least one, at most four) in production, one in development.
     web_concurrency: int | None = Field(default=None, ge=1, le=64)
@@ -124,6 +127,9 @@ class Settings(BaseSettings):
         default=50.0, description="A new webhook's default bar for announcing a new recommendation"
     )
     webhook_delivery_interval_s: float = Field(default=10.0, gt=0)
+    # How often agents are expected to report (the agent's OPTISCHEMA_POLL_INTERVAL_S default, 30):
+    # the overview's online / late / offline thresholds are multiples of it (control_plane.overview).
+    agent_poll_interval_s: float = Field(default=30.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     webhook_backoff_s: float = Field(default=30.0, ge=0, description="Doubled after every failed attempt")

@@ -119,10 +119,20 @@ def engine_from_url(
     max_overflow: int = 10,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+    statement_cache: bool = True,
 ) -> AsyncEngine:
-    """The engine; a `connect_timeout` in the URL wins over `connect_timeout_s`."""
+    """The engine; a `connect_timeout` in the URL wins over `connect_timeout_s`.
+
+    `statement_cache=False` is for a PgBouncer in transaction mode before 1.21, which cannot carry a
+    named prepared statement from one transaction to the next (each may run on another server
+    connection): asyncpg's cache and SQLAlchemy's are off, so every statement is prepared unnamed
+    and executed within the transaction that prepared it (SQLAlchemy's pre-ping opens one too).
+    """
     async_url, connect_args = _split(url)
     connect_args.setdefault("timeout", connect_timeout_s)
+    if not statement_cache:
+        connect_args["statement_cache_size"] = 0  # asyncpg's: unnamed statements, nothing kept
+        connect_args["prepared_statement_cache_size"] = 0  # SQLAlchemy's dialect's own cache
     return create_async_engine(
         async_url,
         connect_args=connect_args,
@@ -133,10 +143,13 @@ def engine_from_url(
     )
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_size: int | None = None, max_overflow: int = 10) -> AsyncEngine:
+    """The engine as the settings describe it; `pool_size` defaults to OPTISCHEMA_DB_POOL_SIZE."""
     return engine_from_url(
         settings.metadata_url,
-        pool_size=settings.db_pool_size,
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=max_overflow,
         connect_timeout_s=settings.metadata_connect_timeout_s,
         pool_timeout_s=settings.db_pool_timeout_s,
+        statement_cache=settings.metadata_statement_cache,
     )

@@ -33,7 +33,7 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db.availability import MetadataUnavailable
-from control_plane.db.engine import engine_from_url
+from control_plane.db.engine import create_engine
 from control_plane.db.session import tenant_session
 from control_plane.ingestion.admission import ingestion_turn
 from control_plane.ingestion.payload import PayloadRejected, decode_snapshot
@@ -138,7 +138,7 @@ def _start_companion(settings: Settings, worker_pid: int) -> None:
     threading.Thread(target=_exit_with, args=(worker_pid,), name="exit-with-worker", daemon=True).start()
     configure_logging(settings.log_level)
     _THIS_PROCESS.loop = asyncio.new_event_loop()
-    _THIS_PROCESS.engine = engine_from_url(settings.metadata_url, pool_size=1, max_overflow=1)
+    _THIS_PROCESS.engine = create_engine(settings, pool_size=1, max_overflow=1)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)  # see control_plane.server.GC_THRESHOLDS

@@ -16,9 +16,13 @@ from agent.advise.candidates import candidates_for_statement
 from agent.advise.config_findings import work_mem_findings
 from agent.advise.hypothetical import HypotheticalIndexes, hypopg_schema
 from agent.advise.index_findings import index_findings
+from agent.advise.name_resolution import ViewDefinitions
+from agent.advise.pattern_indexes import pattern_ideas
 from agent.advise.plan_costs import plan_cost
+from agent.advise.representative_plans import GENERIC_PLAN_OPTION_VERSION, RepresentativeValues
 from agent.advise.selection import SearchBounds, Selection, WhatIfSearch
-from agent.advise.statement_reasons import reason_without_candidates
+from agent.advise.statement_reasons import catalog_reason, reason_without_candidates, unknown_tables_reason
+from agent.advise.view_definitions import read_view_definitions
 from agent.advise.workload import AdvisedStatement, advised_statements
 from agent.db.session import AgentSession
 from agent.snapshot.collector import Collection
@@ -70,12 +74,24 @@ class Advisor:
         self._version = collection.snapshot.server.version_num
         self._skipped: list[SkippedStatement] = []
         self._proposals: dict[str, list[CandidateIndex]] = {}
+        self._views: ViewDefinitions = {}
 
     def advise(self) -> AdviceReport:
-        statements = self._planned_statements()
+        catalog_only = self._collection.snapshot.dropped.catalog_only
+        if catalog_only:
+            self._skipped.append(SkippedStatement(reason=catalog_reason(catalog_only)))
+        self._views = read_view_definitions(
+            self._session,
+            {relation for item in self._collection.workload for relation in item.stats.relations},
+            {t.name for t in self._collection.schema.tables},
+        )
+        analyzed = self._planned_statements()
         schema = hypopg_schema(self._session)
-        candidates = self._candidates(statements, covering=schema is not None)
-        recommendations: list[Recommendation] = []
+        candidates = self._candidates(analyzed, covering=schema is not None)
+        statements = self._with_known_tables(analyzed)
+        proposed = {c for s in statements for c in self._proposals.get(s.fingerprint, [])}
+        candidates = {c: w for c, w in candidates.items() if c in proposed}
+        recommendations: list[Recommendation] = self._pattern_recommendations(statements)
         bounds_hit: list[str] = []
         selection: Selection | None = None
         if schema is None:
@@ -109,7 +125,7 @@ class Advisor:
         return AdviceReport(
             server_version=self._collection.snapshot.server.version,
             hypopg=schema is not None,
-            statements_analyzed=len(statements),
+            statements_analyzed=len(analyzed),
             recommendations=recommendations,
             skipped=self._skipped,
             bounds_hit=bounds_hit,
@@ -118,8 +134,13 @@ class Advisor:
     # -- workload --------------------------------------------------------------------------------
     def _planned_statements(self) -> list[AdvisedStatement]:
         planned: list[AdvisedStatement] = []
+        tables = self._collection.schema.tables
+        partitioned = [t for t in tables if t.is_partitioned]
+        values = RepresentativeValues(self._session)
         for statement in advised_statements(self._collection.workload):
-            base = plan_cost(self._session, statement.raw_text, self._version)
+            if self._version < GENERIC_PLAN_OPTION_VERSION and any(statement.touches(t) for t in partitioned):
+                statement.representative = values.arguments(statement.raw_text, tables, self._views)
+            base = plan_cost(self._session, statement.raw_text, self._version, statement.representative)
             if base.cost is None:
                 self._skip(statement, f"the planner cannot explain it: {base.error}")
                 continue
@@ -140,11 +161,65 @@ class Advisor:
                 schema.indexes,
                 max_width=self._settings.max_width,
                 covering=covering,
+                views=self._views,
             )
             self._proposals[statement.fingerprint] = found
+            # Tables reached beneath views and CTEs: the search re-costs the statement for them.
+            statement.reached = frozenset(f"{c.schema_name}.{c.table}" for c in found)
             for candidate in found:
                 weights[candidate] = weights.get(candidate, 0.0) + statement.weight
         return weights
+
+    def _with_known_tables(self, statements: list[AdvisedStatement]) -> list[AdvisedStatement]:
+        """The statements whose tables the planner has statistics for; the others are skipped."""
+        known: list[AdvisedStatement] = []
+        for statement in statements:
+            tables = [t for t in self._collection.schema.tables if statement.touches(t)]
+            reason = unknown_tables_reason(tables)
+            if reason is None:
+                known.append(statement)
+            else:
+                self._skip(statement, reason)
+        return known
+
+    def _pattern_recommendations(self, statements: list[AdvisedStatement]) -> list[Recommendation]:
+        """Trigram and GIN ideas (advisory: HypoPG cannot simulate them), one per index."""
+        schema = self._collection.schema
+        installed = {str(row[0]) for row in self._session.fetch_all("SELECT extname FROM pg_extension")}
+        by_index: dict[str, Recommendation] = {}
+        for statement in statements:
+            for idea in pattern_ideas(statement.raw_text, schema.tables, schema.indexes, self._views):
+                evidence = QueryEvidence(
+                    fingerprint=statement.fingerprint,
+                    query=statement.stats.query,
+                    calls=statement.stats.calls,
+                )
+                identity = idea.definition.identity()
+                if identity in by_index:
+                    by_index[identity].queries.append(evidence)
+                    continue
+                needs = [
+                    f"the {name} extension ({'installed' if name in installed else f'not installed: CREATE EXTENSION {name};'})"
+                    for name in idea.definition.required_extensions
+                ]
+                rationale = (
+                    f"{idea.why}. HypoPG cannot simulate a {idea.definition.method} index, so this is "
+                    f"not verified: check the plan after building it."
+                )
+                if needs:
+                    rationale += f" Needs {', '.join(needs)}."
+                by_index[identity] = Recommendation(
+                    id=recommendation_id("create_index", identity),
+                    kind="create_index",
+                    tier="advisory",
+                    sql=idea.definition.create_sql(),
+                    rollback_sql=idea.definition.rollback_sql(),
+                    table=idea.definition.table_name,
+                    columns=list(idea.definition.keys),
+                    queries=[evidence],
+                    rationale=rationale,
+                )
+        return [by_index[identity] for identity in sorted(by_index)]
 
     def _skip(self, statement: AdvisedStatement, reason: str) -> None:
         self._skipped.append(

@@ -58,13 +58,13 @@ class _Wants:
                 keys.append(key)
 
 
-def _conjuncts(node: exp.Expr) -> Iterator[exp.Expr]:
+def conjuncts(node: exp.Expr) -> Iterator[exp.Expr]:
     # Only AND-ed predicates: an OR or NOT branch does not restrict every row the index would return.
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.And):
-        yield from _conjuncts(node.left)
-        yield from _conjuncts(node.right)
+        yield from conjuncts(node.left)
+        yield from conjuncts(node.right)
     else:
         yield node
 
@@ -246,7 +246,7 @@ def candidates_for_statement(
         reading = read_statement(statement, tables, views)
         wants: dict[TableOccurrence, _Wants] = {}
         for condition, scope in reading.conditions:
-            for predicate in _conjuncts(condition):
+            for predicate in conjuncts(condition):
                 _read_predicate(predicate, scope, wants)
         for keys, scope in reading.orderings:
             _read_ordering(keys, scope, wants)

@@ -96,7 +96,7 @@ class WhatIfSearch:
         relevant = frozenset(c.key() for c in active if self._touches(statement, c))
         cache_key = (statement.fingerprint, relevant)
         if cache_key not in self._cache:
-            planned = plan_cost(self._session, statement.raw_text, self._version)
+            planned = plan_cost(self._session, statement.raw_text, self._version, statement.representative)
             # HypoPG's names carry OIDs that change when an index is re-created: keep keys instead.
             used = frozenset(
                 index.candidate.key()
@@ -173,7 +173,9 @@ class WhatIfSearch:
                     made[candidate] = created
             by_name = {index.name: candidate for candidate, index in made.items()}
             for statement in self._affected(batch):
-                planned = plan_cost(self._session, statement.raw_text, self._version)
+                planned = plan_cost(
+                    self._session, statement.raw_text, self._version, statement.representative
+                )
                 used.update(by_name[name] for name in planned.indexes_used if name in by_name)
             self._hypothetical.reset()
             self._live.clear()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.snapshot.collector import WorkloadStatement
 from shared.wire.snapshot import StatementStats, TableStats
+
+if TYPE_CHECKING:
+    from agent.advise.representative_plans import RepresentativeArguments
 
 # Statements whose plans an index can change. INSERT ... VALUES only pays for indexes.
 INDEXABLE_TYPES = frozenset({"select", "update", "delete", "insert"})
@@ -18,6 +22,11 @@ class AdvisedStatement:
     raw_text: str
     base_cost: float = 0.0
     base_indexes: frozenset[str] = frozenset()
+    # `schema.table` of tables the statement reads without naming them: beneath views and
+    # partitioned parents, as the planner reaches them.
+    reached: frozenset[str] = frozenset()
+    # Values for start-up partition pruning before PostgreSQL 16: row data, never in a repr or log.
+    representative: RepresentativeArguments | None = field(default=None, repr=False)
 
     @property
     def weight(self) -> float:
@@ -29,8 +38,9 @@ class AdvisedStatement:
         return self.stats.fingerprint
 
     def touches(self, table: TableStats) -> bool:
-        names = {table.name, f"{table.schema_name}.{table.name}"}
-        return any(relation in names for relation in self.stats.relations)
+        qualified = f"{table.schema_name}.{table.name}"
+        names = {table.name, qualified}
+        return qualified in self.reached or any(relation in names for relation in self.stats.relations)
 
 
 def advised_statements(workload: list[WorkloadStatement]) -> list[AdvisedStatement]:

@@ -25,6 +25,12 @@ def created_indexes(report: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]
     )
 
 
+def statement_skips(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The skipped statements themselves, without the count of catalog statements (which
+    `fresh_statistics`'s own pg_stat_statements_reset() call adds)."""
+    return [item for item in report["skipped"] if item["fingerprint"] is not None]
+
+
 def run(db: psycopg.Connection, statement: str, parameters: list[list[object]]) -> None:
     for values in parameters:
         db.execute(statement, values)  # type: ignore[arg-type]

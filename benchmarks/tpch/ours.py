@@ -57,7 +57,13 @@ def advise(url: str, timeout_s: float) -> OurAdvice:
             f"{shlex.join(command)} exited with {completed.returncode}: {completed.stderr[-2000:]}"
         )
     document = json.loads(completed.stdout)
-    recommendations = [r for r in document.get("recommendations") or [] if r.get("kind") == "create_index"]
+    # Advisory ideas (trigram/GIN indexes HypoPG cannot simulate) are for people to judge, not to build
+    # unasked: they may need an extension, and they are not the advisor's proven storage.
+    recommendations = [
+        r
+        for r in document.get("recommendations") or []
+        if r.get("kind") == "create_index" and r.get("tier") != "advisory"
+    ]
     return OurAdvice(
         indexes=[str(r["sql"]) for r in recommendations],
         seconds=seconds,

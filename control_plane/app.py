@@ -38,6 +38,7 @@ from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
 from control_plane.notifications.delivery import deliver_due_webhooks
 from control_plane.notifications.endpoints import router as webhooks_router
+from control_plane.overview.endpoints import router as overview_router
 from control_plane.queries.endpoints import router as queries_router
 from control_plane.recommendations.endpoints import router as recommendations_router
 from control_plane.settings import Settings, get_settings
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         audit_router,
         analysis_router,
         llm_settings_router,
+        overview_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

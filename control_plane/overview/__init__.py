@@ -1,0 +1,1 @@
+"""A database at a glance: agent status, KPIs from the latest snapshot, load over time, open ideas."""

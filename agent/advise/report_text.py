@@ -51,7 +51,13 @@ def render_text(report: AdviceReport) -> str:
     if report.skipped:
         lines.append(f"Not recommended ({len(report.skipped)}):")
         for skipped in report.skipped:
-            lines.append(_wrap(f"{skipped.query or skipped.fingerprint}", indent="    ", first="  - "))
+            lines.append(
+                _wrap(
+                    f"{skipped.query or skipped.fingerprint or '(statements the agent does not keep)'}",
+                    indent="    ",
+                    first="  - ",
+                )
+            )
             lines.append(_wrap(f"why: {skipped.reason}", indent="      "))
     for bound in report.bounds_hit:
         lines.append(f"Search bound hit: {bound}")

@@ -146,6 +146,17 @@ CASES: dict[str, Case] = {
         [("SELECT id FROM shop_orders WHERE note LIKE %s", [["%ab12%"]] * 20)],
         Recommended("public.shop_orders", ("note",), tier="advisory"),
     ),
+    "ILIKE: an advisory trigram index": Case(
+        ORDERS,
+        [("SELECT id FROM shop_orders WHERE note ILIKE %s", [["%AB%"]] * 20)],
+        Recommended("public.shop_orders", ("note",), tier="advisory"),
+    ),
+    "jsonb containment: an advisory GIN index": Case(
+        "CREATE TABLE profiles (id int PRIMARY KEY, attrs jsonb NOT NULL);"
+        " INSERT INTO profiles SELECT g, jsonb_build_object('tier', g % 50) FROM generate_series(1, 50000) g;",
+        [("SELECT id FROM profiles WHERE attrs @> %s::jsonb", [['{"tier": 7}']] * 20)],
+        Recommended("public.profiles", ("attrs",), tier="advisory"),
+    ),
 }
 
 

@@ -14,8 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+import psycopg
+from psycopg import sql
 
+from control_plane.db.session import APP_ROLE
 from deploy.local.control_plane_process import run_admin
+from deploy.local.pgbouncer import PgBouncer, running_pgbouncer
 from deploy.local.throwaway_cluster import ThrowawayCluster, start_cluster
 from migrations.runner import upgrade_to_head
 
@@ -40,6 +44,38 @@ def own_metadata_cluster() -> Iterator[OwnMetadata]:
         yield OwnMetadata(cluster, url)
     finally:
         cluster.stop()
+
+
+LOGIN_ROLE = "optischema_login"  # the app's login role: neither superuser nor owner
+PGBOUNCER_SERVER_CONNECTIONS = 2
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """An own metadata cluster with PgBouncer (transaction pooling) in front of it."""
+
+    metadata: OwnMetadata
+    bouncer: PgBouncer
+
+    def app_url(self, dbname: str = METADATA_DATABASE) -> str:
+        return self.bouncer.url(dbname, LOGIN_ROLE)
+
+
+@contextmanager
+def bounced_metadata_cluster() -> Iterator[Bounced]:
+    """The login role may only become `optischema_app`, as in production; PgBouncer lets it in with
+    SCRAM and gives every database on the cluster PGBOUNCER_SERVER_CONNECTIONS server connections."""
+    with own_metadata_cluster() as metadata:
+        password = uuid.uuid4().hex
+        with psycopg.connect(metadata.url, autocommit=True) as conn:
+            role = sql.Identifier(LOGIN_ROLE)
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(APP_ROLE), role))
+        cluster = metadata.cluster
+        with running_pgbouncer(
+            cluster.host, cluster.port, {LOGIN_ROLE: password}, pool_size=PGBOUNCER_SERVER_CONNECTIONS
+        ) as bouncer:
+            yield Bounced(metadata, bouncer)
 
 
 @dataclass(frozen=True)

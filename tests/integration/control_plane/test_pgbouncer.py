@@ -13,62 +13,39 @@ over those two server connections never see each other's rows, and no tenant bin
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import text
 
 from control_plane.db.engine import engine_from_url
-from control_plane.db.session import APP_ROLE, TENANT_SETTING, lookup_session, tenant_session
+from control_plane.db.session import TENANT_SETTING, lookup_session, tenant_session
 from control_plane.tenancy.context import TenantContext
 from deploy.local.control_plane_process import ControlPlaneProcess
-from deploy.local.pgbouncer import PgBouncer, running_pgbouncer
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.conftest import create_tenant_with_admin
 from tests.integration.control_plane.own_metadata import (
-    METADATA_DATABASE,
-    OwnMetadata,
-    own_metadata_cluster,
+    LOGIN_ROLE,
+    PGBOUNCER_SERVER_CONNECTIONS,
+    Bounced,
+    bounced_metadata_cluster,
     tenant_with_database,
 )
 
-LOGIN_ROLE = "optischema_login"
-SERVER_CONNECTIONS = 2
+SERVER_CONNECTIONS = PGBOUNCER_SERVER_CONNECTIONS
 CONCURRENT_TRANSACTIONS = 24
 # With asyncpg's statement cache on, the second round already fails: a statement prepared in one
 # transaction is executed by name on whichever backend PgBouncer picks for the next.
 ROUNDS = 3
 
 
-@dataclass(frozen=True)
-class Bounced:
-    metadata: OwnMetadata
-    bouncer: PgBouncer
-
-    @property
-    def app_url(self) -> str:
-        return self.bouncer.url(METADATA_DATABASE, LOGIN_ROLE)
-
-
 @pytest.fixture
 def bounced() -> Iterator[Bounced]:
-    with own_metadata_cluster() as metadata:
-        password = uuid.uuid4().hex
-        with psycopg.connect(metadata.url, autocommit=True) as conn:
-            role = sql.Identifier(LOGIN_ROLE)
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password)))
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(APP_ROLE), role))
-        cluster = metadata.cluster
-        with running_pgbouncer(
-            cluster.host, cluster.port, {LOGIN_ROLE: password}, pool_size=SERVER_CONNECTIONS
-        ) as bouncer:
-            yield Bounced(metadata, bouncer)
+    with bounced_metadata_cluster() as found:
+        yield found
 
 
 def test_a_whole_tenant_flow_through_pgbouncer(bounced: Bounced, tmp_path: Path) -> None:
@@ -79,7 +56,7 @@ def test_a_whole_tenant_flow_through_pgbouncer(bounced: Bounced, tmp_path: Path)
         "OPTISCHEMA_WEBHOOK_DELIVERY_INTERVAL_S": "0.2",
         "OPTISCHEMA_MEASURE_INTERVAL_S": "0.2",
     }
-    server = ControlPlaneProcess(bounced.app_url, tmp_path / "control-plane.log", env)
+    server = ControlPlaneProcess(bounced.app_url(), tmp_path / "control-plane.log", env)
     server.start()
     try:
         with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as client:
@@ -124,7 +101,7 @@ async def test_interleaved_tenants_share_server_connections_but_nothing_else(bou
     # Many more client connections than PgBouncer has server connections: transactions of both
     # tenants take turns on the same two backends.
     engine = engine_from_url(
-        bounced.app_url, pool_size=CONCURRENT_TRANSACTIONS, max_overflow=0, statement_cache=False
+        bounced.app_url(), pool_size=CONCURRENT_TRANSACTIONS, max_overflow=0, statement_cache=False
     )
     try:
         tenants = [await create_tenant_with_admin(engine, name) for name in ("acme", "globex")]
@@ -155,7 +132,7 @@ async def test_interleaved_tenants_share_server_connections_but_nothing_else(bou
         await engine.dispose()
 
     # What a pooled server connection carries into the next client's transaction: nothing.
-    with psycopg.connect(bounced.app_url, autocommit=True) as conn:
+    with psycopg.connect(bounced.app_url(), autocommit=True) as conn:
         for _ in range(SERVER_CONNECTIONS * 3):
             row = conn.execute(
                 f"SELECT current_setting('{TENANT_SETTING}', true), current_user, pg_backend_pid()"

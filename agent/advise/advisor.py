@@ -5,7 +5,6 @@ Runs entirely in the agent, against the monitored database, with no control plan
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from agent.advise.config_findings import work_mem_findings
 from agent.advise.hypothetical import HypotheticalIndexes, hypopg_schema
 from agent.advise.index_findings import index_findings
 from agent.advise.name_resolution import ViewDefinitions
-from agent.advise.pattern_indexes import pattern_ideas
+from agent.advise.pattern_indexes import pattern_recommendations
 from agent.advise.plan_costs import plan_cost
+from agent.advise.recommendation_ids import recommendation_id
 from agent.advise.representative_plans import GENERIC_PLAN_OPTION_VERSION, RepresentativeValues
 from agent.advise.selection import SearchBounds, Selection, WhatIfSearch
 from agent.advise.statement_reasons import catalog_reason, reason_without_candidates, unknown_tables_reason
@@ -38,10 +38,6 @@ class AdvisorSettings:
     max_width: int = 3
     min_stats_age: timedelta = timedelta(days=7)
     stats_age: timedelta | None = None  # how long index usage has been counted; None: unknown
-
-
-def recommendation_id(kind: str, key: str) -> str:
-    return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def create_index_recommendation(
@@ -91,13 +87,15 @@ class Advisor:
         statements = self._with_known_tables(analyzed)
         proposed = {c for s in statements for c in self._proposals.get(s.fingerprint, [])}
         candidates = {c: w for c, w in candidates.items() if c in proposed}
-        recommendations: list[Recommendation] = self._pattern_recommendations(statements)
+        installed = {str(row[0]) for row in self._session.fetch_all("SELECT extname FROM pg_extension")}
+        recommendations = pattern_recommendations(statements, self._collection.schema, installed, self._views)
         bounds_hit: list[str] = []
         selection: Selection | None = None
         if schema is None:
             recommendations += self._unverified(statements, candidates)
         elif candidates:
             with HypotheticalIndexes(self._session, schema) as hypothetical:
+                # Ties in weight are broken by the candidate itself: the same order on every run.
                 selection = WhatIfSearch(
                     self._session,
                     hypothetical,
@@ -105,7 +103,7 @@ class Advisor:
                     statements=statements,
                     tables=self._collection.schema.tables,
                     bounds=self._settings.bounds,
-                ).run(sorted(candidates, key=lambda c: -candidates[c]))
+                ).run(sorted(candidates, key=lambda c: (-candidates[c], c)))
             recommendations += self._verified(statements, selection)
             bounds_hit = selection.bounds_hit
         served = {q.fingerprint for r in recommendations for q in r.queries}
@@ -181,45 +179,6 @@ class Advisor:
             else:
                 self._skip(statement, reason)
         return known
-
-    def _pattern_recommendations(self, statements: list[AdvisedStatement]) -> list[Recommendation]:
-        """Trigram and GIN ideas (advisory: HypoPG cannot simulate them), one per index."""
-        schema = self._collection.schema
-        installed = {str(row[0]) for row in self._session.fetch_all("SELECT extname FROM pg_extension")}
-        by_index: dict[str, Recommendation] = {}
-        for statement in statements:
-            for idea in pattern_ideas(statement.raw_text, schema.tables, schema.indexes, self._views):
-                evidence = QueryEvidence(
-                    fingerprint=statement.fingerprint,
-                    query=statement.stats.query,
-                    calls=statement.stats.calls,
-                )
-                identity = idea.definition.identity()
-                if identity in by_index:
-                    by_index[identity].queries.append(evidence)
-                    continue
-                needs = [
-                    f"the {name} extension ({'installed' if name in installed else f'not installed: CREATE EXTENSION {name};'})"
-                    for name in idea.definition.required_extensions
-                ]
-                rationale = (
-                    f"{idea.why}. HypoPG cannot simulate a {idea.definition.method} index, so this is "
-                    f"not verified: check the plan after building it."
-                )
-                if needs:
-                    rationale += f" Needs {', '.join(needs)}."
-                by_index[identity] = Recommendation(
-                    id=recommendation_id("create_index", identity),
-                    kind="create_index",
-                    tier="advisory",
-                    sql=idea.definition.create_sql(),
-                    rollback_sql=idea.definition.rollback_sql(),
-                    table=idea.definition.table_name,
-                    columns=list(idea.definition.keys),
-                    queries=[evidence],
-                    rationale=rationale,
-                )
-        return [by_index[identity] for identity in sorted(by_index)]
 
     def _skip(self, statement: AdvisedStatement, reason: str) -> None:
         self._skipped.append(

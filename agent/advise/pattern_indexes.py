@@ -17,9 +17,13 @@ from sqlglot.errors import SqlglotError
 
 from agent.advise.candidates import conjuncts
 from agent.advise.name_resolution import ViewDefinitions, read_statement
+from agent.advise.recommendation_ids import recommendation_id
+from agent.advise.workload import AdvisedStatement
+from agent.collect.schema import SchemaReading
 from shared.sql.index_ddl import IndexDefinition
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
+from shared.wire.advice import QueryEvidence, Recommendation
 from shared.wire.snapshot import IndexStats, TableStats
 
 _TEXT_TYPES = ("text", "character varying", "character", "citext", "varchar")
@@ -101,3 +105,46 @@ def pattern_ideas(
                 why = f"containment (@>) on {column} ({kind}): only a GIN index can serve it"
                 ideas.setdefault(definition.identity(), PatternIdea(definition, why))
     return [ideas[identity] for identity in sorted(ideas)]
+
+
+def _prerequisites(definition: IndexDefinition, installed: set[str]) -> str:
+    needs = [
+        f"the {name} extension ("
+        + ("installed" if name in installed else f"not installed: CREATE EXTENSION {name};")
+        + ")"
+        for name in definition.required_extensions
+    ]
+    return f" Needs {', '.join(needs)}." if needs else ""
+
+
+def pattern_recommendations(
+    statements: list[AdvisedStatement], schema: SchemaReading, installed: set[str], views: ViewDefinitions
+) -> list[Recommendation]:
+    """The ideas as `advisory` recommendations, one per index with every statement asking for it.
+
+    `installed`: the extensions the database has, so the rationale says what to install first."""
+    by_index: dict[str, Recommendation] = {}
+    for statement in statements:
+        for idea in pattern_ideas(statement.raw_text, schema.tables, schema.indexes, views):
+            evidence = QueryEvidence(
+                fingerprint=statement.fingerprint, query=statement.stats.query, calls=statement.stats.calls
+            )
+            identity = idea.definition.identity()
+            if identity in by_index:
+                by_index[identity].queries.append(evidence)
+                continue
+            by_index[identity] = Recommendation(
+                id=recommendation_id("create_index", identity),
+                kind="create_index",
+                tier="advisory",
+                sql=idea.definition.create_sql(),
+                rollback_sql=idea.definition.rollback_sql(),
+                table=idea.definition.table_name,
+                columns=list(idea.definition.keys),
+                queries=[evidence],
+                rationale=(
+                    f"{idea.why}. HypoPG cannot simulate a {idea.definition.method} index, so this is not "
+                    "verified: check the plan after building it." + _prerequisites(idea.definition, installed)
+                ),
+            )
+    return [by_index[identity] for identity in sorted(by_index)]

@@ -10,7 +10,11 @@ no free connection.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import pickle
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +26,9 @@ from sqlalchemy import text
 from control_plane.db.availability import MetadataUnavailable
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import lookup_session
+from control_plane.ingestion import companion
 from deploy.local.control_plane_process import ControlPlaneProcess
+from deploy.local.throwaway_cluster import free_port
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.own_metadata import (
     OwnMetadata,
@@ -146,3 +152,21 @@ async def test_a_pool_with_no_free_connection_is_unavailable(metadata_url: str) 
                     await waiting.execute(text("SELECT 1"))
     finally:
         await engine.dispose()
+
+
+def test_the_ingestion_companion_hands_back_an_outage_its_worker_can_answer() -> None:
+    # The companion process's side of POST /agent/snapshots, run here: its database refuses
+    # connections, and what crosses back to the web worker must be a MetadataUnavailable (pickled).
+    loop = asyncio.new_event_loop()
+    nowhere = f"postgresql://optischema@127.0.0.1:{free_port()}/metadata"
+    process = companion._THIS_PROCESS
+    process.loop, process.engine = loop, engine_from_url(nowhere, pool_size=1, max_overflow=0)
+    try:
+        body = json.dumps(as_json(make_snapshot())).encode()
+        with pytest.raises(MetadataUnavailable) as raised:
+            companion._ingest(uuid.uuid4(), uuid.uuid4(), body, None, 1 << 20)
+        assert pickle.loads(pickle.dumps(raised.value)).reason == "ConnectionRefusedError"
+    finally:
+        loop.run_until_complete(process.engine.dispose())
+        process.loop = process.engine = None
+        loop.close()

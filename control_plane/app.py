@@ -33,6 +33,7 @@ from control_plane.edges.metrics import record_request
 from control_plane.edges.metrics import router as metrics_router
 from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.edges.security_headers import SecurityHeaders, security_headers
+from control_plane.index_health.endpoints import router as index_health_router
 from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         analysis_router,
         llm_settings_router,
         overview_router,
+        index_health_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

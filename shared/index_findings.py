@@ -1,4 +1,8 @@
-"""Index findings from the schema alone: unused, duplicate and invalid indexes.
+"""Index findings from the schema alone: unused, duplicate, prefix-redundant and invalid indexes.
+
+One rule for both sides: the agent's advisor sends these as `drop_index` recommendations, and the
+control plane's index-health page classifies the latest snapshot's indexes with the same functions
+(`classified_index_findings`), so a finding has the same id (its stable key) on both.
 
 Dropping an index is judged by people, so these are `advisory`: each carries the numbers behind it
 in a rationale someone can check, and a rollback that rebuilds the index when its definition is
@@ -14,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from shared.sql.index_ddl import drop_index_sql
 from shared.sql.normalized_text import split_segments
@@ -23,6 +29,17 @@ from shared.wire.snapshot import IndexStats
 
 # (schema, index name) -> pg_get_indexdef() text, as read_schema returns it. Never on the wire.
 RawDefinitions = Mapping[tuple[str, str], str]
+IndexKind = Literal["unused", "duplicate", "redundant", "invalid"]
+
+
+@dataclass(frozen=True)
+class IndexFinding:
+    """One index worth dropping, why (its kind), and the `drop_index` recommendation for it."""
+
+    index: IndexStats
+    kind: IndexKind
+    recommendation: Recommendation
+
 
 _CREATE_INDEX = re.compile(r'CREATE (UNIQUE )?INDEX (?:CONCURRENTLY )?(?:"(?:[^"]|"")+"|\S+) ON ')
 _ACCESS_METHOD = re.compile(r" USING \w+ \(")
@@ -102,15 +119,19 @@ def _columns_text(index: IndexStats) -> str:
     return f"({', '.join(index.columns)})"
 
 
+def finding_id(index: IndexStats) -> str:
+    """The stable id of any drop finding for this index: the same on the agent and the control plane."""
+    return "drop_index:" + hashlib.sha256(f"{index.schema_name}.{index.name}".encode()).hexdigest()[:16]
+
+
 def _drop(index: IndexStats, rationale: str, raw: RawDefinitions | None) -> Recommendation:
-    qualified = f"{index.schema_name}.{index.name}"
     definition = (raw or {}).get((index.schema_name, index.name))
     rebuild = None
     if definition is not None and _CREATE_INDEX.match(definition):
         # CONCURRENTLY for the same reason as the drop: a plain build blocks writes to the table.
         rebuild = re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", definition) + ";"
     return Recommendation(
-        id="drop_index:" + hashlib.sha256(qualified.encode()).hexdigest()[:16],
+        id=finding_id(index),
         kind="drop_index",
         tier="advisory",
         sql=drop_index_sql(index.schema_name, index.name),
@@ -134,6 +155,19 @@ def unused_indexes(
     min_stats_age: timedelta = timedelta(days=7),
     raw_definitions: RawDefinitions | None = None,
 ) -> list[Recommendation]:
+    return [
+        found.recommendation
+        for found in _unused(indexes, stats_age=stats_age, min_stats_age=min_stats_age, raw=raw_definitions)
+    ]
+
+
+def _unused(
+    indexes: Sequence[IndexStats],
+    *,
+    stats_age: timedelta | None,
+    min_stats_age: timedelta,
+    raw: RawDefinitions | None,
+) -> list[IndexFinding]:
     """Valid, non-enforcing indexes with no scan since statistics were reset at least min_stats_age ago.
 
     With statistics younger than that (or of unknown age) nothing is reported: a weekly or monthly
@@ -145,14 +179,14 @@ def unused_indexes(
     for index in indexes:
         if index.idx_scan or not index.is_valid or _enforces(index):
             continue
-        if _on_partitioned_table(index, raw_definitions):
+        if _on_partitioned_table(index, raw):
             continue
         rationale = (
             f"0 scans since statistics were reset {_age_text(stats_age)} ago; {_size_text(index.size_bytes)}"
             f" on disk; not unique and not backing a constraint; every write to {index.schema_name}.{index.table} still"
             " updates it. Scans on standbys are not counted here: check them before dropping."
         )
-        found.append(_drop(index, rationale, raw_definitions))
+        found.append(IndexFinding(index, "unused", _drop(index, rationale, raw)))
     return found
 
 
@@ -170,12 +204,16 @@ def duplicate_indexes(
     indexes: Sequence[IndexStats], *, raw_definitions: RawDefinitions | None = None
 ) -> list[Recommendation]:
     """Exact duplicates (all but one), then indexes whose keys lead a wider B-tree on the same table."""
+    return [found.recommendation for found in _duplicates(indexes, raw_definitions)]
+
+
+def _duplicates(indexes: Sequence[IndexStats], raw_definitions: RawDefinitions | None) -> list[IndexFinding]:
     groups: dict[tuple[str, str, str], list[IndexStats]] = {}
     for index in indexes:
         signature = _nameless_definition(index, raw_definitions) if index.is_valid else None
         if signature is not None:
             groups.setdefault((index.schema_name, index.table, signature), []).append(index)
-    found: list[Recommendation] = []
+    found: list[IndexFinding] = []
     dropped: set[tuple[str, str]] = set()
     for group in groups.values():
         kept, *others = sorted(group, key=_keeper_order)
@@ -187,7 +225,7 @@ def duplicate_indexes(
                 f" every write updates both. {_size_text(index.size_bytes)} on disk, {index.idx_scan} scans"
                 f" ({kept.name}: {kept.idx_scan}); {kept.name} is kept as {_why_kept(kept, index)}."
             )
-            found.append(_drop(index, rationale, raw_definitions))
+            found.append(IndexFinding(index, "duplicate", _drop(index, rationale, raw_definitions)))
             dropped.add((index.schema_name, index.name))
     survivors = [i for i in indexes if (i.schema_name, i.name) not in dropped]
     found.extend(_prefix_redundant(survivors, raw_definitions))
@@ -202,7 +240,7 @@ def _why_kept(kept: IndexStats, other: IndexStats) -> str:
     return "the alphabetically first"
 
 
-def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None) -> list[Recommendation]:
+def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None) -> list[IndexFinding]:
     shapes: list[tuple[IndexStats, tuple[str, ...], str]] = []
     for index in indexes:
         if (
@@ -239,13 +277,17 @@ def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None)
                 f" {_size_text(short.size_bytes)} on disk, {short.idx_scan} scans that {long.name} can"
                 " take over (a wider index is slightly slower to scan)."
             )
-            found.append(_drop(short, rationale, raw))
+            found.append(IndexFinding(short, "redundant", _drop(short, rationale, raw)))
     return found
 
 
 def invalid_indexes(
     indexes: Sequence[IndexStats], *, raw_definitions: RawDefinitions | None = None
 ) -> list[Recommendation]:
+    return [found.recommendation for found in _invalid(indexes, raw_definitions)]
+
+
+def _invalid(indexes: Sequence[IndexStats], raw_definitions: RawDefinitions | None) -> list[IndexFinding]:
     """INVALID indexes: leftovers of a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY."""
     found = []
     for index in indexes:
@@ -266,8 +308,26 @@ def invalid_indexes(
                 else "."
             )
         )
-        found.append(_drop(index, rationale, raw_definitions))
+        found.append(IndexFinding(index, "invalid", _drop(index, rationale, raw_definitions)))
     return found
+
+
+def classified_index_findings(
+    indexes: Sequence[IndexStats],
+    *,
+    stats_age: timedelta | None,
+    min_stats_age: timedelta = timedelta(days=7),
+    raw_definitions: RawDefinitions | None = None,
+) -> list[IndexFinding]:
+    """All four kinds, one finding per index: invalid first, then duplicate and redundant, then unused."""
+    found: dict[str, IndexFinding] = {}
+    for finding in [
+        *_invalid(indexes, raw_definitions),
+        *_duplicates(indexes, raw_definitions),
+        *_unused(indexes, stats_age=stats_age, min_stats_age=min_stats_age, raw=raw_definitions),
+    ]:
+        found.setdefault(finding.recommendation.id, finding)
+    return list(found.values())
 
 
 def index_findings(
@@ -277,14 +337,10 @@ def index_findings(
     min_stats_age: timedelta = timedelta(days=7),
     raw_definitions: RawDefinitions | None = None,
 ) -> list[Recommendation]:
-    """All three kinds, one recommendation per index: invalid first, then duplicate, then unused."""
-    found: dict[str, Recommendation] = {}
-    for recommendation in [
-        *invalid_indexes(indexes, raw_definitions=raw_definitions),
-        *duplicate_indexes(indexes, raw_definitions=raw_definitions),
-        *unused_indexes(
+    """The findings as the advisor sends them: `drop_index` recommendations."""
+    return [
+        finding.recommendation
+        for finding in classified_index_findings(
             indexes, stats_age=stats_age, min_stats_age=min_stats_age, raw_definitions=raw_definitions
-        ),
-    ]:
-        found.setdefault(recommendation.id, recommendation)
-    return list(found.values())
+        )
+    ]

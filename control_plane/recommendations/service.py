@@ -18,7 +18,8 @@ from shared.wire.advice import AdviceReport
 from shared.wire.advice import Recommendation as Finding
 
 
-def _row(finding: Finding) -> dict[str, Any]:
+def finding_row(finding: Finding) -> dict[str, Any]:
+    """A finding (the agent's or a rule's, same wire model) as a recommendations row."""
     return {
         "stable_key": finding.id,
         "kind": finding.kind,
@@ -91,7 +92,9 @@ class RecommendationService:
             return
         # One row per stable id: the last report of an id wins (ON CONFLICT cannot hit a row twice).
         latest = {finding.id: finding for finding in findings.recommendations}
-        stored = await self._recommendations.upsert(database_id, "agent", [_row(f) for f in latest.values()])
+        stored = await self._recommendations.upsert(
+            database_id, "agent", [finding_row(f) for f in latest.values()]
+        )
         # New or refreshed ones: each is announced once to the webhooks whose bar it clears.
         await notify_recommendation_ready(self._session, self._context, stored)
 

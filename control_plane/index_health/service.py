@@ -1,0 +1,70 @@
+"""Index health from the latest snapshot, classified by the agent's own rule (shared.index_findings).
+
+Duplicate, prefix-redundant and invalid indexes need only the schema, so the control plane finds
+them itself and stores each as a `drop_index` recommendation (source `rules`) under the finding's
+stable id, which is the id the agent's advisor gives the same finding: one recommendation either
+way. Unused indexes need the age of the index statistics (pg_stat_database.stats_reset, at least 7
+days), which the snapshot does not carry: those come from the agent's advisor, which reads it, as
+its `drop_index` findings for indexes with no scans.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.databases.service import tenant_database
+from control_plane.index_health.repository import IndexHealthRepository
+from control_plane.index_health.schemas import IndexHealthRow
+from control_plane.models import Recommendation
+from control_plane.recommendations.repository import RecommendationRepository
+from control_plane.recommendations.service import finding_row
+from control_plane.tenancy.context import TenantContext
+from shared.index_findings import IndexKind, classified_index_findings, finding_id
+from shared.wire.snapshot import IndexStats
+
+
+class IndexHealthService:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._session = session
+        self._context = context
+
+    async def rows(self, database_id: uuid.UUID) -> list[IndexHealthRow]:
+        await tenant_database(self._session, self._context, database_id)
+        reads = IndexHealthRepository(self._session, self._context, database_id)
+        indexes = await reads.latest_indexes()
+        classified = classified_index_findings(indexes, stats_age=None)
+        # Idempotent: an existing row (the agent's, or one past `proposed`) is left as it is.
+        await RecommendationRepository(self._session, self._context).upsert(
+            database_id, "rules", [finding_row(found.recommendation) for found in classified]
+        )
+        drops = await reads.drops([finding_id(index) for index in indexes])
+        kinds: dict[str, tuple[IndexKind, str]] = {
+            found.recommendation.id: (found.kind, found.recommendation.rationale) for found in classified
+        }
+        rows = []
+        for index in indexes:
+            key = finding_id(index)
+            drop = drops.get(key)
+            if key in kinds:
+                kind, reason = kinds[key]
+            elif drop is not None:  # the agent's finding: unused, or a duplicate known by raw definition
+                kind, reason = ("unused" if index.idx_scan == 0 else "duplicate"), drop.rationale
+            else:
+                continue
+            rows.append(_row(index, kind, reason, drop))
+        return sorted(rows, key=lambda row: (-row.size_bytes, row.index))
+
+
+def _row(index: IndexStats, kind: IndexKind, reason: str, drop: Recommendation | None) -> IndexHealthRow:
+    return IndexHealthRow(
+        index=f"{index.schema_name}.{index.name}",
+        table=f"{index.schema_name}.{index.table}",
+        kind=kind,
+        size_bytes=index.size_bytes,
+        scans=index.idx_scan,
+        reason=reason,
+        recommendation_id=drop.id if drop is not None else None,
+        recommendation_status=drop.status if drop is not None else None,
+    )

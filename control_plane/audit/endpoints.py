@@ -11,12 +11,12 @@ from control_plane.audit.schemas import AuditEntry, AuditFilter
 from control_plane.audit.service import AuditService
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.auth.permissions import ensure_permission
-from control_plane.exports.csv_response import ExportFormat, csv_response
+from control_plane.exports.csv_response import CSV_RESPONSE, ExportFormat, csv_response
 
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit", response_model=list[AuditEntry])
+@router.get("/audit", response_model=list[AuditEntry], responses=CSV_RESPONSE)
 async def audit_log(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),

@@ -17,6 +17,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 ExportFormat = Literal["json", "csv"]
+# For the route decorator: OpenAPI lists text/csv beside the JSON answer.
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "JSON, or CSV with format=csv",
+    }
+}
 
 
 def _cell(value: Any) -> str:

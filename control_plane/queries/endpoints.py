@@ -10,7 +10,7 @@ from control_plane.analysis.service import explanation_for
 from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.service import tenant_database
-from control_plane.exports.csv_response import ExportFormat, csv_response
+from control_plane.exports.csv_response import CSV_RESPONSE, ExportFormat, csv_response
 from control_plane.queries.repository import QueryRepository, rollup_bucket
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
 from control_plane.recommendations.service import recommendations_for_query
@@ -40,7 +40,7 @@ def _top_range(since: datetime | None, until: datetime | None) -> tuple[datetime
     return (start if since else rollup_bucket(start)), end
 
 
-@router.get("", response_model=list[QuerySummary])
+@router.get("", response_model=list[QuerySummary], responses=CSV_RESPONSE)
 async def top_queries(
     database_id: uuid.UUID,
     order_by: OrderBy = "total_time",

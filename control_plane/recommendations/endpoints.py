@@ -6,14 +6,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from control_plane.auth.dependencies import CallerSession, user_caller
-from control_plane.exports.csv_response import ExportFormat, csv_response
+from control_plane.exports.csv_response import CSV_RESPONSE, ExportFormat, csv_response
 from control_plane.recommendations.schemas import RecommendationOut, RecommendationStatus
 from control_plane.recommendations.service import RecommendationService
 
 router = APIRouter(prefix="/databases/{database_id}/recommendations", tags=["recommendations"])
 
 
-@router.get("", response_model=list[RecommendationOut])
+@router.get("", response_model=list[RecommendationOut], responses=CSV_RESPONSE)
 async def list_recommendations(
     database_id: uuid.UUID,
     status: RecommendationStatus | None = None,

@@ -7,6 +7,7 @@ import json
 
 from fastapi.testclient import TestClient
 
+from control_plane.auth.permissions import ROLE_PERMISSIONS
 from tests.integration.control_plane.api.conftest import PASSWORD, SeededTenant, as_user, bearer, login
 
 
@@ -25,6 +26,7 @@ def test_login_returns_a_bearer_pair_and_me_describes_the_caller(
         "email": acme.emails["analyst"],
         "role": "analyst",
         "tenant_id": str(acme.id),
+        "permissions": sorted(ROLE_PERMISSIONS["analyst"]),
     }
 
 

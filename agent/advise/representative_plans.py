@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import psycopg
-from psycopg import sql
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -56,9 +55,11 @@ SELECT (SELECT v::text FROM unnest(s.most_common_vals::text::{type}[]) v LIMIT 1
 
 @dataclass(frozen=True)
 class RepresentativeArguments:
-    """One value (or None: NULL) per `$n`, in order. Row data: kept out of every repr."""
+    """One value (or None: NULL) per `$n`, in order, with its column's type. Row data: kept out of
+    every repr."""
 
     values: tuple[str | None, ...] = field(repr=False)
+    types: tuple[str, ...] = ()  # format_type() of each value's column ("" for a NULL)
 
     def __repr__(self) -> str:
         return f"RepresentativeArguments(<{len(self.values)} values hidden>)"
@@ -111,6 +112,12 @@ def parameter_columns(
     return mapped
 
 
+def _column_type(table: TableStats, column: str) -> str:
+    """The column's type as format_type() wrote it, if it is safe to put in a cast ("" if not)."""
+    type_name = next((c.type for c in table.columns if c.name == column), "")
+    return type_name if _TYPE_NAME.fullmatch(type_name) else ""
+
+
 class RepresentativeValues:
     """pg_stats values per column, read once per advise run (one query per column)."""
 
@@ -125,13 +132,15 @@ class RepresentativeValues:
         if not mapped:
             return None
         values: list[str | None] = []
+        types: list[str] = []
         for number in range(1, max_parameter_number(repair_normalized_text(sql_text)) + 1):
-            if number not in mapped:
-                values.append(None)
-                continue
-            table, column, role = mapped[number]
-            values.append(self._values(table, column).get(role))
-        return RepresentativeArguments(tuple(values)) if any(v is not None for v in values) else None
+            found = mapped.get(number)
+            value = None if found is None else self._values(found[0], found[1]).get(found[2])
+            values.append(value)
+            types.append("" if found is None or value is None else _column_type(found[0], found[1]))
+        if all(value is None for value in values):
+            return None
+        return RepresentativeArguments(tuple(values), tuple(types))
 
     def _values(self, table: TableStats, column: str) -> dict[Role, str | None]:
         key = (table.schema_name, table.name, column)
@@ -140,8 +149,8 @@ class RepresentativeValues:
         return self._by_column[key]
 
     def _read(self, table: TableStats, column: str) -> dict[Role, str | None]:
-        type_name = next((c.type for c in table.columns if c.name == column), "")
-        if not _TYPE_NAME.fullmatch(type_name):
+        type_name = _column_type(table, column)
+        if not type_name:
             return {}
         query = _VALUES_QUERY.replace("{type}", type_name)
         try:
@@ -165,17 +174,29 @@ def representative_plan(
     text = repair_normalized_text(normalized_text).strip().rstrip(";")
     name = f"optischema_representative_{next(_statement_names)}"
     connection = session.connection
-    literals = ", ".join(
-        "NULL" if value is None else sql.Literal(value).as_string(connection) for value in arguments.values
+    # Never written into statement text: pg_stat_statements keeps a utility statement's text as
+    # sent (EXPLAIN EXECUTE included), and a utility statement takes no bound parameters. So each
+    # value is bound into a transaction-local setting (`SELECT set_config($1, $2, true)`, which
+    # pg_stat_statements keeps normalized) and EXECUTE reads it back, cast to its column's type.
+    settings = [
+        (f"optischema.representative_{number}", value, type_name)
+        for number, (value, type_name) in enumerate(zip(arguments.values, arguments.types, strict=True), 1)
+    ]
+    expressions = ", ".join(
+        f"current_setting('{setting}')::{type_name}" if value is not None else "NULL"
+        for setting, value, type_name in settings
     )
     prepared = False
     try:
         with session.rolled_back():
             session.execute_text("SET LOCAL transaction_read_only = on")
             session.execute_text("SET LOCAL plan_cache_mode = force_generic_plan")
+            for setting, value, _ in settings:
+                if value is not None:
+                    session.fetch_all("SELECT set_config(%s, %s, true)", [setting, value])
             session.execute_text(f"PREPARE {name} AS {text}")
             prepared = True
-            rows = session.execute_text(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({literals})")
+            rows = session.execute_text(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({expressions})")
             plan: Any = rows[0][0]
             parsed = json.loads(plan) if isinstance(plan, str) else plan
             outcome = ExplainOutcome(plan=parsed)

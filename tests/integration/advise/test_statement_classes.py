@@ -235,3 +235,9 @@ def test_partition_advice_is_the_same_on_every_run(db: psycopg.Connection, db_ur
     assert advice[0] and all(each == advice[0] for each in advice), advice
     tables = {r["table"] for r in reports[0]["recommendations"] if r["kind"] == "create_index"}
     assert "public.events" in tables, reports[0]
+    # The representative values were bound, never written into text pg_stat_statements keeps.
+    texts = [
+        row[0]
+        for row in db.execute("SELECT query FROM pg_stat_statements WHERE query LIKE '%representative%'")
+    ]
+    assert texts and not [text for text in texts if "2024-" in text], texts

@@ -35,6 +35,7 @@ from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.edges.security_headers import SecurityHeaders, security_headers
 from control_plane.index_health.endpoints import router as index_health_router
 from control_plane.ingestion.endpoints import router as ingestion_router
+from control_plane.job_kinds import register_job_kinds
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
 from control_plane.notifications.delivery import deliver_due_webhooks
@@ -95,6 +96,7 @@ class ControlPlaneApp(FastAPI):
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_limiter(settings)
+    register_job_kinds()
     workers_on = settings.workers == "on" if run_workers is None else run_workers
 
     @contextlib.asynccontextmanager

@@ -24,6 +24,7 @@ from control_plane.app import background_jobs, create_app
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.companion import start_companion, stop_companion
+from control_plane.job_kinds import register_job_kinds
 from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
 from shared.log_setup import DEFAULT_LOG_LEVEL, configure_logging
@@ -84,6 +85,7 @@ def _pool_share(pool_size: int, workers: int) -> int:
 
 
 async def _workers_only(settings: Settings) -> None:
+    register_job_kinds()  # what create_app does for the API: the workers queue and settle jobs too
     engine = create_engine(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,8 +18,7 @@ from control_plane.analysis.context import StatementContext
 from control_plane.analysis.explanation import deterministic_explanation
 from control_plane.analysis.llm.failover import ProviderChain
 from control_plane.analysis.llm_repository import LLMRepository
-from control_plane.analysis.proof import ProofIdea
-from control_plane.analysis.proof_queue import queue_proof
+from control_plane.analysis.proof import ProofIdea, queue_proof
 from control_plane.analysis.provider_settings import this_month
 from control_plane.analysis.rules import RuleFinding, RuleThresholds, find_rule_findings
 from control_plane.analysis.run_inputs import RunInputs

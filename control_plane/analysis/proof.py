@@ -1,8 +1,8 @@
 """Proof: every index or rewrite idea goes to the agent as a simulation; its answer sets the tier.
 
-`proof_queue.queue_proof` stores the idea as a pending suggestion and queues its `simulate_indexes`
-or `judge_rewrite` job. `record_simulation_outcome` runs in the transaction that records the agent's
-answer (see control_plane.jobs.outcomes): a cost cut of at least the suggestion's threshold makes
+`queue_proof` stores the idea as a pending suggestion and queues its `simulate_indexes` or
+`judge_rewrite` job. `record_simulation_outcome` runs in the transaction that records the agent's
+answer (the handlers `register_simulation_jobs` gives the job queue at start-up): a cost cut of at least the suggestion's threshold makes
 it a recommendation, `verified` with HypoPG's costs for an index, `estimated` for a rewrite; any
 other answer leaves it `dismissed` (or `failed`) as evidence only, never shown as an improvement.
 """
@@ -10,19 +10,31 @@ other answer leaves it `dismissed` (or `failed`) as evidence only, never shown a
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.suggestions_repository import SuggestionRepository
+from control_plane.jobs.handlers import JobKindHandler, JobKinds
+from control_plane.jobs.service import enqueue_job
 from control_plane.models import AgentJob, AnalysisSuggestion
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
+from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
 from shared.sql.index_ddl import IndexDefinition
-from shared.wire.jobs import JudgeRewriteResult, SimulateIndexesResult
+from shared.wire.base import WireModel
+from shared.wire.jobs import (
+    CandidateIndexSpec,
+    JudgeRewritePayload,
+    JudgeRewriteResult,
+    SimulateIndexesPayload,
+    SimulateIndexesResult,
+)
 
 
 @dataclass(frozen=True)
@@ -185,3 +197,80 @@ async def record_simulation_outcome(session: AsyncSession, context: TenantContex
         improvement_pct=verdict.improvement_pct,
         recommendation_id=recommendation_id,
     )
+
+
+async def queue_proof(
+    session: AsyncSession,
+    context: TenantContext,
+    settings: Settings,
+    database_id: uuid.UUID,
+    run_id: uuid.UUID,
+    idea: ProofIdea,
+) -> AnalysisSuggestion:
+    """Stores the idea as pending and queues the agent's simulation of it."""
+    if idea.kind == "create_index":
+        assert idea.table is not None and idea.columns
+        sql, rollback = index_ddl(idea.table, idea.columns)
+        payload: SimulateIndexesPayload | JudgeRewritePayload = SimulateIndexesPayload(
+            candidates=[CandidateIndexSpec(table=idea.table, columns=list(idea.columns))],
+            fingerprints=[idea.fingerprint],
+        )
+    else:
+        assert idea.sql is not None
+        sql, rollback = idea.sql, None
+        payload = JudgeRewritePayload(fingerprint=idea.fingerprint, rewritten_sql=idea.sql)
+    suggestions = SuggestionRepository(session, context)
+    suggestion = await suggestions.add(
+        database_id,
+        run_id,
+        fingerprint=idea.fingerprint,
+        source=idea.source,
+        kind=idea.kind,
+        table_name=idea.table,
+        columns=list(idea.columns),
+        sql=sql,
+        rollback_sql=rollback,
+        rationale=idea.rationale,
+        confidence=idea.confidence,
+        risk=idea.risk,
+        min_improvement_pct=settings.analysis_min_improvement_pct,
+        evidence=idea.evidence,
+        status="pending",
+    )
+    job = await enqueue_job(
+        session,
+        context,
+        database_id,
+        "simulate_indexes" if idea.kind == "create_index" else "judge_rewrite",
+        payload,
+        expires_in=timedelta(seconds=settings.job_expiry_s),
+        max_attempts=settings.job_max_attempts,
+    )
+    await suggestions.attach_job(suggestion.id, job.id)
+    return suggestion
+
+
+class SimulateIndexesHandler(JobKindHandler):
+    """HypoPG's cost of candidate indexes; a person's own simulation (the API) settles nothing more."""
+
+    kind = "simulate_indexes"
+    payload_model: ClassVar[type[WireModel]] = SimulateIndexesPayload
+    result_model: ClassVar[type[WireModel]] = SimulateIndexesResult
+
+    async def on_settled(
+        self, session: AsyncSession, context: TenantContext, job: AgentJob, result: WireModel | None
+    ) -> None:
+        await record_simulation_outcome(session, context, job)
+
+
+class JudgeRewriteHandler(SimulateIndexesHandler):
+    """The planner's estimate of a rewrite, judged by the agent."""
+
+    kind = "judge_rewrite"
+    payload_model = JudgeRewritePayload
+    result_model = JudgeRewriteResult
+
+
+def register_simulation_jobs(kinds: JobKinds) -> None:
+    kinds.register(SimulateIndexesHandler())
+    kinds.register(JudgeRewriteHandler())

@@ -17,10 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
 from control_plane.auth.permissions import ensure_permission
-from control_plane.changes.lifecycle import CHANGE_JOB_KINDS
-from control_plane.changes.maintenance_window import change_window_open
-from control_plane.changes.outcomes import record_change_leased
 from control_plane.databases.service import tenant_database
+from control_plane.jobs.handlers import JobKinds, UnknownJobKind, job_kinds
 from control_plane.jobs.outcomes import settle_job_outcome
 from control_plane.jobs.repository import JobRepository
 from control_plane.jobs.schemas import JudgeRewriteRequest, SimulateIndexesRequest
@@ -28,35 +26,9 @@ from control_plane.models import AgentJob
 from control_plane.settings import Settings
 from control_plane.signing.service import JobSigningKeys
 from control_plane.tenancy.context import TenantContext
-from shared.sql.ddl_allow_list import admit_ddl
 from shared.wire.base import WireModel
-from shared.wire.jobs import (
-    ChangePayload,
-    ChangeResult,
-    JobBody,
-    JobKind,
-    JobResult,
-    JobsResponse,
-    JudgeRewritePayload,
-    JudgeRewriteResult,
-    LeaseRenewal,
-    SimulateIndexesPayload,
-    SimulateIndexesResult,
-)
+from shared.wire.jobs import JobBody, JobKind, JobResult, JobsResponse, LeaseRenewal
 
-# What a job of each kind carries and what a successful answer must look like.
-PAYLOADS: dict[str, type[WireModel]] = {
-    "simulate_indexes": SimulateIndexesPayload,
-    "judge_rewrite": JudgeRewritePayload,
-    "apply": ChangePayload,
-    "rollback": ChangePayload,
-}
-RESULTS: dict[str, type[WireModel]] = {
-    "simulate_indexes": SimulateIndexesResult,
-    "judge_rewrite": JudgeRewriteResult,
-    "apply": ChangeResult,
-    "rollback": ChangeResult,
-}
 Clock = Callable[[], datetime]
 
 
@@ -64,12 +36,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def settle_stale_jobs(session: AsyncSession, context: TenantContext, database_id: uuid.UUID) -> None:
+async def settle_stale_jobs(
+    session: AsyncSession, context: TenantContext, database_id: uuid.UUID, kinds: JobKinds = job_kinds
+) -> None:
     """Expires and fails what ran out of time, with the consequences of each (an apply job that
     never ran leaves its recommendation `failed`). Nobody answered these: the system acts."""
     system = replace(context, principal="system", user_id=None, role=None)
     for job in await JobRepository(session, context).settle_stale(database_id):
-        await settle_job_outcome(session, system, job)
+        await settle_job_outcome(session, system, job, kinds)
 
 
 class InvalidJobResult(ValueError):
@@ -87,24 +61,22 @@ async def enqueue_job(
     max_attempts: int,
     not_before: datetime | None = None,
     recommendation_id: uuid.UUID | None = None,
+    kinds: JobKinds = job_kinds,
 ) -> AgentJob:
     """Queues a job for the agent of `database_id` (which the caller has already found in its tenant).
 
     The payload is validated against its kind's model, so that nothing the agent would reject as
     malformed is ever queued.
+    A kind no domain registered is refused (UnknownJobKind) before anything is written.
     """
+    handler = kinds.handler_for(kind)
     document = payload.model_dump(mode="json") if isinstance(payload, WireModel) else payload
-    model = PAYLOADS.get(kind)
-    if model is not None:
-        document = model.model_validate(document).model_dump(mode="json")
-    if kind in ("apply", "rollback"):
-        # The agent runs only what its allow-list admits: nothing else is ever queued. The changes
-        # service refuses first with a 409 and the reason; this stops any other caller (DdlRefused).
-        admit_ddl(str(document["sql"]))
+    checked = handler.payload_model.model_validate(document)
+    handler.admit(checked)
     return await JobRepository(session, context).add(
         database_id,
         kind=kind,
-        payload=document,
+        payload=checked.model_dump(mode="json"),
         expires_in=expires_in,
         not_before=not_before,
         max_attempts=max_attempts,
@@ -112,7 +84,9 @@ async def enqueue_job(
     )
 
 
-def checked_result(kind: str, answer: JobResult) -> tuple[str, dict[str, Any] | None, str | None]:
+def checked_result(
+    kind: str, answer: JobResult, kinds: JobKinds = job_kinds
+) -> tuple[str, dict[str, Any] | None, str | None]:
     """(status, result, error) to store for an agent's answer; InvalidJobResult when it is malformed."""
     if answer.status != "succeeded":
         error = answer.error or "the agent gave no reason"
@@ -121,13 +95,13 @@ def checked_result(kind: str, answer: JobResult) -> tuple[str, dict[str, Any] | 
             answer.result,
             error if answer.status == "failed" else f"refused by the agent: {error}",
         )
-    model = RESULTS.get(kind)
-    if model is not None:
-        try:
-            return "succeeded", model.model_validate(answer.result or {}).model_dump(mode="json"), None
-        except ValidationError as error:
-            raise InvalidJobResult(f"not a {kind} result: {error.errors()[0]['msg']}") from None
-    return "succeeded", answer.result, None
+    try:
+        model = kinds.handler_for(kind).result_model
+        return "succeeded", model.model_validate(answer.result or {}).model_dump(mode="json"), None
+    except UnknownJobKind as error:
+        raise InvalidJobResult(str(error)) from None
+    except ValidationError as error:
+        raise InvalidJobResult(f"not a {kind} result: {error.errors()[0]['msg']}") from None
 
 
 class AgentJobService:
@@ -140,8 +114,10 @@ class AgentJobService:
         settings: Settings,
         signing: JobSigningKeys,
         clock: Clock = utc_now,
+        kinds: JobKinds = job_kinds,
     ) -> None:
         assert context.principal == "agent" and context.database_id is not None
+        self._kinds = kinds
         self._clock = clock
         self._session = session
         self._database_id = context.database_id
@@ -152,12 +128,16 @@ class AgentJobService:
 
     async def lease(self, limit: int) -> JobsResponse:
         lease = timedelta(seconds=self._settings.job_lease_s)
-        await settle_stale_jobs(self._session, self._context, self._database_id)
+        await settle_stale_jobs(self._session, self._context, self._database_id, self._kinds)
         # Outside the database's maintenance window, changes wait; simulations still go out.
-        window_open = await change_window_open(self._session, self._context, self._database_id, self._clock())
-        held_back = () if window_open else CHANGE_JOB_KINDS
+        window_open = await self._kinds.window_open(
+            self._session, self._context, self._database_id, self._clock()
+        )
+        held_back = () if window_open else self._kinds.held_by_maintenance_window()
         leased = await self._jobs.lease(self._database_id, limit, lease, held_back=held_back)
-        await record_change_leased(self._session, self._context, leased)
+        for kind in sorted({job.kind for job in leased}):
+            mine = [job for job in leased if job.kind == kind]
+            await self._kinds.handler_for(kind).on_leased(self._session, self._context, mine)
         now = await self._jobs.now()
         # Valid no longer than the lease: a job re-leased after a lost lease is never valid in two
         # hands at once. The signature carries the attempt, so the re-lease is not a replay.
@@ -191,13 +171,13 @@ class AgentJobService:
         job = await self._jobs.get(self._database_id, job_id)
         if job is None:
             raise NotFound("job not found")
-        status, result, error = checked_result(job.kind, answer)
+        status, result, error = checked_result(job.kind, answer, self._kinds)
         if not await self._jobs.finish(self._database_id, job_id, status=status, result=result, error=error):
             raise Conflict(
                 f"job {job_id} is {job.status}, not waiting for a result; this answer was not recorded"
             )
         await self._session.refresh(job)
-        await settle_job_outcome(self._session, self._context, job)
+        await settle_job_outcome(self._session, self._context, job, self._kinds)
         return status
 
 

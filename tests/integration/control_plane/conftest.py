@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_plane.auth.passwords import hash_password
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import lookup_session
+from control_plane.job_kinds import register_job_kinds
 from control_plane.tenants.repository import ProvisionedTenant, provision_tenant
 from deploy.local.throwaway_cluster import ThrowawayCluster
 from tests.conftest import unique_name
@@ -32,6 +33,12 @@ ADMIN_COMMAND = str(Path(sys.executable).with_name("optischema-admin"))
 @cache
 def admin_password_hash() -> str:
     return hash_password(ADMIN_PASSWORD)  # once per session: Argon2 is slow on purpose
+
+
+@pytest.fixture(autouse=True, scope="session")
+def job_kinds_registered() -> None:
+    """Tests that queue or settle jobs without the app (which registers them) see the same kinds."""
+    register_job_kinds()
 
 
 @pytest_asyncio.fixture

@@ -7,7 +7,9 @@ deliberately narrow, because superseding an idea that still had value would hide
 
 - both are plain `create_index` B-trees on the same table (another access method, a partial index,
   or a unique one answers a different question);
-- the open one's key columns are a prefix of the applied one's (identical keys included).
+- the open one's key columns are a prefix of the applied one's (identical keys included), and it
+  has no INCLUDE columns or operator classes (those serve index-only scans or operators the applied
+  one may not).
 
 Run in the transaction that records the apply (control_plane.changes.outcomes), audited per row;
 a rollback of the applied index reopens what it superseded.
@@ -28,6 +30,7 @@ from control_plane.tenancy.context import TenantContext
 _ACCESS_METHOD = re.compile(r"\bUSING\s+(\w+)", re.IGNORECASE)
 _UNIQUE = re.compile(r"^\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
 _PREDICATE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+_EXTRAS = re.compile(r"\bINCLUDE\b|_ops\b", re.IGNORECASE)
 
 
 def _plain_btree(sql: str) -> bool:
@@ -49,7 +52,7 @@ def makes_pointless(applied: Recommendation, other: Recommendation) -> bool:
         return False
     if _table(applied.table_name) is None or _table(applied.table_name) != _table(other.table_name):
         return False
-    if not (_plain_btree(applied.sql) and _plain_btree(other.sql)):
+    if not (_plain_btree(applied.sql) and _plain_btree(other.sql)) or _EXTRAS.search(other.sql):
         return False
     keys, narrower = list(applied.columns), list(other.columns)
     return bool(narrower) and keys[: len(narrower)] == narrower

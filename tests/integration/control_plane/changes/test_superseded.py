@@ -21,12 +21,19 @@ from tests.integration.control_plane.changes.flow import (
 )
 
 
-def index_idea(columns: list[str], improvement: float, using: str = "") -> Recommendation:
-    name = "order_items_" + "_".join(columns) + ("_" + using if using else "") + "_idx"
+def index_idea(columns: list[str], improvement: float, using: str = "", include: str = "") -> Recommendation:
+    name = (
+        "order_items_"
+        + "_".join(columns)
+        + ("_" + using if using else "")
+        + ("_" + include if include else "")
+        + "_idx"
+    )
     method = f" USING {using}" if using else ""
-    return finding(key=f"create_index:public.order_items({','.join(columns)}){using}").model_copy(
+    covering = f" INCLUDE ({include})" if include else ""
+    return finding(key=f"create_index:public.order_items({','.join(columns)}){using}{include}").model_copy(
         update={
-            "sql": f"CREATE INDEX CONCURRENTLY {name} ON public.order_items{method} ({', '.join(columns)});",
+            "sql": f"CREATE INDEX CONCURRENTLY {name} ON public.order_items{method} ({', '.join(columns)}){covering};",
             "rollback_sql": f"DROP INDEX CONCURRENTLY IF EXISTS public.{name};",
             "table": "public.order_items",
             "columns": columns,
@@ -39,7 +46,8 @@ def by_columns(client: TestClient, shop: Shop, role: str = "admin") -> dict[tupl
     listed = client.get(
         f"/api/v1/databases/{shop.database_id}/recommendations", headers=as_user(client, shop.tenant, role)
     ).json()
-    return {tuple(row["columns"]): row for row in listed}
+    # Keyed by the key columns, plus "+include" for the idea with INCLUDE columns (same keys as NARROW).
+    return {(*row["columns"], *(["+include"] if "INCLUDE" in row["sql"] else [])): row for row in listed}
 
 
 COVERING = ("product_id", "quantity", "order_id")
@@ -56,6 +64,7 @@ def covering_shop(client: TestClient, tenant: SeededTenant) -> Shop:
         index_idea(list(NARROW), 99.5),
         index_idea(list(OTHER_LEADING), 60.0),
         index_idea(["product_id", "quantity"], 40.0, using="brin"),
+        index_idea(["product_id"], 30.0, include="status"),
     )
 
 
@@ -80,6 +89,7 @@ def test_applying_the_covering_index_supersedes_the_narrow_one_and_nothing_else(
     assert narrow["allowed_actions"] == [] and "would be redundant" in narrow["status_reason"]
     assert after[OTHER_LEADING]["status"] == "proposed"  # another leading column: still useful
     assert after[("product_id", "quantity")]["status"] == "proposed"  # BRIN answers another question
+    assert after[("product_id", "+include")]["status"] == "proposed"  # index-only scans of status
     assert refused.status_code == 409 and "superseded by" in refused.json()["detail"]
     superseded = [e for e in audit(client, acme) if e["action"] == "recommendation.superseded"]
     assert [e["object"] for e in superseded] == [f"recommendation:{narrow['id']}"]

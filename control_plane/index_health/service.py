@@ -35,11 +35,16 @@ class IndexHealthService:
         reads = IndexHealthRepository(self._session, self._context, database_id)
         indexes = await reads.latest_indexes()
         classified = classified_index_findings(indexes, stats_age=None)
-        # Idempotent: an existing row (the agent's, or one past `proposed`) is left as it is.
-        await RecommendationRepository(self._session, self._context).upsert(
-            database_id, "rules", [finding_row(found.recommendation) for found in classified]
-        )
-        drops = await reads.drops([finding_id(index) for index in indexes])
+        keys = [finding_id(index) for index in indexes]
+        drops = await reads.drops(keys)
+        # Only findings without a row yet are written, so reading the page rewrites nothing; an
+        # existing row (the agent's, or one a person already moved) is left as it is.
+        new = [found.recommendation for found in classified if found.recommendation.id not in drops]
+        if new:
+            await RecommendationRepository(self._session, self._context).upsert(
+                database_id, "rules", [finding_row(finding) for finding in new]
+            )
+            drops = await reads.drops(keys)
         kinds: dict[str, tuple[IndexKind, str]] = {
             found.recommendation.id: (found.kind, found.recommendation.rationale) for found in classified
         }

@@ -14,7 +14,7 @@ from agent.advise.advisor import Advisor, AdvisorSettings
 from agent.advise.candidate_index import CandidateIndex
 from agent.benchmark.candidate import CandidateBench, Deadline, ServedStatement
 from agent.benchmark.measurements import CandidateBenchmark
-from agent.benchmark.sandbox import sandbox_database, sweep_leftovers
+from agent.benchmark.sandbox import is_monitored_database, sandbox_database, sweep_leftovers
 from agent.benchmark.settings import BenchmarkSettings
 from agent.collect.server import index_stats_age
 from agent.config import AgentConfig, CollectorSettings
@@ -134,4 +134,14 @@ def advise_and_benchmark(
         report = Advisor(session, collection, replace(advisor, stats_age=index_stats_age(session))).advise()
     sandbox = sandbox_database(config.sandbox_database_url, config.limits)
     with sandbox, sandbox.session() as sandbox_session:
+        with database.session() as session:
+            if is_monitored_database(sandbox_session, session):
+                raise SandboxIsMonitored(
+                    f"{sandbox.redacted_url} is the monitored database itself: the benchmark builds "
+                    "indexes, so it needs a copy"
+                )
         return benchmark_report(report, collection, sandbox_session, settings)
+
+
+class SandboxIsMonitored(Exception):
+    """The sandbox URL leads to the monitored database: nothing is built or timed."""

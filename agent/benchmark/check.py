@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from agent.benchmark.sandbox import can_write, compare_schemas, sandbox_database, table_columns
+from agent.benchmark.sandbox import (
+    can_write,
+    compare_schemas,
+    is_monitored_database,
+    sandbox_database,
+    table_columns,
+)
 from agent.collect.prerequisites import CheckResult
 from agent.config import AgentConfig
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
@@ -20,13 +26,17 @@ def check_sandbox(config: AgentConfig) -> CheckResult:
     sandbox = sandbox_database(config.sandbox_database_url, config.limits)
     monitored = MonitoredDatabase(config.database_url, config.limits)
     try:
-        with sandbox, sandbox.session() as session:
+        with sandbox, sandbox.session() as session, monitored, monitored.session() as monitored_session:
+            itself = is_monitored_database(session, monitored_session)
             refused = can_write(session)
             sandbox_columns = table_columns(session)
-        with monitored, monitored.session() as session:
-            monitored_columns = table_columns(session)
+            monitored_columns = table_columns(monitored_session)
     except DatabaseUnavailable as error:
         return CheckResult(NAME, "fail", str(error))
+    if itself:
+        return CheckResult(
+            NAME, "fail", f"{sandbox.redacted_url} is the monitored database itself: name a copy"
+        )
     if refused:
         return CheckResult(NAME, "fail", f"{sandbox.redacted_url} is not writable: {refused}")
     difference = compare_schemas(monitored_columns, sandbox_columns)

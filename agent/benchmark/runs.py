@@ -18,6 +18,7 @@ from psycopg import sql
 from agent.benchmark.measurements import StatementTiming
 from agent.db.session import AGENT_MARKER, AgentSession
 
+BENCHMARK_SETTING_PREFIX = "optischema_bench.p"
 _EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) EXECUTE {}({})"
 
 
@@ -27,12 +28,21 @@ class PreparedStatement:
     parameter_types: tuple[str, ...]
     values: tuple[tuple[str, ...], ...]  # per parameter, the values to cycle through
 
-    def arguments(self, run: int) -> sql.Composable:
-        """The run's value of every parameter, cast to the type the server inferred for it."""
-        return sql.SQL(", ").join(
-            sql.SQL("{}::{}").format(sql.Literal(values[run % len(values)]), sql.SQL(type_name))
-            for values, type_name in zip(self.values, self.parameter_types, strict=True)
-        )
+    def bind(self, session: AgentSession, run: int) -> sql.Composable:
+        """The EXECUTE arguments of a run. Each value goes into a transaction-local setting through a
+        bound parameter (`SELECT set_config($1, $2, true)`), and the arguments only read the settings:
+        no value is ever part of a statement's text, which the sandbox's own pg_stat_statements or
+        log_statement would keep. EXECUTE evaluates them before planning, so custom plans see them."""
+        arguments: list[sql.Composable] = []
+        for number, (values, type_name) in enumerate(zip(self.values, self.parameter_types, strict=True), 1):
+            setting = f"{BENCHMARK_SETTING_PREFIX}{number}"
+            session.fetch_all(
+                "SELECT pg_catalog.set_config(%s, %s, true)", [setting, values[run % len(values)]]
+            )
+            arguments.append(
+                sql.SQL("pg_catalog.current_setting({})::{}").format(sql.Literal(setting), sql.SQL(type_name))
+            )
+        return sql.SQL(", ").join(arguments)
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -58,8 +68,8 @@ class Run:
 def timed_run(session: AgentSession, statement: PreparedStatement, run: int, drop_first: str | None) -> Run:
     """One EXPLAIN ANALYZE of the statement in a transaction that is always rolled back; with
     `drop_first` (a DROP INDEX statement), the index is gone for this run only."""
-    explain = sql.SQL(_EXPLAIN).format(sql.Identifier(statement.name), statement.arguments(run))
     with session.rolled_back():
+        explain = sql.SQL(_EXPLAIN).format(sql.Identifier(statement.name), statement.bind(session, run))
         if drop_first is not None:
             session.connection.execute(drop_first)
         session.workload_statements_sent += 1

@@ -105,3 +105,22 @@ def can_write(session: AgentSession) -> str | None:
     if row is not None and row[0]:
         return "it is a read-only replica"
     return None
+
+
+def is_monitored_database(sandbox: AgentSession, monitored: AgentSession) -> bool:
+    """Whether the "sandbox" is the monitored database itself, under another URL (a host alias, a
+    pooler, a typo): the monitored server sees the sandbox session's backend, same pid and start
+    time, in its own database. Benchmarking there would build indexes in production."""
+    row = sandbox.fetch_one(
+        "SELECT pg_catalog.pg_backend_pid(), pg_catalog.current_database(),"
+        " (SELECT backend_start FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid())"
+    )
+    if row is None:
+        return False
+    pid, database, started = row
+    seen = monitored.fetch_one(
+        "SELECT count(*) FROM pg_catalog.pg_stat_activity"
+        " WHERE pid = %s AND backend_start = %s AND datname = pg_catalog.current_database() AND datname = %s",
+        [pid, started, database],
+    )
+    return bool(seen and seen[0])

@@ -14,7 +14,7 @@ import click
 from agent.advise.advisor import AdvisorSettings
 from agent.advise.report_text import render_text
 from agent.advise.selection import SearchBounds
-from agent.benchmark.advice import advise_and_benchmark
+from agent.benchmark.advice import SandboxIsMonitored, advise_and_benchmark
 from agent.benchmark.check import check_sandbox
 from agent.cli.options import (
     agent_options,
@@ -157,7 +157,7 @@ def advise(
                 )
             else:
                 report = advise_database(database, config.collector, settings)
-    except (DatabaseUnavailable, PrerequisitesMissing) as error:
+    except (DatabaseUnavailable, PrerequisitesMissing, SandboxIsMonitored) as error:
         click.echo(f"optischema-agent advise: {error}", err=True)
         sys.exit(1)
     if output_format == "json":

@@ -113,6 +113,7 @@ def test_no_sampled_value_reaches_the_report_or_the_logs(
     pair: Pair, caplog: pytest.LogCaptureFixture
 ) -> None:
     planted(pair)
+    pair.sandbox.execute("CREATE EXTENSION pg_stat_statements")
     caplog.set_level(logging.DEBUG)
     config = AgentConfig(database_url=pair.monitored_url, sandbox_database_url=pair.sandbox_url)
     database = MonitoredDatabase(config.database_url, config.limits)
@@ -132,6 +133,11 @@ def test_no_sampled_value_reaches_the_report_or_the_logs(
     assert SECRET not in report.model_dump_json()
     assert SECRET not in caplog.text
     assert "note-" not in report.model_dump_json() + caplog.text
+    # Nor in the text of any statement the sandbox ran (its pg_stat_statements keeps texts as sent):
+    # values travel as bound parameters into transaction-local settings.
+    texts = pair.sandbox.execute("SELECT query FROM pg_stat_statements").fetchall()
+    assert any('EXECUTE "optischema_bench_' in text for (text,) in texts), texts
+    assert not [text for (text,) in texts if SECRET in text or "note-" in text]
 
 
 def test_benchmark_without_a_sandbox_is_refused_before_anything_runs(pair: Pair) -> None:

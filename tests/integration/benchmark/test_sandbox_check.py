@@ -51,3 +51,18 @@ def test_an_unreachable_or_read_only_sandbox_fails(pair: Pair) -> None:
 
     assert unwritable.startswith("fail  sandbox: ") and "not writable" in unwritable
     assert unreachable.startswith("fail  sandbox: cannot connect")
+
+
+def test_the_monitored_database_under_another_url_is_refused_as_a_sandbox(pair: Pair) -> None:
+    pair.load(EVENTS)
+    same = pair.monitored_url.replace("127.0.0.1", "localhost") + "?application_name=looks-different"
+
+    [line] = check_lines(pair, "--sandbox-database-url", same)
+    advise = run_agent(
+        "advise", "--database-url", pair.monitored_url, "--sandbox-database-url", same, "--benchmark"
+    )
+
+    assert line.startswith("fail  sandbox: ") and "is the monitored database itself" in line
+    assert advise.returncode == 1 and "is the monitored database itself" in advise.stderr
+    indexes = pair.monitored.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'optischema%'")
+    assert indexes.fetchone() == (0,)

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench deps system-deps clean
+.PHONY: demo test lint typecheck bench deps system-deps clean images
 
 system-deps:
 	@bash deploy/local/install_system_deps.sh
@@ -33,6 +33,11 @@ test: deps
 
 demo: deps
 	$(BIN)/python -m deploy.demo
+
+# Both images with podman or docker (deploy/images/); LOCAL_BASE=1 makes a Debian + Python base here
+# instead of pulling python:3.11-slim, BASE_IMAGE=... names another.
+images: deps
+	$(BIN)/python -m deploy.images $(if $(filter 1,$(LOCAL_BASE)),--local-base) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 bench: deps
 	@$(BIN)/pip install -q -r benchmarks/requirements.txt >&2

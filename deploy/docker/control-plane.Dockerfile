@@ -2,24 +2,36 @@
 #   docker build -f deploy/docker/control-plane.Dockerfile -t optischema-control-plane .
 # Before the first start and after every upgrade, migrate the metadata database (a one-off):
 #   docker run --rm -e OPTISCHEMA_METADATA_URL=... --entrypoint optischema-admin optischema-control-plane migrate
-FROM python:3.11-slim AS build
+# BASE_IMAGE lets a locally made Debian + Python base stand in (deploy/images/build.sh).
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml deploy/docker/install_dependencies.py ./
+# A virtualenv copied whole into the final stage: no pip, no build cache, no compiler there. The
+# dependencies come first, in a layer of their own that a change to the sources alone reuses.
+RUN python3 -m venv /opt/optischema \
+ && /opt/optischema/bin/python install_dependencies.py control-plane
+COPY README.md ./
 COPY agent ./agent
 COPY shared ./shared
 COPY control_plane ./control_plane
 COPY migrations ./migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Byte code is compiled here because a read-only root file system cannot write __pycache__ later.
+RUN /opt/optischema/bin/pip install --no-cache-dir --no-compile --no-deps --no-build-isolation . \
+ && /opt/optischema/bin/pip uninstall --yes pip setuptools wheel \
+ && /opt/optischema/bin/python -m compileall -q -j 0 /opt/optischema/lib
 
-FROM python:3.11-slim
-RUN useradd --system --uid 10001 --user-group --no-create-home optischema
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels optischema && rm -rf /wheels
+FROM ${BASE_IMAGE}
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin optischema
+COPY --from=build /opt/optischema /opt/optischema
 USER optischema
-ENV PYTHONUNBUFFERED=1 \
+ENV PATH=/opt/optischema/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     OPTISCHEMA_HOST=0.0.0.0 \
     OPTISCHEMA_PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+  CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 ENTRYPOINT ["optischema-control-plane"]

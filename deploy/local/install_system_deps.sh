@@ -62,6 +62,16 @@ if [ "${#servers[@]}" -gt 0 ]; then
   apt_install "${servers[@]}"
 fi
 
+# The image tests (tests/images/) build with podman and run with buildah, on a Debian + Python base
+# made by debootstrap: no registry is needed.
+containers=()
+command -v podman >/dev/null 2>&1 || containers+=("podman")
+command -v buildah >/dev/null 2>&1 || containers+=("buildah")
+command -v debootstrap >/dev/null 2>&1 || containers+=("debootstrap")
+if [ "${#containers[@]}" -gt 0 ]; then
+  apt_install "${containers[@]}"
+fi
+
 # A Debian install starts a system cluster; the suite never uses it, it starts its own.
 command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is required" >&2; exit 1; }
 echo "system dependencies ok (PostgreSQL ${major})" >&2

@@ -69,25 +69,52 @@ def test_every_entrypoint_is_a_console_script_of_the_package() -> None:
     assert services()["agent"]["command"] == ["run"]
 
 
+def build_argument_default(dockerfile: str, name: str) -> str:
+    (declared,) = [
+        argument for op, argument in instructions(dockerfile) if op == "ARG" and argument.startswith(name)
+    ]
+    return declared.split("=", 1)[1]
+
+
 @pytest.mark.parametrize(
-    ("dockerfile", "script", "command"),
+    ("dockerfile", "script", "command", "extras"),
     [
-        ("agent.Dockerfile", "optischema-agent", '["run"]'),
-        ("control-plane.Dockerfile", "optischema-control-plane", None),
+        ("agent.Dockerfile", "optischema-agent", '["run"]', ""),
+        ("control-plane.Dockerfile", "optischema-control-plane", None, " control-plane"),
     ],
 )
 def test_python_images_run_their_console_script_as_a_non_root_user(
-    dockerfile: str, script: str, command: str | None
+    dockerfile: str, script: str, command: str | None, extras: str
 ) -> None:
     steps = final_stage(dockerfile)
 
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    # Both stages build FROM the BASE_IMAGE argument, by default the public python:3.11-slim.
+    assert build_argument_default(dockerfile, "BASE_IMAGE") == "python:3.11-slim"
+    assert [argument for op, argument in instructions(dockerfile) if op == "FROM"] == [
+        "${BASE_IMAGE} AS build",
+        "${BASE_IMAGE}",
+    ]
     assert dict(steps)["ENTRYPOINT"] == f'["{script}"]' and script in CONSOLE_SCRIPTS
     assert dict(steps).get("CMD") == command
     users = [argument for op, argument in steps if op == "USER"]
     assert users and users[-1] not in {"root", "0"}
-    (install,) = [argument for op, argument in steps if op == "RUN" and "pip install" in argument]
-    assert "optischema" in install
+    # The virtualenv is built in the first stage and copied: no pip run in the final one. The
+    # dependencies (with the image's extras) first, then the package alone.
+    runs = [argument for op, argument in instructions(dockerfile) if op == "RUN"]
+    assert any(run.endswith(f"install_dependencies.py{extras}") for run in runs)
+    assert any(
+        "pip install --no-cache-dir --no-compile --no-deps --no-build-isolation ." in run for run in runs
+    )
+    assert not any(op == "RUN" and "pip install" in argument for op, argument in steps)
+    assert ("COPY", "--from=build /opt/optischema /opt/optischema") in steps
+    assert "HEALTHCHECK" in dict(steps)
+
+
+def test_the_agent_image_builds_from_agent_and_shared_alone() -> None:
+    copied = [argument.split()[0] for op, argument in instructions("agent.Dockerfile") if op == "COPY"]
+
+    assert "control_plane" not in copied and "migrations" not in copied
+    assert {"agent", "shared"} <= set(copied)
 
 
 def test_the_agent_image_keeps_its_spool_on_a_volume() -> None:
@@ -96,6 +123,8 @@ def test_the_agent_image_keeps_its_spool_on_a_volume() -> None:
     assert "OPTISCHEMA_SPOOL_DIR=/var/lib/optischema-agent/spool" in steps["ENV"]
     assert steps["VOLUME"] == '["/var/lib/optischema-agent"]'
     assert "agent-spool:/var/lib/optischema-agent" in services()["agent"]["volumes"]
+    # Only the spool volume is written (tests/e2e/test_images.py checks the running image).
+    assert services()["agent"]["read_only"] is True
 
 
 @pytest.mark.parametrize("dockerfile", sorted(p.name for p in DOCKER.glob("*.Dockerfile")))

@@ -83,15 +83,16 @@ class Pair:
 
 
 @pytest.fixture
-def pair(db: psycopg.Connection, db_url: str, pg_cluster: ThrowawayCluster) -> Iterator[Pair]:
+def pair(db: psycopg.Connection, db_url: str, db_cluster: ThrowawayCluster) -> Iterator[Pair]:
+    """The sandbox lives on the test database's own server (`both_servers` tests run on 15 and 18)."""
     name = unique_name("sandbox")
-    pg_cluster.create_database(name)
-    sandbox = pg_cluster.connect(name)
+    db_cluster.create_database(name)
+    sandbox = db_cluster.connect(name)
     try:
-        yield Pair(db, db_url, sandbox, pg_cluster.url(name))
+        yield Pair(db, db_url, sandbox, db_cluster.url(name))
     finally:
         sandbox.close()
-        with pg_cluster.connect() as admin:
+        with db_cluster.connect() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

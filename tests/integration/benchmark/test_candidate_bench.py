@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.advise.candidate_index import CandidateIndex
 from agent.benchmark.candidate import BudgetExhausted, CandidateBench, Deadline, ServedStatement
 from agent.benchmark.measurements import CandidateBenchmark
@@ -51,6 +53,7 @@ def bench(pair: Pair, deadline: Deadline, settings: BenchmarkSettings) -> Candid
         )
 
 
+@pytest.mark.both_servers
 def test_both_statements_are_timed_before_and_after_and_the_update_is_rolled_back(pair: Pair) -> None:
     planted(pair)
     sandbox_before = sandbox_rows(pair.sandbox)
@@ -68,6 +71,7 @@ def test_both_statements_are_timed_before_and_after_and_the_update_is_rolled_bac
     assert sandbox_rows(pair.sandbox) == sandbox_before
 
 
+@pytest.mark.both_servers
 def test_a_budget_running_out_between_runs_still_drops_the_built_index(pair: Pair) -> None:
     planted(pair)
     sandbox_before = sandbox_rows(pair.sandbox)

@@ -110,16 +110,24 @@ class JobRepository:
         return list(settled)
 
     async def lease(
-        self, database_id: uuid.UUID, limit: int, lease: timedelta, *, held_back: Sequence[str] = ()
+        self,
+        database_id: uuid.UUID,
+        limit: int,
+        lease: timedelta,
+        *,
+        held_back: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
     ) -> list[AgentJob]:
         """Up to `limit` ready jobs, oldest first, leased to the caller for `lease` (attempts + 1).
-        Jobs of the `held_back` kinds stay queued (a closed maintenance window)."""
+        Jobs of the `held_back` kinds stay queued (a closed maintenance window), and so do jobs of
+        any kind outside `kinds` (one no handler is registered for) until they expire."""
         now = func.now()
         ready = (
             select(AgentJob.tenant_id, AgentJob.id)
             .where(
                 *self._of(database_id),
                 AgentJob.kind.not_in(held_back) if held_back else true(),
+                AgentJob.kind.in_(kinds) if kinds is not None else true(),
                 AgentJob.status.in_(UNFINISHED),
                 or_(AgentJob.status == "queued", AgentJob.lease_expires_at <= now),
                 AgentJob.not_before <= now,

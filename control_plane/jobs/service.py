@@ -134,7 +134,9 @@ class AgentJobService:
             self._session, self._context, self._database_id, self._clock()
         )
         held_back = () if window_open else self._kinds.held_by_maintenance_window()
-        leased = await self._jobs.lease(self._database_id, limit, lease, held_back=held_back)
+        leased = await self._jobs.lease(
+            self._database_id, limit, lease, held_back=held_back, kinds=self._kinds.kinds()
+        )
         for kind in sorted({job.kind for job in leased}):
             mine = [job for job in leased if job.kind == kind]
             await self._kinds.handler_for(kind).on_leased(self._session, self._context, mine)

@@ -20,6 +20,11 @@ from agent.config import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every default below is the settings dataclass' own (one truth); the spool options are in MB and
+# hours on the command line, bytes and seconds in RunSettings.
+_BYTES_PER_MB = 1024 * 1024
+_SECONDS_PER_HOUR = 3600.0
+
 _OPTIONS: list[Callable[[F], F]] = [
     click.option(
         "--database-url", envvar="OPTISCHEMA_DATABASE_URL", required=True, help="The monitored database"
@@ -27,10 +32,17 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--api-url", envvar="OPTISCHEMA_API_URL", default=None, help="Control plane root URL"),
     click.option("--agent-token", envvar="OPTISCHEMA_AGENT_TOKEN", default=None),
     click.option(
-        "--poll-interval", envvar="OPTISCHEMA_POLL_INTERVAL_S", type=float, default=30.0, show_default=True
+        "--poll-interval",
+        envvar="OPTISCHEMA_POLL_INTERVAL_S",
+        type=float,
+        default=AgentConfig.poll_interval_s,
+        show_default=True,
     ),
     click.option(
-        "--allow-apply/--no-allow-apply", envvar="OPTISCHEMA_ALLOW_APPLY", default=False, show_default=True
+        "--allow-apply/--no-allow-apply",
+        envvar="OPTISCHEMA_ALLOW_APPLY",
+        default=AgentConfig.allow_apply,
+        show_default=True,
     ),
     click.option("--apply-database-url", envvar="OPTISCHEMA_APPLY_DATABASE_URL", default=None),
     click.option(
@@ -42,10 +54,16 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--spool-dir", envvar="OPTISCHEMA_SPOOL_DIR", type=click.Path(path_type=Path), default=None),
     click.option("--control-plane-public-key", envvar="OPTISCHEMA_CONTROL_PLANE_PUBLIC_KEY", default=None),
     click.option(
-        "--max-connections", envvar="OPTISCHEMA_MAX_CONNECTIONS", type=click.IntRange(1, 10), default=2
+        "--max-connections",
+        envvar="OPTISCHEMA_MAX_CONNECTIONS",
+        type=click.IntRange(1, 10),
+        default=SessionLimits.max_connections,
     ),
     click.option(
-        "--statement-timeout-ms", envvar="OPTISCHEMA_STATEMENT_TIMEOUT_MS", type=int, default=10_000
+        "--statement-timeout-ms",
+        envvar="OPTISCHEMA_STATEMENT_TIMEOUT_MS",
+        type=int,
+        default=SessionLimits.statement_timeout_ms,
     ),
     click.option(
         "--connect-timeout",
@@ -56,7 +74,10 @@ _OPTIONS: list[Callable[[F], F]] = [
         help="Seconds to wait for a connection to the monitored database",
     ),
     click.option(
-        "--plans-per-cycle", envvar="OPTISCHEMA_PLANS_PER_CYCLE", type=click.IntRange(0), default=10
+        "--plans-per-cycle",
+        envvar="OPTISCHEMA_PLANS_PER_CYCLE",
+        type=click.IntRange(0),
+        default=CollectorSettings.plans_per_cycle,
     ),
 ]
 
@@ -73,52 +94,85 @@ _RUN_OPTIONS: list[Callable[[F], F]] = [
     ),
     click.option("--cycle-deadline", envvar="OPTISCHEMA_CYCLE_DEADLINE_S", type=float, default=None),
     click.option(
-        "--advise-every", envvar="OPTISCHEMA_ADVISE_EVERY_CYCLES", type=click.IntRange(0), default=10
+        "--advise-every",
+        envvar="OPTISCHEMA_ADVISE_EVERY_CYCLES",
+        type=click.IntRange(0),
+        default=RunSettings.advise_every_cycles,
     ),
-    click.option("--advise-time-budget", envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S", type=float, default=20.0),
-    click.option("--retry-initial", envvar="OPTISCHEMA_RETRY_INITIAL_S", type=float, default=2.0),
-    click.option("--retry-max", envvar="OPTISCHEMA_RETRY_MAX_S", type=float, default=64.0),
     click.option(
-        "--retry-attempts", envvar="OPTISCHEMA_RETRY_MAX_ATTEMPTS", type=click.IntRange(1), default=6
+        "--advise-time-budget",
+        envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S",
+        type=float,
+        default=RunSettings.advise_time_budget_s,
     ),
-    click.option("--http-timeout", envvar="OPTISCHEMA_HTTP_TIMEOUT_S", type=float, default=30.0),
-    click.option("--spool-max-mb", envvar="OPTISCHEMA_SPOOL_MAX_MB", type=float, default=500.0),
-    click.option("--spool-max-age-hours", envvar="OPTISCHEMA_SPOOL_MAX_AGE_H", type=float, default=168.0),
-    click.option("--job-leeway", envvar="OPTISCHEMA_JOB_CLOCK_LEEWAY_S", type=float, default=30.0),
+    click.option(
+        "--retry-initial",
+        envvar="OPTISCHEMA_RETRY_INITIAL_S",
+        type=float,
+        default=RunSettings.retry_initial_s,
+    ),
+    click.option("--retry-max", envvar="OPTISCHEMA_RETRY_MAX_S", type=float, default=RunSettings.retry_max_s),
+    click.option(
+        "--retry-attempts",
+        envvar="OPTISCHEMA_RETRY_MAX_ATTEMPTS",
+        type=click.IntRange(1),
+        default=RunSettings.retry_max_attempts,
+    ),
+    click.option(
+        "--http-timeout", envvar="OPTISCHEMA_HTTP_TIMEOUT_S", type=float, default=RunSettings.http_timeout_s
+    ),
+    click.option(
+        "--spool-max-mb",
+        envvar="OPTISCHEMA_SPOOL_MAX_MB",
+        type=float,
+        default=RunSettings.spool_max_bytes / _BYTES_PER_MB,
+    ),
+    click.option(
+        "--spool-max-age-hours",
+        envvar="OPTISCHEMA_SPOOL_MAX_AGE_H",
+        type=float,
+        default=RunSettings.spool_max_age_s / _SECONDS_PER_HOUR,
+    ),
+    click.option(
+        "--job-leeway",
+        envvar="OPTISCHEMA_JOB_CLOCK_LEEWAY_S",
+        type=float,
+        default=RunSettings.job_clock_leeway_s,
+    ),
     # How apply jobs behave (only with --allow-apply); see ApplySettings for why each exists.
     click.option(
         "--apply-lock-timeout-ms",
         envvar="OPTISCHEMA_APPLY_LOCK_TIMEOUT_MS",
         type=click.IntRange(1),
-        default=5_000,
+        default=ApplySettings.lock_timeout_ms,
         show_default=True,
     ),
     click.option(
         "--apply-lock-retries",
         envvar="OPTISCHEMA_APPLY_LOCK_RETRIES",
         type=click.IntRange(0, 100),
-        default=3,
+        default=ApplySettings.lock_retries,
         show_default=True,
     ),
     click.option(
         "--apply-retry-spacing",
         envvar="OPTISCHEMA_APPLY_RETRY_SPACING_S",
         type=click.FloatRange(0),
-        default=10.0,
+        default=ApplySettings.retry_spacing_s,
         show_default=True,
     ),
     click.option(
         "--apply-max-transaction-age",
         envvar="OPTISCHEMA_APPLY_MAX_XACT_AGE_S",
         type=click.FloatRange(0),
-        default=300.0,
+        default=ApplySettings.max_transaction_age_s,
         show_default=True,
     ),
     click.option(
         "--job-lease-renew",
         envvar="OPTISCHEMA_JOB_LEASE_RENEW_S",
         type=click.FloatRange(0.01),
-        default=60.0,
+        default=ApplySettings.lease_renew_interval_s,
         show_default=True,
     ),
 ]
@@ -200,8 +254,8 @@ def build_run_settings(options: dict[str, Any]) -> RunSettings:
         retry_max_attempts=options["retry_attempts"],
         http_timeout_s=options["http_timeout"],
         ca_bundle=options["ca_bundle"],
-        spool_max_bytes=int(options["spool_max_mb"] * 1024 * 1024),
-        spool_max_age_s=options["spool_max_age_hours"] * 3600.0,
+        spool_max_bytes=int(options["spool_max_mb"] * _BYTES_PER_MB),
+        spool_max_age_s=options["spool_max_age_hours"] * _SECONDS_PER_HOUR,
         job_clock_leeway_s=options["job_leeway"],
     )
 

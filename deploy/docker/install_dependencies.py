@@ -1,6 +1,7 @@
 """Installs the build requirements and the runtime dependencies named in pyproject.toml (plus the
 given extras) into the running interpreter: the images' first layer, which a change to the sources
-alone leaves cached. The package itself follows with `pip install --no-deps`."""
+alone leaves cached (pip's cache is a cache mount of the build, outside every layer). The package
+itself follows with `pip install --no-deps`."""
 
 import subprocess
 import sys
@@ -11,6 +12,4 @@ with open("pyproject.toml", "rb") as file:
 requirements = [*project["build-system"]["requires"], *project["project"]["dependencies"]]
 for extra in sys.argv[1:]:
     requirements += project["project"]["optional-dependencies"][extra]
-subprocess.run(
-    [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-compile", *requirements], check=True
-)
+subprocess.run([sys.executable, "-m", "pip", "install", "--no-compile", *requirements], check=True)

@@ -16,7 +16,6 @@ PUBLIC_BASE = "python:3.11-slim"
 AGENT_TAG = "localhost/optischema-agent:latest"
 CONTROL_PLANE_TAG = "localhost/optischema-control-plane:latest"
 # Build-time proxy variables the builders pass into RUN steps without an ARG declaration.
-CACHE_KEPT_H = 24
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
@@ -54,13 +53,9 @@ def build_images(tool: ContainerTool, *, local_base: bool, base_image: str | Non
     tool.build(DOCKER / "agent.Dockerfile", AGENT_TAG, REPO, build_args)
     tool.build(DOCKER / "control-plane.Dockerfile", CONTROL_PLANE_TAG, REPO, build_args)
     if tool.name == "podman":
-        # Each rebuild leaves the previous image untagged and with vfs every layer is a full copy
-        # (about 150 MB): a day's worth stays as the build cache, older ones go.
-        subprocess.run(
-            [*tool.base_command, "image", "prune", "--force", "--filter", f"until={CACHE_KEPT_H}h"],
-            check=False,
-            capture_output=True,
-        )
+        # Each rebuild leaves the previous image untagged, a full copy with vfs (200-300 MB); the
+        # build cache is pip's cache mount, not images, so nothing untagged is worth keeping.
+        subprocess.run([*tool.base_command, "image", "prune", "--force"], check=False, capture_output=True)
     return BuiltImages(
         base=base,
         agent=AGENT_TAG,

@@ -62,7 +62,7 @@ if [ "${#servers[@]}" -gt 0 ]; then
   apt_install "${servers[@]}"
 fi
 
-# The image tests (tests/images/) build with podman and run with buildah, on a Debian + Python base
+# The image tests (tests/e2e/test_images.py) build with podman and run with buildah, on a Debian + Python base
 # made by debootstrap: no registry is needed.
 containers=()
 command -v podman >/dev/null 2>&1 || containers+=("podman")

@@ -109,21 +109,29 @@ def snapshot(output: Path | None, **options: Any) -> None:
 @click.option(
     "--min-improvement",
     type=click.FloatRange(0, 100),
-    default=20.0,
+    default=AdvisorSettings.min_improvement_pct,
     show_default=True,
     help="A recommendation must cut the cost of the statements it serves by this many per cent",
 )
 @click.option(
-    "--time-budget", envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S", type=float, default=60.0, show_default=True
+    "--time-budget",
+    envvar="OPTISCHEMA_ADVISE_TIME_BUDGET_S",
+    type=float,
+    default=SearchBounds.time_budget_s,
+    show_default=True,
 )
 @click.option(
-    "--max-candidates", envvar="OPTISCHEMA_ADVISE_MAX_CANDIDATES", type=int, default=300, show_default=True
+    "--max-candidates",
+    envvar="OPTISCHEMA_ADVISE_MAX_CANDIDATES",
+    type=int,
+    default=SearchBounds.max_candidates,
+    show_default=True,
 )
 @click.option(
     "--min-stats-age-hours",
     envvar="OPTISCHEMA_MIN_STATS_AGE_H",
     type=float,
-    default=168.0,
+    default=AdvisorSettings.min_stats_age / timedelta(hours=1),
     show_default=True,
     help="Index usage must have been counted this long before 'unused' is said",
 )

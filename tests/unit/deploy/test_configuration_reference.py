@@ -1,7 +1,7 @@
 """docs/configuration.md is what the code says, and the agent's CLI defaults are its settings' defaults.
 
 The reference is regenerated in memory and compared with the committed page. The CLI side is
-checked two ways: no option in agent/cli/options.py spells a number as its default (each must read
+checked two ways: no option in agent/cli/ spells a number as its default (each must read
 its settings dataclass), and the configuration every command builds from untouched options is
 exactly the settings dataclasses' defaults.
 """
@@ -21,7 +21,7 @@ from agent.cli.options import build_benchmark_settings, build_config
 from agent.config import AgentConfig
 from deploy.docs_reference import GENERATOR, REFERENCE_PATH, configuration_reference
 
-OPTIONS_SOURCE = Path(__file__).resolve().parents[3] / "agent" / "cli" / "options.py"
+CLI_SOURCES = sorted((Path(__file__).resolve().parents[3] / "agent" / "cli").glob("*.py"))
 DATABASE_URL = "postgresql://monitor@db.example/app"
 
 
@@ -33,8 +33,8 @@ def test_committed_reference_matches_the_code() -> None:
     )
 
 
-def _literal_number_defaults() -> list[str]:
-    tree = ast.parse(OPTIONS_SOURCE.read_text())
+def _literal_number_defaults(source: Path) -> list[str]:
+    tree = ast.parse(source.read_text())
     found: list[str] = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -49,12 +49,15 @@ def _literal_number_defaults() -> list[str]:
                 and isinstance(value.value, int | float)
                 and not isinstance(value.value, bool)
             ):
-                found.append(f"line {node.lineno}: {ast.literal_eval(node.args[0])} default={value.value}")
+                found.append(
+                    f"{source.name} line {node.lineno}: {ast.literal_eval(node.args[0])} default={value.value}"
+                )
     return found
 
 
 def test_no_option_spells_its_default_as_a_number() -> None:
-    assert _literal_number_defaults() == [], "read the default from its settings dataclass instead"
+    found = [line for source in CLI_SOURCES for line in _literal_number_defaults(source)]
+    assert found == [], "read the default from its settings dataclass instead"
 
 
 def _default_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench deps system-deps clean images
+.PHONY: demo test lint typecheck bench deps system-deps clean images soak
 
 system-deps:
 	@bash deploy/local/install_system_deps.sh
@@ -38,6 +38,10 @@ demo: deps
 # instead of pulling python:3.11-slim, BASE_IMAGE=... names another.
 images: deps
 	$(BIN)/python -m deploy.images $(if $(filter 1,$(LOCAL_BASE)),--local-base) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
+
+# The fault suite at length (tests/soak; one shortened round runs in `make test`): prints its accounting.
+soak: deps
+	$(BIN)/python -m tests.soak
 
 bench: deps
 	@$(BIN)/pip install -q -r benchmarks/requirements.txt >&2

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local.child_process import stop_gracefully
 from deploy.local.throwaway_cluster import free_port
 
 SCRIPTS = Path(sys.executable).parent
@@ -98,14 +99,7 @@ class ControlPlaneProcess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()  # SIGTERM: uvicorn shuts down gracefully
-        try:
-            process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_gracefully(process, SERVER_STOP_TIMEOUT_S)  # SIGTERM: uvicorn shuts down gracefully
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""

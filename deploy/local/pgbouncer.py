@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 
+from deploy.local.child_process import stop_gracefully
 from deploy.local.throwaway_cluster import free_port
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
@@ -101,14 +102,7 @@ class PgBouncer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_gracefully(process, STOP_TIMEOUT_S)
 
     def log_tail(self, chars: int = 3000) -> str:
         log = self.directory / "pgbouncer.log"

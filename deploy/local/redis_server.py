@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from deploy.local.child_process import stop_gracefully
 from deploy.local.throwaway_cluster import free_port
 
 REDIS_SERVER = "redis-server"
@@ -75,14 +76,7 @@ class RedisServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_gracefully(process, STOP_TIMEOUT_S)
 
     def pause(self) -> None:
         """SIGSTOP: the port stays open and connections hang, as with a wedged or partitioned server."""

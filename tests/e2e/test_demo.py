@@ -77,6 +77,19 @@ class RunningDemo:
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
+    def signed_in(self) -> httpx.Client:
+        """An API client signed in as the demo admin, as a new user would with the printed lines."""
+        api = f"{self.dashboard_url}api/v1"
+        signed_in = httpx.post(
+            f"{api}/auth/login",
+            json={"email": self.email, "password": self.password},
+            timeout=30,
+            trust_env=False,
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        return httpx.Client(base_url=api, headers=headers, timeout=30, trust_env=False)
+
 
 def _read_lines(stream: object, lines: queue.Queue[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
@@ -129,16 +142,7 @@ def test_the_running_demo_serves_its_dashboard_and_sigterm_stops_everything(
     page = httpx.get(running_demo.dashboard_url, timeout=10, trust_env=False)
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    api = f"{running_demo.dashboard_url}api/v1"
-    signed_in = httpx.post(
-        f"{api}/auth/login",
-        json={"email": running_demo.email, "password": running_demo.password},
-        timeout=30,
-        trust_env=False,
-    )
-    assert signed_in.status_code == 200, signed_in.text
-    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-    with httpx.Client(base_url=api, headers=headers, timeout=30, trust_env=False) as client:
+    with running_demo.signed_in() as client:
         (shop,) = client.get("/databases").json()
         assert shop["name"] == "shop" and shop["agent_last_seen_at"] is not None
         queries = client.get(f"/databases/{shop['id']}/queries", params={"order_by": "total_time"}).json()
@@ -164,16 +168,7 @@ def test_an_approved_recommendation_is_applied_and_measured_within_five_minutes(
 ) -> None:
     """The product's proof, as a new user sees it: approve the verified index in the running demo,
     and the agent builds it, then the measured before/after of its statements appears."""
-    api = f"{running_demo.dashboard_url}api/v1"
-    signed_in = httpx.post(
-        f"{api}/auth/login",
-        json={"email": running_demo.email, "password": running_demo.password},
-        timeout=30,
-        trust_env=False,
-    )
-    assert signed_in.status_code == 200, signed_in.text
-    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-    with httpx.Client(base_url=api, headers=headers, timeout=30, trust_env=False) as client:
+    with running_demo.signed_in() as client:
         (shop,) = client.get("/databases").json()
         proposed = [
             r

@@ -12,7 +12,7 @@ WORKDIR /src
 COPY pyproject.toml deploy/docker/install_dependencies.py ./
 # A virtualenv copied whole into the final stage: no pip, no build cache, no compiler there. The
 # dependencies come first, in a layer of their own that a change to the sources alone reuses;
-# pip's cache lives in a cache mount, never in a layer, so a rebuild downloads nothing again.
+# pip's cache goes to a cache mount, never into a layer.
 RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/optischema \
  && /opt/optischema/bin/python install_dependencies.py

@@ -1,6 +1,6 @@
 """Installs the build requirements and the runtime dependencies named in pyproject.toml (plus the
 given extras) into the running interpreter: the images' first layer, which a change to the sources
-alone leaves cached (pip's cache is a cache mount of the build, outside every layer). The package
+alone leaves cached where the builder caches layers (pip's cache is a cache mount). The package
 itself follows with `pip install --no-deps`."""
 
 import subprocess

@@ -43,7 +43,7 @@ class ContainerTool:
         if self.name == "podman":
             # The docker format keeps HEALTHCHECK, which the OCI format drops. Without per-step
             # layers: with vfs each cached step is a full copy of the root file system (about 200 MB,
-            # some 40 of them for both images), slower than the pip cache mount that replaces them.
+            # some 40 of them for both images), slower than the pip install they would save.
             command += ["--isolation", "chroot", "--format", "docker", "--layers=false"]
         for name, value in build_args.items():
             command += ["--build-arg", f"{name}={value}"]

@@ -11,6 +11,8 @@ identifiers.
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -55,72 +57,55 @@ def constant(draw: st.DrawFn) -> tuple[str, str]:
     return value, draw(st.sampled_from([value, f"{value}.5", f"-{value}", f"{value}e0", f"{value}::bigint"]))
 
 
-@st.composite
-def predicate(draw: st.DrawFn, planted: list[str]) -> str:
-    def const() -> str:
-        value, sql = draw(constant())
+# Shapes with holes: `{c}` takes any constant, `{s}` a string constant, `{col}` a column.
+PREDICATES = [
+    "{col} = {c}",
+    "{col} IN ({c}, {c})",
+    "b LIKE {s}",
+    "a BETWEEN {c} AND {c}",
+    "CASE WHEN a > {c} THEN {s} ELSE b END = {s}",
+    "doc ->> {s} = {s}",
+    "doc @> {s}::jsonb",
+    "a = ANY (ARRAY[{c}, {c}])",
+    "EXISTS (SELECT 1 FROM u WHERE u.x = t.a AND u.y = {c})",
+    "lower(b) <> {s} OR a < {c}",
+    "b ~* {s}",
+    "(a, b) = ({c}, {s})",
+]
+STATEMENTS = [
+    "SELECT a, b FROM t WHERE {where} ORDER BY 1 LIMIT {c} OFFSET {c}",
+    "WITH w AS (SELECT a FROM t WHERE {where}) SELECT count(*) FROM w GROUP BY 1",
+    "INSERT INTO t (a, b) VALUES ({c}, {c}) ON CONFLICT (a) DO UPDATE SET b = {c}",
+    "UPDATE t SET b = {c} WHERE {where} RETURNING a, {c}",
+    "DELETE FROM t WHERE {where}",
+    "SELECT {c} AS k, coalesce(b, {c}) FROM t WHERE {where}",
+    "SELECT * FROM t JOIN u ON u.x = t.a AND u.y = {c} WHERE {where}",
+]
+_HOLE = re.compile(r"\{(c|s|col|where)\}")
+
+
+def fill(draw: st.DrawFn, template: str, planted: list[str], where: str = "") -> str:
+    """The template with every hole drawn anew; each planted marker is remembered."""
+
+    def hole(match: re.Match[str]) -> str:
+        kind = match.group(1)
+        if kind == "col":
+            return draw(st.sampled_from(["a", "t.b", '"Mixed"', "c"]))
+        if kind == "where":
+            return where
+        value, sql = draw(string_constant() if kind == "s" else constant())
         planted.append(value)
         return sql
 
-    def text_const() -> str:
-        value, sql = draw(string_constant())
-        planted.append(value)
-        return sql
-
-    shape = draw(st.integers(0, 11))
-    column = draw(st.sampled_from(["a", "t.b", '"Mixed"', "c"]))
-    if shape == 0:
-        return f"{column} = {const()}"
-    if shape == 1:
-        return f"{column} IN ({const()}, {const()})"
-    if shape == 2:
-        return f"b LIKE {text_const()}"
-    if shape == 3:
-        return f"a BETWEEN {const()} AND {const()}"
-    if shape == 4:
-        return f"CASE WHEN a > {const()} THEN {text_const()} ELSE b END = {text_const()}"
-    if shape == 5:
-        return f"doc ->> {text_const()} = {text_const()}"
-    if shape == 6:
-        return f"doc @> {text_const()}::jsonb"
-    if shape == 7:
-        return f"a = ANY (ARRAY[{const()}, {const()}])"
-    if shape == 8:
-        return f"EXISTS (SELECT 1 FROM u WHERE u.x = t.a AND u.y = {const()})"
-    if shape == 9:
-        return f"lower(b) <> {text_const()} OR a < {const()}"
-    if shape == 10:
-        return f"b ~* {text_const()}"
-    return f"(a, b) = ({const()}, {text_const()})"
+    return _HOLE.sub(hole, template)
 
 
 @st.composite
 def statement(draw: st.DrawFn) -> tuple[str, list[str]]:
     planted: list[str] = []
-
-    def const() -> str:
-        value, sql = draw(constant())
-        planted.append(value)
-        return sql
-
-    where = " AND ".join(draw(st.lists(predicate(planted), min_size=1, max_size=3)))
-    shape = draw(st.integers(0, 6))
-    if shape == 0:
-        text = f"SELECT a, b FROM t WHERE {where} ORDER BY 1 LIMIT {const()} OFFSET {const()}"
-    elif shape == 1:
-        text = f"WITH w AS (SELECT a FROM t WHERE {where}) SELECT count(*) FROM w GROUP BY 1"
-    elif shape == 2:
-        text = (
-            f"INSERT INTO t (a, b) VALUES ({const()}, {const()}) ON CONFLICT (a) DO UPDATE SET b = {const()}"
-        )
-    elif shape == 3:
-        text = f"UPDATE t SET b = {const()} WHERE {where} RETURNING a, {const()}"
-    elif shape == 4:
-        text = f"DELETE FROM t WHERE {where}"
-    elif shape == 5:
-        text = f"SELECT {const()} AS k, coalesce(b, {const()}) FROM t WHERE {where}"
-    else:
-        text = f"SELECT * FROM t JOIN u ON u.x = t.a AND u.y = {const()} WHERE {where}"
+    predicates = draw(st.lists(st.sampled_from(PREDICATES), min_size=1, max_size=3))
+    where = " AND ".join(fill(draw, predicate, planted) for predicate in predicates)
+    text = fill(draw, draw(st.sampled_from(STATEMENTS)), planted, where)
     if draw(st.booleans()):
         comment = draw(marker())
         planted.append(comment)

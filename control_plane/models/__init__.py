@@ -11,6 +11,7 @@ from control_plane.models.analysis_suggestion import AnalysisSuggestion
 from control_plane.models.audit_event import AuditEvent
 from control_plane.models.base import Base
 from control_plane.models.database_schema import DatabaseSchema
+from control_plane.models.live_ticket import LiveTicket
 from control_plane.models.llm_usage import LLMAnswer, LLMTokenUsage, TenantLLMSettings
 from control_plane.models.login_email import LoginEmail
 from control_plane.models.monitored_database import AgentToken, MonitoredDatabase
@@ -37,6 +38,7 @@ __all__ = [
     "DatabaseSchema",
     "LLMAnswer",
     "LLMTokenUsage",
+    "LiveTicket",
     "LoginEmail",
     "MonitoredDatabase",
     "Plan",

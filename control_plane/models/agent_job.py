@@ -35,6 +35,13 @@ class AgentJob(Base):
             "created_at",
             postgresql_where=text("status IN ('queued', 'leased')"),
         ),
+        # The live stream's "changed since" poll (control_plane.live); a trigger keeps the column.
+        Index(
+            "ix_agent_jobs_tenant_id_database_id_status_changed_at",
+            "tenant_id",
+            "database_id",
+            "status_changed_at",
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()
@@ -54,3 +61,5 @@ class AgentJob(Base):
     recommendation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     created_at: Mapped[datetime] = utc_now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Set by a trigger on every status change (migration 0008) for the live stream's poll.
+    status_changed_at: Mapped[datetime] = utc_now_column()

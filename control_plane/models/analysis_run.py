@@ -44,6 +44,13 @@ class AnalysisRun(Base):
             "created_at",
             postgresql_where=text("status IN ('queued', 'running')"),
         ),
+        # The live stream's "changed since" poll (control_plane.live); a trigger keeps the column.
+        Index(
+            "ix_analysis_runs_tenant_id_database_id_status_changed_at",
+            "tenant_id",
+            "database_id",
+            "status_changed_at",
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()
@@ -63,6 +70,8 @@ class AnalysisRun(Base):
     created_at: Mapped[datetime] = utc_now_column()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Set by a trigger on every status change (migration 0008) for the live stream's poll.
+    status_changed_at: Mapped[datetime] = utc_now_column()
 
 
 class AnalysisWatch(Base):

@@ -60,6 +60,13 @@ class Recommendation(Base):
             "applied_at",
             postgresql_where=text("status = 'applied' AND measured_at IS NULL"),
         ),
+        # The live stream's "changed since" poll (control_plane.live); a trigger keeps the column.
+        Index(
+            "ix_recommendations_tenant_id_database_id_status_changed_at",
+            "tenant_id",
+            "database_id",
+            "status_changed_at",
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()
@@ -96,3 +103,5 @@ class Recommendation(Base):
     measured_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     # Set with status `superseded`: the applied recommendation that made this one pointless.
     superseded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # Set by a trigger on every status change (migration 0008) for the live stream's poll.
+    status_changed_at: Mapped[datetime] = utc_now_column()

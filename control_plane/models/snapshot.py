@@ -18,6 +18,8 @@ class Snapshot(Base):
     __table_args__ = (
         monitored_database_fk(),
         Index("ix_snapshots_tenant_id_database_id_collected_at", "tenant_id", "database_id", "collected_at"),
+        # The live stream's "stored since" poll (control_plane.live).
+        Index("ix_snapshots_tenant_id_database_id_received_at", "tenant_id", "database_id", "received_at"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -52,6 +52,7 @@ TENANT_TABLES = {
     "tenant_llm_settings",
     "webhooks",
     "webhook_deliveries",
+    "live_tickets",
 }
 ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

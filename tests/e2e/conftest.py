@@ -25,6 +25,8 @@ from tests.integration.advise.conftest import fresh_statistics
 from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
 
 __all__ = ["AGENT_COMMAND"]
+# Test modules load it as a plugin (pytest_plugins) after importing its names: rewrite its asserts too.
+pytest.register_assert_rewrite("tests.e2e.dashboard_flows")
 
 ADMIN_PASSWORD = "an end-to-end admin password, long enough"
 FAST_AGENT = {

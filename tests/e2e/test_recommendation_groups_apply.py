@@ -1,0 +1,75 @@
+"""Overlapping index ideas for one statement reconcile (issue 13, must-show 2), over the HTTP API with
+the real agent and the monitored PostgreSQL.
+
+The busy statement is `SELECT product_id, quantity, order_id FROM order_items WHERE product_id = $1`.
+Two parts of the product propose an index for it, each in its own way: the agent's advisor (HypoPG,
+whole workload) finds the narrow `(product_id)`; the control plane's analysis asks the model (mocked
+with respx, the only mock), which proposes the covering `(product_id, quantity, order_id)` as it did
+in the demo, and the agent proves that with HypoPG before it is shown. The advisor alone never yields
+both (it keeps no two indexes that are prefixes of each other), and the analysis' rules propose only
+the narrow one, already recommended: hence the model.
+
+Both are listed as one group; the admin approves the covering one; the agent leases, verifies and
+builds it; then the narrow one is `superseded` by it, offers no `approve`, and approving it anyway
+is a 409 that says why.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.e2e.dashboard_flows import COVERING_KEYS, NARROW_KEYS, OverlappingIndexes
+
+pytest_plugins = ("tests.e2e.dashboard_flows",)
+
+
+def valid_index(db: psycopg.Connection, keys: list[str]) -> list[tuple[str, bool]]:
+    """(name, indisvalid) of the order_items indexes whose keys are exactly `keys`."""
+    rows = db.execute(
+        """SELECT c.relname, i.indisvalid,
+                  array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                        ORDER BY k.n)
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = 'order_items'::regclass"""
+    ).fetchall()
+    return [(str(name), bool(valid)) for name, valid, columns in rows if list(columns) == keys]
+
+
+@pytest.mark.slow
+def test_covering_index_applied_supersedes_the_narrow_one(
+    order_items_shop: psycopg.Connection, overlapping_indexes: OverlappingIndexes
+) -> None:
+    dashboard = overlapping_indexes.dashboard
+    narrow = dashboard.recommendation(overlapping_indexes.narrow_id)
+    covering = dashboard.recommendation(overlapping_indexes.covering_id)
+    # Two alternatives for the same statement, shown as one group, both still open.
+    assert narrow["group"] == covering["group"] == "public.order_items(product_id)"
+    assert {r["status"] for r in (narrow, covering)} == {"proposed"}
+    assert {r["tier"] for r in (narrow, covering)} == {"verified"}
+    assert (narrow["source"], covering["source"]) == ("agent", "llm")
+    assert set(narrow["queries"][0]) >= {"fingerprint"}
+    assert {q["fingerprint"] for q in narrow["queries"]} == {q["fingerprint"] for q in covering["queries"]}
+    assert "approve" in narrow["allowed_actions"] and "approve" in covering["allowed_actions"]
+
+    approved = dashboard.approve(covering["id"])
+    assert approved.status_code == 200, approved.text
+    assert valid_index(order_items_shop, COVERING_KEYS) == []  # approval alone builds nothing
+    dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0", OPTISCHEMA_ALLOW_APPLY="true")
+
+    [(_, valid)] = valid_index(order_items_shop, COVERING_KEYS)
+    assert valid  # built by the agent, CONCURRENTLY, and valid
+    assert valid_index(order_items_shop, NARROW_KEYS) == []
+    assert dashboard.recommendation(covering["id"])["status"] == "applied"
+    superseded = dashboard.recommendation(narrow["id"])
+    assert (superseded["status"], superseded["superseded_by"]) == ("superseded", covering["id"])
+    assert "approve" not in superseded["allowed_actions"]
+    assert superseded["group"] == covering["group"]
+
+    refused = dashboard.approve(narrow["id"])
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "superseded" in detail and covering["id"] in detail and "redundant" in detail
+    assert dashboard.recommendation(narrow["id"])["status"] == "superseded"
+    assert valid_index(order_items_shop, NARROW_KEYS) == []  # nothing was queued for it

@@ -13,14 +13,13 @@ hour: it reads no raw rows at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Row,
     Select,
     case,
     cast,
@@ -41,19 +40,30 @@ from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
 from control_plane.models import Plan, Snapshot, Statement, StatementRollup, StatementStat
 from control_plane.tenancy.context import TenantContext
 
-__all__ = ["QueryRepository", "rollup_bucket"]
-# at, interval_seconds, calls, total_exec_time_ms, rows, shared_blks_hit, shared_blks_read, temp_blks_written
-SeriesRow = Row[datetime, float | None, int, float, int, int, int, int]
-_SERIES_COLUMNS = (
-    StatementStat.collected_at,
-    StatementStat.interval_seconds,
-    StatementStat.calls,
-    StatementStat.total_exec_time_ms,
-    StatementStat.rows,
-    StatementStat.shared_blks_hit,
-    StatementStat.shared_blks_read,
-    StatementStat.temp_blks_written,
-)
+__all__ = ["QueryRepository", "StatementSums", "TopPage", "rollup_bucket"]
+# The counters top queries and the heatmap add up, in the rollups and the raw rows alike.
+SUMMED = ("calls", "total_exec_time_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
+
+
+@dataclass(frozen=True)
+class StatementSums:
+    """One statement's counters added up over a range, and the database's total time in it."""
+
+    fingerprint: str
+    query: str
+    calls: int
+    total_exec_time_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    grand_total_exec_time_ms: float
+
+
+@dataclass(frozen=True)
+class TopPage:
+    matching: int  # statements in the range (that the search matched), before paging
+    statements: list[StatementSums]
 
 
 def _aware(at: datetime) -> datetime:
@@ -81,13 +91,18 @@ class QueryRepository:
             Snapshot.tenant_id == self._tenant_id, Snapshot.database_id == self._database_id, *bounds
         )
 
-    def _raw(self, since: datetime, until: datetime, *where: ColumnElement[bool]) -> Select[str, int, float]:
-        return select(StatementStat.fingerprint, StatementStat.calls, StatementStat.total_exec_time_ms).where(
-            *self._in_range(since, until), *where
-        )
+    def _raw(self, since: datetime, until: datetime, *where: ColumnElement[bool]) -> Select[Any]:
+        return select(
+            StatementStat.fingerprint,
+            StatementStat.collected_at.label("at"),
+            *(getattr(StatementStat, name) for name in SUMMED),
+        ).where(*self._in_range(since, until), *where)
 
-    def _counters_in_range(self, since: datetime, until: datetime) -> Any:
-        """(fingerprint, calls, total) rows whose per-fingerprint sums are those of the raw rows."""
+    def counters_in_range(self, since: datetime, until: datetime) -> Any:
+        """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
+
+        `at` is a rollup's hour start or a raw row's `collected_at`: grouping by any grid of whole
+        hours (see control_plane.heatmap) keeps the sums exact per cell too."""
         first, last = rollup_bucket(since), rollup_bucket(until)
         after_first, after_last = first + ROLLUP_BUCKET, last + ROLLUP_BUCKET
         # An edge hour is read raw when the range leaves out one of its snapshots.
@@ -102,7 +117,9 @@ class QueryRepository:
         if first == last:  # one hour: whole from the rollup, or raw
             first_cut = last_cut = or_(first_cut, last_cut)
         rollups = select(
-            StatementRollup.fingerprint, StatementRollup.calls, StatementRollup.total_exec_time_ms
+            StatementRollup.fingerprint,
+            StatementRollup.bucket.label("at"),
+            *(getattr(StatementRollup, name) for name in SUMMED),
         ).where(
             StatementRollup.tenant_id == self._tenant_id,
             StatementRollup.database_id == self._database_id,
@@ -114,69 +131,108 @@ class QueryRepository:
             raw.append(self._raw(since, until, StatementStat.collected_at >= last, last_cut))
         return union_all(rollups, *raw).subquery("counters")
 
-    async def top(self, since: datetime, until: datetime, order_by: str, limit: int) -> list[dict[str, Any]]:
+    async def top(
+        self,
+        since: datetime,
+        until: datetime,
+        order_by: str,
+        limit: int,
+        offset: int = 0,
+        search: str | None = None,
+    ) -> TopPage:
+        """One page of the statements over the range, busiest first, and how many there are in all
+        (those whose text contains `search`, case-insensitively, when given)."""
         since, until = _aware(since), _aware(until)
         if since > until:
-            return []
-        counters = self._counters_in_range(since, until)
-        calls = func.sum(counters.c.calls)
-        total = func.sum(counters.c.total_exec_time_ms)
+            return TopPage(matching=0, statements=[])
+        counters = self.counters_in_range(since, until)
+        sums = {name: func.sum(getattr(counters.c, name)) for name in SUMMED}
+        calls, total = sums["calls"], sums["total_exec_time_ms"]
         orderings: dict[str, ColumnElement[Any]] = {
             "total_time": total,
             "mean_time": total / func.nullif(cast(calls, Float), 0),
             "calls": calls,
+            "rows": sums["rows"],
+            "shared_blks_read": sums["shared_blks_read"],
+            "temp_blks_written": sums["temp_blks_written"],
         }
         # GROUPING SETS: one pass yields each statement's sums and, first, the sums over all of
         # them (what load_pct divides by), which a window over every statement would cost twice.
+        # A search keeps the statements it matches (HAVING) but not out of that grand total: the
+        # share of load stays the share of the database's.
         is_everything = func.grouping(counters.c.fingerprint)
-        sums = (
-            select(
-                counters.c.fingerprint,
-                calls.label("calls"),
-                total.label("total"),
-                orderings[order_by].label("ordering"),
-                is_everything.label("is_everything"),
+        grouped_rows = select(
+            counters.c.fingerprint,
+            *(column.label(name) for name, column in sums.items()),
+            is_everything.label("is_everything"),
+        )
+        if search:
+            grouped_rows = grouped_rows.having(
+                or_(is_everything == 1, counters.c.fingerprint.in_(self._matching(search)))
+            )
+        ranked = (is_everything.desc(), desc(orderings[order_by]).nulls_last(), counters.c.fingerprint)
+        grouped = (
+            grouped_rows.add_columns(
+                # Row 1 is the grand total; the page is rows offset + 2 .. offset + limit + 1.
+                func.row_number().over(order_by=ranked).label("position"),
+                (func.count().over() - 1).label("matching"),
             )
             .group_by(func.grouping_sets(tuple_(counters.c.fingerprint), tuple_()))
-            .order_by(is_everything.desc(), desc(orderings[order_by]).nulls_last(), counters.c.fingerprint)
-            .limit(limit + 1)
             .subquery()
         )
-        # One index lookup per top row, whatever the planner guesses about `statements` (with no
-        # statistics yet it takes the database's catalog for one row and compares every statement
-        # with every top row). The LIMIT keeps PostgreSQL from flattening the LATERAL into a join;
-        # the fingerprint is the catalog's key, so there is one row anyway.
+        page = (
+            select(grouped)
+            .where(
+                or_(
+                    grouped.c.position == 1,
+                    grouped.c.position.between(offset + 2, offset + limit + 1),
+                )
+            )
+            .subquery()
+        )
+        # One index lookup per row of the page, whatever the planner guesses about `statements`
+        # (with no statistics yet it takes the database's catalog for one row and compares every
+        # statement with every top row). The LIMIT keeps PostgreSQL from flattening the LATERAL
+        # into a join; the fingerprint is the catalog's key, so there is one row anyway.
         text_of = (
             select(Statement.query)
             .where(
                 Statement.tenant_id == self._tenant_id,
                 Statement.database_id == self._database_id,
-                Statement.fingerprint == sums.c.fingerprint,
+                Statement.fingerprint == page.c.fingerprint,
             )
             .limit(1)
             .lateral("text_of")
         )
         rows = (
             await self._session.execute(
-                select(sums, text_of.c.query)
-                .outerjoin(text_of, true())
-                .order_by(sums.c.is_everything.desc(), desc(sums.c.ordering).nulls_last(), sums.c.fingerprint)
+                select(page, text_of.c.query).outerjoin(text_of, true()).order_by(page.c.position)
             )
         ).all()
         everything, top = rows[0], rows[1:]
-        grand_total = float(everything.total or 0.0)
-        return [
-            {
-                "fingerprint": row.fingerprint,
-                "query": row.query,
-                "calls": int(row.calls),
-                "total": float(row.total),
-                "mean": float(row.total) / int(row.calls) if row.calls else 0.0,
-                "load_pct": 100.0 * float(row.total) / grand_total if grand_total else 0.0,
-            }
-            for row in top
-            if row.query is not None  # a statement is stored with its first counters; never missing
-        ]
+        grand_total = float(everything.total_exec_time_ms or 0.0)
+        return TopPage(
+            matching=int(everything.matching),
+            statements=[
+                StatementSums(
+                    fingerprint=row.fingerprint,
+                    query=row.query,
+                    grand_total_exec_time_ms=grand_total,
+                    **{name: getattr(row, name) for name in SUMMED},
+                )
+                for row in top
+                if row.query is not None  # a statement is stored with its first counters; never missing
+            ],
+        )
+
+    def _matching(self, search: str) -> Select[Any]:
+        """The database's statements whose text contains `search` (table names are in the text)."""
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return select(Statement.fingerprint).where(
+            Statement.tenant_id == self._tenant_id,
+            Statement.database_id == self._database_id,
+            Statement.query.ilike(f"%{escaped}%", escape="\\"),
+        )
 
     async def text_and_plan(self, fingerprint: str) -> tuple[str, dict[str, Any] | None] | None:
         """The statement's text and its latest plan (None without one), in one round trip; None
@@ -198,13 +254,3 @@ class QueryRepository:
             )
         ).first()
         return None if row is None else (row.query, row.plan)
-
-    async def series(self, fingerprint: str, since: datetime, until: datetime) -> Sequence[SeriesRow]:
-        """The statement's intervals in the range, oldest first: plain rows, not ORM objects (a
-        week of 30-second intervals is 20,000 of them)."""
-        result = await self._session.execute(
-            select(*_SERIES_COLUMNS)
-            .where(*self._in_range(since, until), StatementStat.fingerprint == fingerprint)
-            .order_by(StatementStat.collected_at)
-        )
-        return result.all()

@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["benchmarks.collector_cycle", "benchmarks.control_plane_ingestion", "benchmarks.advisor_tpch"]
+BENCHMARKS = [
+    "benchmarks.collector_cycle",
+    "benchmarks.control_plane_ingestion",
+    "benchmarks.advisor_tpch",
+    "benchmarks.dashboard_pages",
+]
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -33,11 +33,13 @@ from control_plane.edges.metrics import record_request
 from control_plane.edges.metrics import router as metrics_router
 from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.edges.security_headers import SecurityHeaders, security_headers
+from control_plane.heatmap.endpoints import router as heatmap_router
 from control_plane.index_health.endpoints import router as index_health_router
 from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.job_kinds import register_job_kinds
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
+from control_plane.live.endpoints import router as live_router
 from control_plane.notifications.delivery import deliver_due_webhooks
 from control_plane.notifications.endpoints import router as webhooks_router
 from control_plane.overview.endpoints import router as overview_router
@@ -159,6 +161,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         llm_settings_router,
         overview_router,
         index_health_router,
+        live_router,
+        heatmap_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

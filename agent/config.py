@@ -58,6 +58,9 @@ class RunSettings:
     advise_every_cycles: int = 10
     advise_time_budget_s: float = 20.0
     advise_min_improvement_pct: float = 20.0
+    # Index usage must have been counted this long before the advisor calls an index unused: a
+    # weekly job may not have run yet. `advise` and `run` both read it (OPTISCHEMA_MIN_STATS_AGE_H).
+    advise_min_stats_age_h: float = 7 * 24.0
     retry_initial_s: float = 2.0
     retry_max_s: float = 64.0
     retry_max_attempts: int = 6

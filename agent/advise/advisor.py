@@ -24,6 +24,7 @@ from agent.advise.selection import SearchBounds, Selection, WhatIfSearch
 from agent.advise.statement_reasons import catalog_reason, reason_without_candidates, unknown_tables_reason
 from agent.advise.view_definitions import read_view_definitions
 from agent.advise.workload import AdvisedStatement, advised_statements
+from agent.config import RunSettings
 from agent.db.session import AgentSession
 from agent.snapshot.collector import Collection
 from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement, Tier
@@ -36,7 +37,7 @@ class AdvisorSettings:
     min_improvement_pct: float = 20.0
     bounds: SearchBounds = field(default_factory=SearchBounds)
     max_width: int = 3
-    min_stats_age: timedelta = timedelta(days=7)
+    min_stats_age: timedelta = timedelta(hours=RunSettings.advise_min_stats_age_h)
     stats_age: timedelta | None = None  # how long index usage has been counted; None: unknown
 
 

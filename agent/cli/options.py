@@ -106,6 +106,13 @@ _RUN_OPTIONS: list[Callable[[F], F]] = [
         default=RunSettings.advise_time_budget_s,
     ),
     click.option(
+        "--min-stats-age-hours",
+        envvar="OPTISCHEMA_MIN_STATS_AGE_H",
+        type=click.FloatRange(0),
+        default=RunSettings.advise_min_stats_age_h,
+        help="Index usage must have been counted this long before 'unused' is said",
+    ),
+    click.option(
         "--retry-initial",
         envvar="OPTISCHEMA_RETRY_INITIAL_S",
         type=float,
@@ -249,6 +256,7 @@ def build_run_settings(options: dict[str, Any]) -> RunSettings:
         cycle_deadline_s=options["cycle_deadline"],
         advise_every_cycles=options["advise_every"],
         advise_time_budget_s=options["advise_time_budget"],
+        advise_min_stats_age_h=options["min_stats_age_hours"],
         retry_initial_s=options["retry_initial"],
         retry_max_s=options["retry_max"],
         retry_max_attempts=options["retry_attempts"],

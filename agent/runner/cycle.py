@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from agent.advise.advisor import AdvisorSettings
 from agent.advise.selection import SearchBounds
@@ -129,6 +130,7 @@ class AgentRunner:
         settings = AdvisorSettings(
             min_improvement_pct=run.advise_min_improvement_pct,
             bounds=SearchBounds(time_budget_s=run.advise_time_budget_s),
+            min_stats_age=timedelta(hours=run.advise_min_stats_age_h),
         )
         try:
             advice = advise_database(self._database, self._config.collector, settings)

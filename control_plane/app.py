@@ -39,6 +39,7 @@ from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.job_kinds import register_job_kinds
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
+from control_plane.live.endpoints import router as live_router
 from control_plane.notifications.delivery import deliver_due_webhooks
 from control_plane.notifications.endpoints import router as webhooks_router
 from control_plane.overview.endpoints import router as overview_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         llm_settings_router,
         overview_router,
         index_health_router,
+        live_router,
         heatmap_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -17,6 +17,7 @@ import { queryDetailView } from "./query_detail.js";
 import { queriesView } from "./queries.js";
 import { recommendationDetailView, recommendationsView } from "./recommendations.js";
 import { can, session } from "./session.js";
+import { settingsView } from "./settings.js";
 
 const view = document.getElementById("view");
 
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^#\/databases\/([^/]+)\/recommendations\/([^/]+)$/, recommendationDetailView],
   [/^#\/databases\/([^/]+)\/maintenance$/, maintenanceView],
   [/^#\/audit$/, auditView],
+  [/^#\/settings$/, settingsView],
   [/^#\/databases$/, databasesView],
 ];
 

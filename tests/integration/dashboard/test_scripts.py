@@ -38,6 +38,19 @@ CONTRACT = [
     ("GET", r"/recommendations/{id}"),
     ("POST", r"/recommendations/{id}/(approve|reject|rollback)"),
     ("GET", r"/audit\?limit=\d+"),
+    # The Settings page (#/settings).
+    ("POST", r"/me/password"),
+    ("GET", r"/users"),
+    ("POST", r"/users"),
+    ("PATCH", r"/users/{id}"),
+    ("POST", r"/users/{id}/disable"),
+    ("GET", r"/databases/{id}/analyses\?limit=\d+"),
+    ("GET", r"/settings/llm"),
+    ("PUT", r"/settings/llm"),
+    ("GET", r"/webhooks"),
+    ("POST", r"/webhooks"),
+    ("DELETE", r"/webhooks/{id}"),
+    ("GET", r"/webhooks/{id}/deliveries\?limit=\d+"),
 ]
 PLACEHOLDER = "${...}"
 

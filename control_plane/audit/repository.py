@@ -80,6 +80,16 @@ class AuditRepository:
         )
         return rows.all()
 
+    async def of_object(self, object: str) -> Sequence[AuditEvent]:
+        """Every event about one object, oldest first (a recommendation's timeline: no paging, a
+        recommendation goes through a dozen moves at most)."""
+        rows = await self._session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tenant_id == self._tenant_id, AuditEvent.object == object)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+        return rows.all()
+
     async def user_ids_with_email(self, email: str) -> Sequence[uuid.UUID]:
         rows = await self._session.scalars(
             select(User.id).where(User.tenant_id == self._tenant_id, func.lower(User.email) == email.lower())

@@ -14,8 +14,8 @@ from control_plane.changes.export import alembic_revision, revision_id, sql_migr
 from control_plane.changes.maintenance_window import MaintenanceWindow
 from control_plane.changes.schemas import ApproveRequest, ChangeQueued, ExportFormat, RejectRequest
 from control_plane.changes.service import ChangeService
-from control_plane.recommendations.schemas import RecommendationOut
-from control_plane.recommendations.service import recommendation_out
+from control_plane.recommendations.schemas import RecommendationDetail, RecommendationOut
+from control_plane.recommendations.service import recommendation_detail, recommendation_out
 
 recommendation_router = APIRouter(prefix="/recommendations/{recommendation_id}", tags=["changes"])
 database_router = APIRouter(prefix="/databases/{database_id}", tags=["changes"])
@@ -25,14 +25,16 @@ def _service(caller: CallerSession, app: AppServices) -> ChangeService:
     return ChangeService(caller.session, caller.context, app.settings)
 
 
-@recommendation_router.get("", response_model=RecommendationOut)
+@recommendation_router.get("", response_model=RecommendationDetail)
 async def review(
     recommendation_id: uuid.UUID,
     caller: CallerSession = Depends(user_caller, scope="function"),
     app: AppServices = Depends(services),
-) -> RecommendationOut:
-    """One recommendation with squawk's findings on its SQL, for the decision to approve it."""
-    return recommendation_out(await _service(caller, app).review(recommendation_id), caller.context)
+) -> RecommendationDetail:
+    """One recommendation with squawk's findings on its SQL, its risk and its timeline, for the
+    decision to approve it."""
+    reviewed = await _service(caller, app).review(recommendation_id)
+    return await recommendation_detail(caller.session, caller.context, reviewed)
 
 
 @recommendation_router.post("/approve", response_model=ChangeQueued)

@@ -40,7 +40,9 @@ class IngestionService:
         await self._ingestion.store_statements(snapshot)
         await self._ingestion.store_plans(snapshot)
         await self._ingestion.store_schema(snapshot)
-        await self._recommendations.store_agent_findings(self._database_id, snapshot.findings)
+        await self._recommendations.store_agent_findings(
+            self._database_id, snapshot.findings, measured_at=snapshot.collected_at
+        )
         await self._analysis_watches.snapshot_stored(self._database_id)  # checked for changes by analysis
         await self._databases.record_agent_contact(
             self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version

@@ -18,6 +18,8 @@ class AuditEvent(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         Index("ix_audit_events_tenant_id_at", "tenant_id", "at"),
+        # One object's events in order: a recommendation's timeline (migration 0009).
+        Index("ix_audit_events_tenant_id_object_at", "tenant_id", "object", "at"),
     )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()

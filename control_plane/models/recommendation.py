@@ -105,3 +105,6 @@ class Recommendation(Base):
     superseded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     # Set by a trigger on every status change (migration 0008) for the live stream's poll.
     status_changed_at: Mapped[datetime] = utc_now_column()
+    # When the evidence (statements served, calls, costs) was measured: the collected_at of the
+    # snapshot whose finding last refreshed it, or the time a proof or an analysis produced it.
+    evidence_at: Mapped[datetime] = utc_now_column()

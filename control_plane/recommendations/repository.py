@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, null, select
@@ -25,6 +26,7 @@ REFRESHED = (
     "rationale",
     "evidence",
     "fingerprints",
+    "evidence_at",
 )
 
 
@@ -34,12 +36,19 @@ class RecommendationRepository:
         self._tenant_id = context.tenant_id
 
     async def upsert(
-        self, database_id: uuid.UUID, source: str, rows: list[dict[str, Any]]
+        self,
+        database_id: uuid.UUID,
+        source: str,
+        rows: list[dict[str, Any]],
+        evidence_at: datetime | None = None,
     ) -> list[Recommendation]:
         """Inserts findings by (database, stable_key), or refreshes a still-`proposed` one from `source`;
-        returns the rows inserted or refreshed. squawk's cached findings go when the SQL changes."""
+        returns the rows inserted or refreshed. squawk's cached findings go when the SQL changes.
+        `evidence_at` is when the evidence was measured (None: now); older evidence than the row's
+        (a snapshot resent late from an agent's spool) refreshes nothing."""
         if not rows:
             return []
+        measured = {} if evidence_at is None else {"evidence_at": evidence_at}
         upsert = insert(Recommendation)
         stored = await self._session.scalars(
             upsert.on_conflict_do_update(
@@ -55,7 +64,9 @@ class RecommendationRepository:
                     ),
                     "updated_at": func.now(),
                 },
-                where=(Recommendation.status == "proposed") & (Recommendation.source == source),
+                where=(Recommendation.status == "proposed")
+                & (Recommendation.source == source)
+                & (Recommendation.evidence_at <= upsert.excluded.evidence_at),
             )
             .returning(Recommendation)
             .execution_options(populate_existing=True),
@@ -66,6 +77,7 @@ class RecommendationRepository:
                     "id": uuid.uuid4(),
                     "database_id": database_id,
                     "source": source,
+                    **measured,
                 }
                 for row in rows
             ],

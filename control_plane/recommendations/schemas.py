@@ -19,6 +19,67 @@ class LintFinding(BaseModel):
     help: str | None = None
 
 
+class RecommendationRisk(BaseModel):
+    """What carrying out an index change costs the database: the lock it takes, how big the index
+    is and how long building it takes, and how busy the table's writers are (each index makes every
+    insert, and every update of an indexed column, and every delete, do a little more)."""
+
+    lock: str = Field(description="The lock taken and what it lets through while the change runs")
+    estimated_size_bytes: int | None = Field(
+        default=None,
+        description="create_index: the B-tree estimated from the table statistics (no deduplication: an "
+        "upper bound); drop_index: the index's size in the latest snapshot; null when unknown",
+    )
+    size_basis: str | None = Field(
+        default=None, description="Where estimated_size_bytes comes from, in words"
+    )
+    estimated_build_seconds: float | None = Field(
+        default=None,
+        description="create_index: building it; drop_index: building it again on rollback. From the size at a "
+        "measured build rate (control_plane.recommendations.risk.BUILD_BYTES_PER_SECOND); null when unknown",
+    )
+    table_writes_per_second: float | None = Field(
+        default=None,
+        description="Rows inserted, updated and deleted per second on the table over the latest snapshots; "
+        "null when no snapshot measured an interval",
+    )
+    writes_window_seconds: float | None = Field(
+        default=None, description="The seconds of snapshots table_writes_per_second is measured over"
+    )
+
+
+class TimelineDetail(BaseModel):
+    """The particulars of one move that a card shows; absent ones are null."""
+
+    reason: str | None = Field(default=None, description="Why it was rejected, or why the job failed")
+    job_id: uuid.UUID | None = None
+    not_before: datetime | None = None
+    attempt: int | None = None
+    index_name: str | None = None
+    index_size_bytes: int | None = Field(default=None, description="The index as the agent built it")
+    duration_s: float | None = Field(default=None, description="How long the agent's change took")
+    measured_improvement_pct: float | None = None
+    measured_verdict: Literal["improved", "neutral", "regressed"] | None = None
+    related_recommendation_id: uuid.UUID | None = Field(
+        default=None,
+        description="superseded: the applied one that made it pointless; reopened: the rolled back one",
+    )
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    action: str = Field(
+        description="proposed, approve, reject, applying, apply, apply_failed, rollback, rollback_failed, "
+        "rolled_back, superseded, reopened, measured (the audit action without `recommendation.`)"
+    )
+    status: RecommendationStatus | None = Field(default=None, description="The status after the move")
+    actor: Literal["user", "agent", "system"]
+    actor_email: str | None = Field(
+        default=None, description="The person who acted; null for the agent, the system"
+    )
+    detail: TimelineDetail
+
+
 class RecommendationOut(BaseModel):
     id: uuid.UUID
     database_id: uuid.UUID
@@ -38,6 +99,14 @@ class RecommendationOut(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    evidence_at: datetime = Field(
+        description="When the evidence in `queries` (calls, costs) was measured: the snapshot or proof it came from"
+    )
+    risk: RecommendationRisk | None = Field(
+        default=None,
+        description="Index kinds, on the database's list and the detail; null for advisory kinds (and where "
+        "a recommendation is embedded elsewhere)",
+    )
     # The approve-and-apply lifecycle (control_plane.changes).
     lint: list[LintFinding] | None = Field(
         default=None, description="squawk's findings on `sql` (they inform, never block); null until linted"
@@ -67,4 +136,13 @@ class RecommendationOut(BaseModel):
     allowed_actions: list[Action] = Field(
         default_factory=list,
         description="What the caller may do now: their permissions and the status's possible moves",
+    )
+
+
+class RecommendationDetail(RecommendationOut):
+    """`GET /recommendations/{id}`: the recommendation with every move it went through."""
+
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list,
+        description="Oldest first: proposed, then each status change from the audit trail",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,14 @@ from control_plane.databases.service import tenant_database
 from control_plane.models import Recommendation
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
-from control_plane.recommendations.schemas import LintFinding, RecommendationOut
+from control_plane.recommendations.risk import risks_of
+from control_plane.recommendations.schemas import (
+    LintFinding,
+    RecommendationDetail,
+    RecommendationOut,
+    RecommendationRisk,
+)
+from control_plane.recommendations.timeline import recommendation_timeline
 from control_plane.tenancy.context import TenantContext
 from shared.wire.advice import AdviceReport
 from shared.wire.advice import Recommendation as Finding
@@ -43,7 +51,9 @@ def recommendation_group(row: Recommendation) -> str | None:
     return f"{row.table_name}({row.columns[0]})"
 
 
-def recommendation_out(row: Recommendation, context: TenantContext) -> RecommendationOut:
+def recommendation_out(
+    row: Recommendation, context: TenantContext, risk: RecommendationRisk | None = None
+) -> RecommendationOut:
     """The API form of a recommendation, with what `context`'s caller may do to it now."""
     return RecommendationOut(
         id=row.id,
@@ -62,6 +72,8 @@ def recommendation_out(row: Recommendation, context: TenantContext) -> Recommend
         queries=list(row.evidence),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        evidence_at=row.evidence_at,
+        risk=risk,
         lint=None if row.lint is None else [LintFinding.model_validate(found) for found in row.lint],
         status_reason=row.status_reason,
         approved_by=row.approved_by,
@@ -85,25 +97,38 @@ class RecommendationService:
         self._context = context
         self._recommendations = RecommendationRepository(session, context)
 
-    async def store_agent_findings(self, database_id: uuid.UUID, findings: AdviceReport | None) -> None:
+    async def store_agent_findings(
+        self, database_id: uuid.UUID, findings: AdviceReport | None, measured_at: datetime | None = None
+    ) -> None:
         """The agent's advisor already verified these with HypoPG: they arrive with their own tier
-        (`verified` for an index) and need no LLM. Reported again, a still-proposed one is refreshed."""
+        (`verified` for an index) and need no LLM. Reported again by a newer snapshot, a still-proposed
+        one is refreshed: its evidence, and `evidence_at` to `measured_at` (the snapshot's collected_at)."""
         if findings is None:
             return
         # One row per stable id: the last report of an id wins (ON CONFLICT cannot hit a row twice).
         latest = {finding.id: finding for finding in findings.recommendations}
         stored = await self._recommendations.upsert(
-            database_id, "agent", [finding_row(f) for f in latest.values()]
+            database_id, "agent", [finding_row(f) for f in latest.values()], evidence_at=measured_at
         )
         # New or refreshed ones: each is announced once to the webhooks whose bar it clears.
         await notify_recommendation_ready(self._session, self._context, stored)
 
     async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
         await tenant_database(self._session, self._context, database_id)
-        return [
-            recommendation_out(row, self._context)
-            for row in await self._recommendations.of_database(database_id, status)
-        ]
+        rows = await self._recommendations.of_database(database_id, status)
+        risks = await risks_of(self._session, self._context, database_id, rows)
+        return [recommendation_out(row, self._context, risks.get(row.id)) for row in rows]
+
+
+async def recommendation_detail(
+    session: AsyncSession, context: TenantContext, row: Recommendation
+) -> RecommendationDetail:
+    """One recommendation as its own page shows it: with its risk and its timeline."""
+    risks = await risks_of(session, context, row.database_id, [row])
+    listed = recommendation_out(row, context, risks.get(row.id))
+    return RecommendationDetail(
+        **listed.model_dump(), timeline=await recommendation_timeline(session, context, row)
+    )
 
 
 async def recommendations_for_query(

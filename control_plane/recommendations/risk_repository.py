@@ -1,0 +1,95 @@
+"""What the risk of an index change is read from: the latest schema context, and the write
+statements of the latest snapshots. Tenant-scoped, read only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.models import DatabaseSchema
+from control_plane.tenancy.context import TenantContext
+
+WRITE_STATEMENT_TYPES = ("insert", "update", "delete", "merge")
+
+# The latest delta snapshot: counters over a known number of seconds (a `since_reset` one covers an
+# unknown span and says nothing about a rate).
+_LATEST_DELTA = text("""
+    SELECT max(collected_at) FROM snapshots
+     WHERE tenant_id = :tenant_id AND database_id = :database_id
+       AND interval_kind = 'delta' AND interval_seconds > 0
+""")
+# The seconds the window's snapshots cover. A snapshot split in parts (agent/ship/split.py) stores
+# each part with the whole interval: one interval per collected_at.
+_COVERED_SECONDS = text("""
+    SELECT sum(interval_seconds) FROM (
+        SELECT DISTINCT collected_at, interval_seconds FROM snapshots
+         WHERE tenant_id = :tenant_id AND database_id = :database_id
+           AND interval_kind = 'delta' AND interval_seconds > 0
+           AND collected_at > :since AND collected_at <= :until
+    ) AS intervals
+""")
+# Rows written per relation name: the catalog's write statements that name one of `names`, then
+# their interval rows by primary key (fingerprint, collected_at) in the window.
+_ROWS_WRITTEN = text("""
+    SELECT rel.relation, sum(st.rows)
+      FROM statements c
+      CROSS JOIN LATERAL unnest(c.relations) AS rel(relation)
+      JOIN statement_stats st
+        ON st.tenant_id = c.tenant_id AND st.database_id = c.database_id AND st.fingerprint = c.fingerprint
+       AND st.collected_at > :since AND st.collected_at <= :until
+      JOIN snapshots s
+        ON s.tenant_id = st.tenant_id AND s.database_id = st.database_id AND s.snapshot_id = st.snapshot_id
+       AND s.interval_kind = 'delta' AND s.interval_seconds > 0
+     WHERE c.tenant_id = :tenant_id AND c.database_id = :database_id
+       AND c.statement_type = ANY(CAST(:types AS text[]))
+       AND rel.relation = ANY(CAST(:names AS text[]))
+     GROUP BY rel.relation
+""")
+
+
+@dataclass(frozen=True)
+class WritesMeasured:
+    """Rows written per relation name (as statements spell it) over `seconds` of snapshots."""
+
+    rows_by_relation: dict[str, int]
+    seconds: float
+
+
+class RiskReadings:
+    def __init__(self, session: AsyncSession, context: TenantContext, database_id: uuid.UUID) -> None:
+        self._session = session
+        self._keys = {"tenant_id": context.tenant_id, "database_id": database_id}
+        self._tenant_id = context.tenant_id
+        self._database_id = database_id
+
+    async def latest_schema(self) -> DatabaseSchema | None:
+        found: DatabaseSchema | None = await self._session.scalar(
+            select(DatabaseSchema).where(
+                DatabaseSchema.tenant_id == self._tenant_id, DatabaseSchema.database_id == self._database_id
+            )
+        )
+        return found
+
+    async def writes(self, relation_names: Collection[str], window: timedelta) -> WritesMeasured | None:
+        """The rows the write statements naming `relation_names` changed in the `window` up to the
+        latest delta snapshot; None when there is no such snapshot."""
+        until: datetime | None = await self._session.scalar(_LATEST_DELTA, self._keys)
+        if until is None:
+            return None
+        bounds = {**self._keys, "since": until - window, "until": until}
+        seconds = await self._session.scalar(_COVERED_SECONDS, bounds)
+        if not seconds:
+            return None
+        rows_by_relation: dict[str, int] = {}
+        if relation_names:
+            found = await self._session.execute(
+                _ROWS_WRITTEN,
+                {**bounds, "types": list(WRITE_STATEMENT_TYPES), "names": sorted(relation_names)},
+            )
+            rows_by_relation = {str(name): int(rows or 0) for name, rows in found}
+        return WritesMeasured(rows_by_relation=rows_by_relation, seconds=float(seconds))

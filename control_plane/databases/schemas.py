@@ -15,6 +15,7 @@ class DatabaseCreated(BaseModel):
     id: uuid.UUID
     name: str
     agent_token: str = Field(description="Shown only here: store it in the agent's configuration")
+    agent_command: str = Field(description="The `docker run` line that starts an agent with this token")
 
 
 class DatabaseOut(BaseModel):
@@ -25,7 +26,11 @@ class DatabaseOut(BaseModel):
     server_version: str | None
     agent_spooled_snapshots: int = 0
     agent_dropped_snapshots: int = 0
+    agent_command_template: str = Field(
+        description="The `docker run` line with `<token>` where the agent token goes"
+    )
 
 
 class AgentTokenOut(BaseModel):
     agent_token: str
+    agent_command: str = Field(description="The `docker run` line that starts an agent with this token")

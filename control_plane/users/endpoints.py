@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.auth.permissions import ensure_permission, permissions_of
 from control_plane.models import User
-from control_plane.users.schemas import Me, PasswordChange, RoleChange, UserCreate, UserOut
+from control_plane.users.schemas import Me, PasswordChange, RoleChange, UserCreate, UserListed, UserOut
 from control_plane.users.service import UserService
 
 router = APIRouter(tags=["users"])
@@ -37,6 +37,15 @@ async def change_password(
         body.current_password, body.new_password
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users", response_model=list[UserListed])
+async def list_users(caller: CallerSession = Depends(user_caller, scope="function")) -> list[UserListed]:
+    """The tenant's users for the settings page (`user.manage`: admins)."""
+    return [
+        UserListed(**_out(user).model_dump(), created_at=user.created_at, last_login_at=last_login_at)
+        for user, last_login_at in await UserService(caller.session, caller.context).listing()
+    ]
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import User
+from control_plane.models import AuditEvent, User
 from control_plane.tenancy.context import TenantContext
 
 # Access tokens carry whole seconds (`iat`); an instant with microseconds would refuse a token
@@ -84,6 +85,24 @@ class UserRepository:
             select(User).where(User.tenant_id == self._tenant_id).order_by(User.created_at, User.id)
         )
         return rows.all()
+
+    async def list_with_last_sign_in(self) -> Sequence[tuple[User, datetime | None]]:
+        """Every user of the tenant, oldest first, with their last successful sign-in from the audit
+        log (`auth.login`, written by every sign-in; None when there is none). One statement: the
+        tenant's sign-ins are grouped once, not looked up per user."""
+        signed_in = (
+            select(AuditEvent.actor_user_id, func.max(AuditEvent.at).label("last_login_at"))
+            .where(AuditEvent.tenant_id == self._tenant_id, AuditEvent.action == "auth.login")
+            .group_by(AuditEvent.actor_user_id)
+            .subquery("signed_in")
+        )
+        rows = await self._session.execute(
+            select(User, signed_in.c.last_login_at)
+            .outerjoin(signed_in, signed_in.c.actor_user_id == User.id)
+            .where(User.tenant_id == self._tenant_id)
+            .order_by(User.created_at, User.id)
+        )
+        return [(user, last_login_at) for user, last_login_at in rows]
 
     async def _update(self, user_id: uuid.UUID, **values: Any) -> User | None:
         updated = await self._session.scalars(

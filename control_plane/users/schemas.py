@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,11 @@ class UserOut(BaseModel):
     email: str
     role: Role
     disabled: bool
+
+
+class UserListed(UserOut):
+    created_at: datetime
+    last_login_at: datetime | None = Field(description="Last successful sign-in; null when never")
 
 
 class RoleChange(BaseModel):

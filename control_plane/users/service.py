@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.api.errors import BadRequest, Conflict, NotFound
 from control_plane.audit.repository import AuditRepository
 from control_plane.auth.passwords import hash_password, verify_password
+from control_plane.auth.permissions import ensure_permission
 from control_plane.auth.repository import RefreshTokenRepository
 from control_plane.models import User
 from control_plane.tenancy.context import TenantContext
@@ -53,6 +56,10 @@ class UserService:
             actor_user_id=self._context.user_id,
         )
         return user
+
+    async def listing(self) -> Sequence[tuple[User, datetime | None]]:
+        ensure_permission(self._context, "user.manage")
+        return await self._users.list_with_last_sign_in()
 
     async def get(self, user_id: uuid.UUID) -> User:
         user = await self._users.get(user_id)

@@ -139,6 +139,16 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(default=3600.0, ge=0)
     webhook_batch: int = Field(default=50, ge=1)
 
+    # Live updates (control_plane.live): a page trades its bearer token for a single-use ticket
+    # valid live_ticket_ttl_s, then its stream polls "what changed since" every live_poll_s, looking
+    # live_lookback_s back for changes committed late, and ends after live_max_stream_s.
+    live_ticket_ttl_s: float = Field(default=30.0, gt=0, description="How long a live ticket can be redeemed")
+    live_poll_s: float = Field(default=2.0, gt=0, description="How often an open stream asks what changed")
+    live_lookback_s: float = Field(default=30.0, ge=0, description="Longest writing transaction caught")
+    live_keepalive_s: float = Field(default=15.0, gt=0, description="Comment line when nothing happened")
+    live_max_stream_s: float = Field(default=900.0, gt=0, description="Then the stream ends with `reconnect`")
+    live_retry_ms: int = Field(default=3000, ge=0, description="SSE `retry:`: the browser's reconnect wait")
+
     @property
     def web_workers(self) -> int:
         if self.web_concurrency is not None:

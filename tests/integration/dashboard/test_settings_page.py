@@ -4,7 +4,7 @@ maintenance window in the browser's own time zone and finds it after a reload, a
 history with its notices and dropped suggestions; a viewer sees only their account and what they
 may read. Every form fits a 390 px screen, and no script or CSP error shows in the console.
 
-The browser's time zone is set through TZ (Asia/Kolkata: not UTC, no daylight saving), so the
+The browser's time zone is set through TZ (Asia/Tokyo: not UTC, and the same name in ICU and in tzdata), so the
 default the page offers is seen to be the browser's and not the server's.
 """
 
@@ -41,9 +41,10 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
 )
 WAIT_S = 10
-BROWSER_TIME_ZONE = "Asia/Kolkata"
+BROWSER_TIME_ZONE = "Asia/Tokyo"
 PHONE = (390, 844)  # the narrowest screen the dashboard is made for, in CSS pixels
 NEW_PASSWORD = "a long enough password for a new colleague"
+PUBLIC_URL = "https://optischema.example.com"  # where agents reach the control plane
 
 
 def free_port() -> int:
@@ -58,7 +59,10 @@ def server_url(metadata_url: str) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings_for(metadata_url)), host="127.0.0.1", port=port, log_level="warning"
+            create_app(settings_for(metadata_url, public_url=PUBLIC_URL)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -227,7 +231,7 @@ def test_an_admin_rotates_an_agent_token_and_gets_the_command_to_run_the_agent(
     assert old.status_code == 401 and new.status_code != 401
     command = browser.find_element(By.ID, "agent-command").text
     assert command.startswith("docker run") and token in command
-    assert "127.0.0.1" not in command  # the control plane's public URL, not the container's own loopback
+    assert PUBLIC_URL in command and "127.0.0.1" not in command  # not the address the browser came to
     assert browser.find_element(By.XPATH, "//button[text()='Copy command']").is_displayed()
     assert_fits_a_phone(browser)
     assert_no_console_errors(browser)

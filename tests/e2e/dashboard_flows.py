@@ -23,7 +23,7 @@ Fixtures (each builds on the one before it):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ import respx
 from control_plane.settings import Settings
 from tests.e2e.analysis_server import serving
 from tests.e2e.conftest import ADMIN_PASSWORD, agent_environment, create_tenant_admin, register_shop
-from tests.integration.advise.conftest import run
+from tests.integration.advise.conftest import fresh_statistics, run
 from tests.integration.agent.conftest import run_agent
 from tests.integration.control_plane.analysis.conftest import (
     LLM_URL,
@@ -69,6 +69,8 @@ class Dashboard:
     monitored_url: str
     spool_dir: Path
     settings: Settings
+    # What the mocked model proposes for statements on order_items: key lists, changeable meanwhile.
+    llm_index_ideas: list[list[str]] = field(default_factory=list)
     agent_logs: list[str] = field(default_factory=list)
 
     def api(self) -> httpx.Client:
@@ -121,34 +123,41 @@ class Dashboard:
         return found
 
 
-def llm_answer(request: httpx.Request) -> httpx.Response:
-    """The model, as in the demo: for the order_items lookup, the covering index."""
-    suggestions = []
-    if "order_items" in request.content.decode():
-        suggestions.append(
-            {
-                "kind": "create_index",
-                "table": "public.order_items",
-                "columns": COVERING_KEYS,
-                "rationale": "Every column the lookup reads is in the index: an index-only scan.",
-                "confidence": 0.8,
-                "risk": "low",
-            }
-        )
-    answer: dict[str, Any] = {
-        "explanation": "Every call reads all of order_items.",
-        "suggestions": suggestions,
-    }
-    return httpx.Response(200, json=chat_completion(answer))
+def model_answering(index_ideas: list[list[str]]) -> Callable[[httpx.Request], httpx.Response]:
+    """The model: for a statement on order_items, an index on each key list in `index_ideas` (read
+    when the analysis asks, so a flow can choose them after seeing the agent's findings)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        suggestions = []
+        if "order_items" in request.content.decode():
+            suggestions = [
+                {
+                    "kind": "create_index",
+                    "table": "public.order_items",
+                    "columns": columns,
+                    "rationale": "The lookup filters on product_id and reads quantity and order_id.",
+                    "confidence": 0.8,
+                    "risk": "low",
+                }
+                for columns in index_ideas
+            ]
+        document: dict[str, Any] = {
+            "explanation": "Every call reads all of order_items.",
+            "suggestions": suggestions,
+        }
+        return httpx.Response(200, json=chat_completion(document))
+
+    return answer
 
 
 @pytest.fixture
 def dashboard(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Dashboard]:
     settings = openai_settings(metadata_url)
     email = create_tenant_admin(metadata_url)
+    index_ideas: list[list[str]] = []
     with respx.mock(assert_all_called=False) as provider, serving(settings) as base_url:
         provider.route(host="127.0.0.1").pass_through()  # the calls to the control plane itself
-        provider.post(LLM_URL).mock(side_effect=llm_answer)
+        provider.post(LLM_URL).mock(side_effect=model_answering(index_ideas))
         access, body = register_shop(base_url, email)
         yield Dashboard(
             base_url=base_url,
@@ -160,13 +169,13 @@ def dashboard(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Dashbo
             monitored_url=db_url,
             spool_dir=tmp_path / "spool",
             settings=settings,
+            llm_index_ideas=index_ideas,
         )
 
 
 def plant_order_items(db: psycopg.Connection) -> None:
-    """`order_items`, 200,000 rows; each product_id on 200 rows scattered over as many pages, so an
-    index-only scan of a covering index beats a lookup that visits the table. Vacuumed: the visibility
-    map is what lets the planner count on index-only scans."""
+    """`order_items`, 200,000 rows; each product_id on 200 rows scattered over as many pages: a lookup
+    by product_id scans the whole table, an index on it visits 200 pages, a covering one fewer."""
     db.execute(
         """
         CREATE TABLE order_items (
@@ -180,8 +189,7 @@ def plant_order_items(db: psycopg.Connection) -> None:
         SELECT g / 3, g % 1000, 1 + g % 7, repeat('n', 40) FROM generate_series(1, 200000) g;
         """
     )
-    db.execute("VACUUM ANALYZE order_items")
-    db.execute("SELECT pg_stat_statements_reset()")
+    fresh_statistics(db)
 
 
 def play_busy_lookup(db: psycopg.Connection, calls: int = 60) -> None:
@@ -198,8 +206,8 @@ def order_items_shop(db: psycopg.Connection) -> psycopg.Connection:
 @dataclass
 class OverlappingIndexes:
     dashboard: Dashboard
-    narrow_id: str  # order_items (product_id), the agent advisor's finding
-    covering_id: str  # order_items (product_id, quantity, order_id), the model's idea proven by the agent
+    narrow_id: str  # order_items (product_id)
+    covering_id: str  # order_items (product_id, quantity, order_id)
     group: str
 
 
@@ -215,15 +223,20 @@ def index_recommendation(listed: list[dict[str, Any]], columns: list[str]) -> di
 
 @pytest.fixture
 def overlapping_indexes(order_items_shop: psycopg.Connection, dashboard: Dashboard) -> OverlappingIndexes:
-    """The agent's advisor finds the narrow index; the analysis asks the model, which proposes the
-    covering one, and the agent proves that with HypoPG on its next cycle."""
+    """The agent's advisor recommends one of the two (it never keeps both: here the narrow one, as the
+    planner costs a covering index no better without a visibility map); the analysis asks the model,
+    which proposes the other, and the agent proves that with HypoPG on its next cycle."""
     dashboard.agent_once(OPTISCHEMA_ADVISE_TIME_BUDGET_S="120")  # snapshot, plans and findings
+    found = dashboard.recommendations()
+    advised = [keys for keys in (NARROW_KEYS, COVERING_KEYS) if index_recommendation(found, keys)]
+    assert len(advised) == 1, (found, dashboard.agent_logs[0][-3000:])
+    dashboard.llm_index_ideas[:] = [COVERING_KEYS if advised == [NARROW_KEYS] else NARROW_KEYS]
     dashboard.analyse()
     dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0")  # the proof job
     listed = dashboard.recommendations()
     narrow = index_recommendation(listed, NARROW_KEYS)
     covering = index_recommendation(listed, COVERING_KEYS)
-    assert narrow is not None and covering is not None, (listed, dashboard.agent_logs[0][-3000:])
+    assert narrow is not None and covering is not None, (listed, dashboard.agent_logs[-1][-3000:])
     return OverlappingIndexes(dashboard, narrow["id"], covering["id"], covering["group"])
 
 

@@ -18,8 +18,10 @@ Design, and why:
 - Polling, not LISTEN/NOTIFY: snapshots are stored by ingestion companion processes, and API
   processes may sit behind PgBouncer in transaction mode, where LISTEN does not work. Each open
   stream runs one short transaction every `live_poll_s` (2 s): a UNION of four index range scans
-  (control_plane.live.repository). No connection is held between polls, so a thousand open pages
-  cost a thousand tiny transactions per poll interval and no pool slots.
+  (control_plane.live.repository). No connection is held between polls: each poll borrows a pooled
+  one for about 7 ms (measured on 2 busy cores; the query itself ran in 0.2 ms over 86,400
+  snapshots, 50,000 jobs and 20,000 recommendations of one database), so a pool of 10 serves
+  hundreds of open pages.
 - Statuses change in many writers; a trigger stamps `status_changed_at` on each change (0008).
   A row stamped at T can commit after a poll at T' > T has run, so each poll looks back
   `live_lookback_s` (30 s) and skips the changes it already sent (see control_plane.live.stream).

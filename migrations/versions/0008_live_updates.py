@@ -101,7 +101,8 @@ def upgrade() -> None:
     for table in STATUS_TABLES:
         # Existing rows: as of now (a non-volatile default, so no table rewrite).
         op.add_column(
-            table, sa.Column("status_changed_at", TIMESTAMPTZ, server_default=sa.text("now()"), nullable=False)
+            table,
+            sa.Column("status_changed_at", TIMESTAMPTZ, server_default=sa.text("now()"), nullable=False),
         )
         op.create_index(
             f"ix_{table}_tenant_id_database_id_status_changed_at",

@@ -107,9 +107,11 @@ class ChangeService:
         recommendation = await self.found(recommendation_id)
         ensure_permission(self._context, "recommendation.approve")
         if recommendation.status == "superseded":
+            # status_reason names the applied index (control_plane.changes.supersede): a person
+            # reads which index makes this one redundant, not only the other recommendation's id.
             raise Conflict(
-                f"the recommendation is superseded by {recommendation.superseded_by}, which was applied: "
-                "its index would be redundant"
+                f"the recommendation is {recommendation.status_reason or 'superseded'} (recommendation "
+                f"{recommendation.superseded_by}, which was applied); rolling that one back reopens this one"
             )
         try:
             ensure_applicable(recommendation)

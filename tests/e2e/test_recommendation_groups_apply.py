@@ -71,5 +71,26 @@ def test_covering_index_applied_supersedes_the_narrow_one(
     assert refused.status_code == 409, refused.text
     detail = refused.json()["detail"]
     assert "superseded" in detail and covering["id"] in detail and "redundant" in detail
+    assert "public.order_items (product_id, quantity, order_id)" in detail  # which index, by name
     assert dashboard.recommendation(narrow["id"])["status"] == "superseded"
     assert valid_index(order_items_shop, NARROW_KEYS) == []  # nothing was queued for it
+
+
+@pytest.mark.slow
+def test_rolling_back_the_covering_index_reopens_the_narrow_one(
+    order_items_shop: psycopg.Connection, covering_index_applied: OverlappingIndexes
+) -> None:
+    dashboard = covering_index_applied.dashboard
+    narrow_id, covering_id = covering_index_applied.narrow_id, covering_index_applied.covering_id
+    assert dashboard.recommendation(narrow_id)["status"] == "superseded"
+
+    with dashboard.api() as api:
+        rolled = api.post(f"/recommendations/{covering_id}/rollback")
+    assert rolled.status_code in (200, 202), rolled.text
+    dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0", OPTISCHEMA_ALLOW_APPLY="true")
+
+    assert valid_index(order_items_shop, COVERING_KEYS) == []
+    assert dashboard.recommendation(covering_id)["status"] == "rolled_back"
+    reopened = dashboard.recommendation(narrow_id)
+    assert (reopened["status"], reopened["superseded_by"]) == ("proposed", None)
+    assert "approve" in reopened["allowed_actions"]  # the narrow index is useful again

@@ -37,10 +37,11 @@ class HeatmapRepository:
         self._database_id = database_id
 
     def _times(self, grid: Grid, since: datetime, until: datetime) -> Any:
-        """(fingerprint, at, total_exec_time_ms) rows whose sums per grid cell are the raw rows'."""
+        """(fingerprint, at, total_exec_time_ms) rows whose sums per grid cell are the raw rows',
+        each agent's first snapshot left out (its counters since a reset would be one huge cell)."""
         if grid.hourly:
             return QueryRepository(self._session, self._context, self._database_id).counters_in_range(
-                since, until
+                since, until, without_first_snapshots=True
             )
         return (
             select(
@@ -53,6 +54,7 @@ class HeatmapRepository:
                 StatementStat.database_id == self._database_id,
                 StatementStat.collected_at >= since,
                 StatementStat.collected_at <= until,
+                StatementStat.interval_seconds.is_not(None),
             )
             .subquery("counters")
         )

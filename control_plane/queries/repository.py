@@ -98,11 +98,16 @@ class QueryRepository:
             *(getattr(StatementStat, name) for name in SUMMED),
         ).where(*self._in_range(since, until), *where)
 
-    def counters_in_range(self, since: datetime, until: datetime) -> Any:
+    def counters_in_range(
+        self, since: datetime, until: datetime, without_first_snapshots: bool = False
+    ) -> Any:
         """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
 
         `at` is a rollup's hour start or a raw row's `collected_at`: grouping by any grid of whole
-        hours (see control_plane.heatmap) keeps the sums exact per cell too."""
+        hours (see control_plane.heatmap) keeps the sums exact per cell too. Without first
+        snapshots, the sums are those of the raw rows with an `interval_seconds` (an agent's first
+        snapshot carries the counters since the last reset: days of work, not an interval's); the
+        rollups include those rows, so they are read again, negated, for the hours read rolled up."""
         first, last = rollup_bucket(since), rollup_bucket(until)
         after_first, after_last = first + ROLLUP_BUCKET, last + ROLLUP_BUCKET
         # An edge hour is read raw when the range leaves out one of its snapshots.
@@ -116,6 +121,8 @@ class QueryRepository:
         )
         if first == last:  # one hour: whole from the rollup, or raw
             first_cut = last_cut = or_(first_cut, last_cut)
+        rolled_from = case((first_cut, literal(after_first)), else_=literal(first))
+        rolled_to = case((last_cut, literal(last - ROLLUP_BUCKET)), else_=literal(last))
         rollups = select(
             StatementRollup.fingerprint,
             StatementRollup.bucket.label("at"),
@@ -123,12 +130,26 @@ class QueryRepository:
         ).where(
             StatementRollup.tenant_id == self._tenant_id,
             StatementRollup.database_id == self._database_id,
-            StatementRollup.bucket >= case((first_cut, literal(after_first)), else_=literal(first)),
-            StatementRollup.bucket <= case((last_cut, literal(last - ROLLUP_BUCKET)), else_=literal(last)),
+            StatementRollup.bucket >= rolled_from,
+            StatementRollup.bucket <= rolled_to,
         )
-        raw = [self._raw(since, until, StatementStat.collected_at < after_first, first_cut)]
+        intervals = [StatementStat.interval_seconds.is_not(None)] if without_first_snapshots else []
+        raw = [self._raw(since, until, StatementStat.collected_at < after_first, first_cut, *intervals)]
         if first != last:
-            raw.append(self._raw(since, until, StatementStat.collected_at >= last, last_cut))
+            raw.append(self._raw(since, until, StatementStat.collected_at >= last, last_cut, *intervals))
+        if without_first_snapshots:
+            raw.append(
+                select(
+                    StatementStat.fingerprint,
+                    StatementStat.collected_at.label("at"),
+                    *(-getattr(StatementStat, name) for name in SUMMED),
+                ).where(
+                    *self._in_range(since, until),
+                    StatementStat.interval_seconds.is_(None),
+                    StatementStat.collected_at >= rolled_from,
+                    StatementStat.collected_at < rolled_to + ROLLUP_BUCKET,
+                )
+            )
         return union_all(rollups, *raw).subquery("counters")
 
     async def top(

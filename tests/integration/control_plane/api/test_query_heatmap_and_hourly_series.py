@@ -1,5 +1,6 @@
 """The query heatmap and one query's series over long ranges: both read the hourly rollups, and
-still add up to exactly the raw intervals (as the superuser sums them) in every bucket."""
+still add up to exactly the raw intervals (as the superuser sums them) in every bucket, an agent's
+first snapshot (counters since a reset, not an interval's work) left out."""
 
 from __future__ import annotations
 
@@ -9,13 +10,31 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from shared.wire.snapshot import IntervalInfo
+from shared.wire.snapshot import IntervalInfo, Snapshot
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 # 10:05 10:20 10:40 10:55 | 11:00 11:30 | 12:15 12:45
 COLLECTED = [DAY + timedelta(hours=10, minutes=m) for m in (5, 20, 40, 55, 60, 90, 135, 165)]
+# Agent restarts: one in the edge hour a range cuts (read raw), one in an hour read rolled up.
+RESTARTS = [DAY + timedelta(hours=10, minutes=m) for m in (12, 70)]
+
+
+def first_snapshot(at: datetime) -> Snapshot:
+    snapshot = make_snapshot(statements=4, collected_at=at, calls=100_000)
+    return snapshot.model_copy(
+        update={
+            "interval": IntervalInfo(kind="since_reset", started_at=None, ended_at=at, seconds=None),
+            "statements": [s.model_copy(update={"total_exec_time_ms": 9e8}) for s in snapshot.statements],
+        }
+    )
+
+
+def restart(client: TestClient, token: str, times: list[datetime]) -> None:
+    for at in times:
+        sent = client.post("/api/v1/agent/snapshots", json=as_json(first_snapshot(at)), headers=bearer(token))
+        assert sent.status_code == 201, sent.text
 
 
 def ingest(client: TestClient, token: str, times: list[datetime], statements: int = 4) -> None:
@@ -38,7 +57,8 @@ def raw_times(metadata_url: str, database_id: str, since: datetime, until: datet
     with psycopg.connect(metadata_url) as conn:
         rows = conn.execute(
             "SELECT fingerprint, sum(total_exec_time_ms) FROM statement_stats "
-            "WHERE database_id = %s AND collected_at BETWEEN %s AND %s GROUP BY fingerprint",
+            "WHERE database_id = %s AND collected_at BETWEEN %s AND %s AND interval_seconds IS NOT NULL "
+            "GROUP BY fingerprint",
             [database_id, since, until],
         ).fetchall()
     return {row[0]: float(row[1]) for row in rows}
@@ -78,6 +98,7 @@ def test_hourly_heatmap_cells_equal_the_raw_rows_for_a_range_that_cuts_through_h
 ) -> None:
     database = register_database(client, acme)
     ingest(client, database["agent_token"], COLLECTED)
+    restart(client, database["agent_token"], RESTARTS)
     viewer = as_user(client, acme, "viewer")
     since, until = DAY + timedelta(hours=10, minutes=10), DAY + timedelta(hours=12, minutes=20)
 
@@ -99,6 +120,7 @@ def test_fine_heatmap_reads_raw_intervals_and_keeps_only_the_busiest(
 ) -> None:
     database = register_database(client, acme)
     ingest(client, database["agent_token"], COLLECTED)
+    restart(client, database["agent_token"], RESTARTS)
     viewer = as_user(client, acme, "viewer")
     since, until = DAY + timedelta(hours=10, minutes=10), DAY + timedelta(hours=12, minutes=45)
 

@@ -112,6 +112,9 @@ def _age_text(age: timedelta) -> str:
     if age >= timedelta(days=1):
         return f"{age.days} day{'s' if age.days != 1 else ''}"
     hours = int(age.total_seconds() // 3600)
+    if hours == 0:  # a minimum age set below an hour (OPTISCHEMA_MIN_STATS_AGE_H): not "0 hours"
+        minutes = int(age.total_seconds() // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
     return f"{hours} hour{'s' if hours != 1 else ''}"
 
 

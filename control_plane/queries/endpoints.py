@@ -33,8 +33,13 @@ async def _queries(caller: CallerSession, database_id: uuid.UUID) -> QueryReposi
 def _range(
     since: datetime | None, until: datetime | None, default: timedelta = DEFAULT_RANGE
 ) -> tuple[datetime, datetime]:
-    end = until or datetime.now(UTC)
-    return since or end - default, end
+    end = _aware(until) if until else datetime.now(UTC)
+    return (_aware(since) if since else end - default), end
+
+
+def _aware(at: datetime) -> datetime:
+    """A time without an offset is UTC, as PostgreSQL reads it for a timestamptz parameter."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _top_range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:

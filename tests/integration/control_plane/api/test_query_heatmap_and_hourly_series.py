@@ -201,3 +201,8 @@ def test_a_query_over_seven_days_comes_by_the_hour_without_the_first_snapshot(
     assert sum(p["rows"] for p in week["series"]) == rows
     assert len(week["series"]) <= 4  # one point per hour with data, not one per interval
     assert hour["resolution"] == "interval" and hour["series"][0]["interval_seconds"] is None
+    # A time without an offset is UTC, beside a default `to` that has one.
+    naive = client.get(
+        at, params={"from": (now - timedelta(days=7)).replace(tzinfo=None).isoformat()}, headers=viewer
+    )
+    assert naive.status_code == 200 and naive.json()["series"] == week["series"]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import DatabaseSchema, Recommendation
+from control_plane.models import Recommendation
 from control_plane.recommendations.risk_repository import RiskReadings, WritesMeasured
 from control_plane.recommendations.schemas import RecommendationRisk
 from control_plane.tenancy.context import TenantContext
@@ -81,15 +83,6 @@ def build_seconds(size_bytes: int) -> float:
     return round(max(size_bytes / BUILD_BYTES_PER_SECOND, 0.1), 1)
 
 
-def _table(schema: DatabaseSchema | None, table_name: str | None) -> TableStats | None:
-    if schema is None or not table_name:
-        return None
-    for table in schema.tables:
-        if f"{table.get('schema_name')}.{table.get('name')}" == table_name:
-            return TableStats.model_validate(table)
-    return None
-
-
 def _estimated_index(table: TableStats | None, columns: Sequence[str]) -> tuple[int, str] | None:
     """The size of a new B-tree on `columns`, and where it comes from; None when a width is unknown."""
     if table is None or not columns:
@@ -110,17 +103,36 @@ def _estimated_index(table: TableStats | None, columns: Sequence[str]) -> tuple[
     return btree_bytes(rows, key_width), basis
 
 
-def _existing_index(schema: DatabaseSchema | None, sql: str) -> IndexStats | None:
-    if schema is None:
-        return None
+@dataclass(frozen=True)
+class Readings:
+    """What the risks of a page of recommendations are worked out from, read once for all of them."""
+
+    tables: Mapping[str, TableStats]  # by `schema.table`
+    indexes: Sequence[IndexStats]
+    writes: WritesMeasured | None
+
+
+@lru_cache(maxsize=1024)  # sqlglot takes half a millisecond a parse; pages list the same drops again
+def dropped_index(sql: str) -> tuple[str | None, str] | None:
+    """(schema or None, name) of the index a DROP INDEX drops; None for SQL the agent would refuse."""
     try:
         admitted = admit_ddl(sql)
     except DdlRefused:
         return None
-    for index in schema.indexes:
-        if index.get("name") == admitted.index_name and admitted.schema in (None, index.get("schema_name")):
-            return IndexStats.model_validate(index)
-    return None
+    if admitted.kind != "drop_index" or admitted.index_name is None:
+        return None
+    return admitted.schema, admitted.index_name
+
+
+def _existing_index(indexes: Sequence[IndexStats], sql: str) -> IndexStats | None:
+    dropped = dropped_index(sql)
+    if dropped is None:
+        return None
+    schema, name = dropped
+    matching = [i for i in indexes if i.name == name and schema in (None, i.schema_name)]
+    if schema is None and len(matching) > 1:  # unqualified: the search_path decides, not known here
+        matching = [i for i in matching if i.schema_name == "public"]
+    return matching[0] if len(matching) == 1 else None
 
 
 def relation_names(table_name: str) -> set[str]:
@@ -130,19 +142,17 @@ def relation_names(table_name: str) -> set[str]:
     return {table_name, name} if schema in ("", "public") else {table_name}
 
 
-def risk_of(
-    row: Recommendation, schema: DatabaseSchema | None, writes: WritesMeasured | None
-) -> RecommendationRisk | None:
+def risk_of(row: Recommendation, readings: Readings) -> RecommendationRisk | None:
     if row.kind not in INDEX_KINDS:
         return None
     sized: tuple[int, str] | None = None
     if row.kind == "create_index":
-        sized = _estimated_index(_table(schema, row.table_name), row.columns)
+        sized = _estimated_index(readings.tables.get(row.table_name or ""), row.columns)
     else:
-        index = _existing_index(schema, row.sql)
+        index = _existing_index(readings.indexes, row.sql)
         if index is not None:
             sized = index.size_bytes, "the index's size in the latest snapshot"
-    per_second = None
+    per_second, writes = None, readings.writes
     if writes is not None and row.table_name:
         rows = sum(writes.rows_by_relation.get(name, 0) for name in relation_names(row.table_name))
         per_second = round(rows / writes.seconds, 3)
@@ -159,15 +169,19 @@ def risk_of(
 async def risks_of(
     session: AsyncSession, context: TenantContext, database_id: uuid.UUID, rows: Sequence[Recommendation]
 ) -> dict[uuid.UUID, RecommendationRisk | None]:
-    """Each row's risk, from one read of the schema and one of the writes for all their tables."""
+    """Each row's risk, from one read of their tables, one of their indexes and one of the writes."""
     indexed = [row for row in rows if row.kind in INDEX_KINDS]
     if not indexed:
         return {}
-    readings = RiskReadings(session, context, database_id)
-    schema = await readings.latest_schema()
-    names: set[str] = set()
-    for row in indexed:
-        if row.table_name:
-            names |= relation_names(row.table_name)
-    writes = await readings.writes(names, WRITES_WINDOW)
-    return {row.id: risk_of(row, schema, writes) for row in indexed}
+    reads = RiskReadings(session, context, database_id)
+    tables = {row.table_name for row in indexed if row.table_name}
+    dropped = [found for row in indexed if row.kind == "drop_index" and (found := dropped_index(row.sql))]
+    relations = {name for table in tables for name in relation_names(table)}
+    readings = Readings(
+        tables=await reads.tables(
+            {row.table_name for row in indexed if row.kind == "create_index" and row.table_name}
+        ),
+        indexes=await reads.indexes({name for _, name in dropped}),
+        writes=await reads.writes(relations, WRITES_WINDOW),
+    )
+    return {row.id: risk_of(row, readings) for row in indexed}

@@ -8,13 +8,26 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import DatabaseSchema
 from control_plane.tenancy.context import TenantContext
+from shared.wire.snapshot import IndexStats, TableStats
 
 WRITE_STATEMENT_TYPES = ("insert", "update", "delete", "merge")
+
+# The latest schema context's entries for the few tables and indexes asked for, picked out by
+# PostgreSQL: a database of a thousand tables has megabytes of them, not for Python to decode.
+_TABLES = text("""
+    SELECT t FROM database_schemas d CROSS JOIN LATERAL jsonb_array_elements(d.tables) AS t
+     WHERE d.tenant_id = :tenant_id AND d.database_id = :database_id
+       AND (t ->> 'schema_name') || '.' || (t ->> 'name') = ANY(CAST(:names AS text[]))
+""")
+_INDEXES = text("""
+    SELECT i FROM database_schemas d CROSS JOIN LATERAL jsonb_array_elements(d.indexes) AS i
+     WHERE d.tenant_id = :tenant_id AND d.database_id = :database_id
+       AND i ->> 'name' = ANY(CAST(:names AS text[]))
+""")
 
 # The latest delta snapshot: counters over a known number of seconds (a `since_reset` one covers an
 # unknown span and says nothing about a rate).
@@ -64,16 +77,21 @@ class RiskReadings:
     def __init__(self, session: AsyncSession, context: TenantContext, database_id: uuid.UUID) -> None:
         self._session = session
         self._keys = {"tenant_id": context.tenant_id, "database_id": database_id}
-        self._tenant_id = context.tenant_id
-        self._database_id = database_id
 
-    async def latest_schema(self) -> DatabaseSchema | None:
-        found: DatabaseSchema | None = await self._session.scalar(
-            select(DatabaseSchema).where(
-                DatabaseSchema.tenant_id == self._tenant_id, DatabaseSchema.database_id == self._database_id
-            )
-        )
-        return found
+    async def tables(self, qualified_names: Collection[str]) -> dict[str, TableStats]:
+        """The latest snapshot's statistics of these tables (`schema.table`), by that name."""
+        if not qualified_names:
+            return {}
+        found = await self._session.scalars(_TABLES, {**self._keys, "names": sorted(qualified_names)})
+        tables = [TableStats.model_validate(table) for table in found]
+        return {f"{table.schema_name}.{table.name}": table for table in tables}
+
+    async def indexes(self, names: Collection[str]) -> list[IndexStats]:
+        """The latest snapshot's indexes with these names (in any schema)."""
+        if not names:
+            return []
+        found = await self._session.scalars(_INDEXES, {**self._keys, "names": sorted(names)})
+        return [IndexStats.model_validate(index) for index in found]
 
     async def writes(self, relation_names: Collection[str], window: timedelta) -> WritesMeasured | None:
         """The rows the write statements naming `relation_names` changed in the `window` up to the

@@ -3,7 +3,7 @@
 // analysis history. A card appears only when `GET /me`'s permissions allow it (session.can), so a
 // viewer sees their account, the databases and the analysis history, and nothing they may not do.
 
-import { api } from "./api.js";
+import { api, goToLogin, signIn } from "./api.js";
 import { errorLine, h, replaceContent } from "./dom.js";
 import { can, session } from "./session.js";
 import { analysesSection } from "./settings_analyses.js";
@@ -16,7 +16,9 @@ import { webhooksSection } from "./settings_webhooks.js";
 
 const MIN_PASSWORD = 12; // PasswordChange.new_password's min_length
 
-function passwordForm() {
+function passwordForm(email) {
+  // Password managers match a new password to its account by a username field next to it.
+  const username = h("input", { type: "email", name: "username", autocomplete: "username", value: email, hidden: true, readonly: true, "aria-label": "Email" });
   const current = h("input", { type: "password", name: "current_password", required: true, autocomplete: "current-password" });
   const next = h("input", { type: "password", name: "new_password", required: true, minlength: MIN_PASSWORD, maxlength: 1024, autocomplete: "new-password" });
   const again = h("input", { type: "password", name: "new_password_again", required: true, minlength: MIN_PASSWORD, maxlength: 1024, autocomplete: "new-password" });
@@ -25,6 +27,7 @@ function passwordForm() {
     "form",
     { id: "change-password", class: "settings-form" },
     h("h3", {}, "Change your password"),
+    username,
     field("Current password", current),
     field("New password", next, `At least ${MIN_PASSWORD} characters.`),
     field("New password again", again),
@@ -40,10 +43,17 @@ function passwordForm() {
     }
     try {
       await api("POST", "/me/password", { current_password: current.value, new_password: next.value });
-      form.reset();
-      replaceContent(outcome, h("p", { class: "ok" }, "Password changed."));
     } catch (error) {
       replaceContent(outcome, errorLine(error));
+      return;
+    }
+    // The change signs out every session of this user, this tab's too: sign in again with the new one.
+    try {
+      await signIn(email, next.value);
+      form.reset();
+      replaceContent(outcome, h("p", { class: "ok" }, "Password changed; your other sessions are signed out."));
+    } catch {
+      goToLogin();
     }
   });
   return form;
@@ -62,7 +72,7 @@ function accountCard() {
       h("dt", {}, "Role"),
       h("dd", { id: "account-role" }, h("span", { class: "badge" }, user.role || "–")),
     ),
-    passwordForm(),
+    passwordForm(user.email || ""),
   );
 }
 

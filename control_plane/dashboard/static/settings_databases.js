@@ -17,7 +17,13 @@ function tokenPanel(databaseName, answer) {
     h("p", {}, "Shown only now: store it in the agent's configuration. The previous token no longer works."),
     copyable("token", answer.agent_token, { id: "agent-token" }),
     answer.agent_command
-      ? [h("h3", {}, "Run the agent"), copyable("command", answer.agent_command, { id: "agent-command" })]
+      ? [
+          h("h3", {}, "Run the agent"),
+          copyable("command", answer.agent_command, { id: "agent-command" }),
+          answer.agent_command.includes("DB_HOST")
+            ? h("p", { class: "muted" }, "Replace DB_HOST and DB_NAME with the monitored database's address; the agent reads its statistics from there.")
+            : null,
+        ]
       : h("p", { class: "muted" }, "Give this token to the agent as OPTISCHEMA_AGENT_TOKEN."),
   );
 }

@@ -27,6 +27,14 @@ function usage(settings) {
   );
 }
 
+function sourceLine(settings) {
+  if (settings.provider === "none") {
+    return settings.source === "tenant" ? "Analyses use rules only: you chose no LLM." : "Analyses use rules only: the operator configured no LLM.";
+  }
+  const model = settings.model ? ` (${settings.model})` : "";
+  return settings.source === "tenant" ? `Analyses use your provider: ${settings.provider}${model}.` : `Analyses use the operator's provider: ${settings.provider}${model}.`;
+}
+
 function settingsForm(settings, rerender, said) {
   const provider = select("provider", PROVIDERS, settings.source === "operator" ? "default" : settings.provider);
   const model = h("input", { name: "model", maxlength: 200, autocomplete: "off", value: settings.model || "", placeholder: "the provider's default" });
@@ -38,7 +46,7 @@ function settingsForm(settings, rerender, said) {
   const form = h(
     "form",
     { id: "llm-settings", class: "settings-form" },
-    h("p", { id: "llm-source" }, settings.source === "tenant" ? `Analyses use your provider: ${settings.provider}.` : `Analyses use the operator's provider: ${settings.provider}.`),
+    h("p", { id: "llm-source" }, sourceLine(settings)),
     usage(settings),
     field("Provider", provider),
     field("Model", model),

@@ -59,7 +59,7 @@ def server_url(metadata_url: str) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings_for(metadata_url, public_url=PUBLIC_URL)),
+            create_app(settings_for(metadata_url, public_url=PUBLIC_URL, allow_private_outbound=True)),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -115,7 +115,7 @@ def open_settings(driver: Any, server_url: str, email: str) -> WebDriverWait[Any
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
-    wait.until(lambda d: d.execute_script("return sessionStorage.getItem('optischema.refresh') !== null"))
+    wait.until(lambda d: not d.current_url.startswith(f"{server_url}/login"))
     driver.get(f"{server_url}/#/settings")
     try:
         wait.until(
@@ -353,4 +353,92 @@ def test_a_viewer_sees_their_account_and_what_they_may_read_but_nothing_to_manag
     assert not browser.find_elements(By.ID, "settings-add-database")
     assert_every_field_labelled(browser)
     assert_fits_a_phone(browser)
+    assert_no_console_errors(browser)
+
+
+def test_an_admin_sets_the_llm_provider_and_budget_and_sees_this_months_use(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    wait = open_settings(browser, server_url, acme.emails["admin"])
+    form = wait.until(expected_conditions.presence_of_element_located((By.ID, "llm-settings")))
+    assert "0 of" in browser.find_element(By.ID, "llm-usage").text
+
+    Select(form.find_element(By.NAME, "provider")).select_by_value("none")
+    form.find_element(By.NAME, "monthly_token_budget").send_keys("5000")
+    form.find_element(By.XPATH, ".//button[text()='Save LLM settings']").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "llm-usage"), "0 of 5,000 tokens"))
+    saved = api.get("/api/v1/settings/llm", headers=as_user(api, acme, "admin")).json()
+    assert (saved["provider"], saved["source"], saved["monthly_token_budget"]) == ("none", "tenant", 5000)
+
+    browser.refresh()
+    form = wait.until(expected_conditions.presence_of_element_located((By.ID, "llm-settings")))
+    assert (
+        Select(form.find_element(By.NAME, "provider")).first_selected_option.get_attribute("value") == "none"
+    )
+    assert form.find_element(By.NAME, "monthly_token_budget").get_attribute("value") == "5000"
+    assert_no_console_errors(browser)
+
+
+def failed_delivery(metadata_url: str, tenant: SeededTenant, webhook_id: str) -> None:
+    """A delivery the receiver refused three times, as the delivery worker records one."""
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO webhook_deliveries (tenant_id, id, webhook_id, event, dedupe_key, payload, status,"
+            " attempts, last_status_code, last_error) VALUES (%s, %s, %s, 'recommendation.applied', 'k1',"
+            " '{}', 'failed', 3, 500, 'the receiver answered 500')",
+            [tenant.id, uuid.uuid4(), webhook_id],
+        )
+
+
+def test_an_admin_adds_a_webhook_reads_its_deliveries_and_deletes_it(
+    browser: Any, server_url: str, api: TestClient, metadata_url: str, acme: SeededTenant
+) -> None:
+    wait = open_settings(browser, server_url, acme.emails["admin"])
+    form = wait.until(expected_conditions.presence_of_element_located((By.ID, "create-webhook")))
+    form.find_element(By.NAME, "url").send_keys("http://127.0.0.1:9/hooks/optischema")
+    form.find_element(By.CSS_SELECTOR, "input[value='recommendation.ready']").click()  # all but this one
+    form.find_element(By.XPATH, ".//button[text()='Add webhook']").click()
+
+    secret = wait.until(expected_conditions.presence_of_element_located((By.ID, "webhook-secret"))).text
+    item = browser.find_element(By.CSS_SELECTOR, "#webhooks .webhook")
+    webhook_id = item.get_attribute("data-webhook-id")
+    (stored,) = api.get("/api/v1/webhooks", headers=as_user(api, acme, "admin")).json()
+    assert secret and stored["id"] == webhook_id and "recommendation.ready" not in stored["events"]
+    failed_delivery(metadata_url, acme, str(webhook_id))
+
+    item.find_element(By.TAG_NAME, "summary").click()
+    delivery = wait.until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, ".webhook .deliveries tr[data-delivery-status='failed']")
+        )
+    )
+    assert "HTTP 500" in delivery.text and "the receiver answered 500" in delivery.text
+
+    item.find_element(By.XPATH, ".//button[text()='Delete']").click()
+    item.find_element(By.XPATH, ".//button[text()='Confirm delete']").click()
+    wait.until(expected_conditions.invisibility_of_element_located((By.CSS_SELECTOR, "#webhooks .webhook")))
+    assert api.get("/api/v1/webhooks", headers=as_user(api, acme, "admin")).json() == []
+    assert_fits_a_phone(browser)
+    assert_no_console_errors(browser)
+
+
+def test_a_viewer_changes_their_password_and_stays_signed_in(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    wait = open_settings(browser, server_url, acme.emails["viewer"])
+    form = browser.find_element(By.ID, "change-password")
+    form.find_element(By.NAME, "current_password").send_keys(PASSWORD)
+    form.find_element(By.NAME, "new_password").send_keys(NEW_PASSWORD)
+    form.find_element(By.NAME, "new_password_again").send_keys(NEW_PASSWORD)
+    form.find_element(By.XPATH, ".//button[text()='Change password']").click()
+
+    wait.until(
+        expected_conditions.text_to_be_present_in_element((By.ID, "change-password"), "Password changed")
+    )
+    assert login_status(api, acme.emails["viewer"], PASSWORD) == 401
+    assert me(api, acme.emails["viewer"], NEW_PASSWORD)["email"] == acme.emails["viewer"]
+    browser.refresh()  # this tab signed in again with the new password: still on the page
+    wait.until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#settings #settings-account"))
+    )
     assert_no_console_errors(browser)

@@ -13,7 +13,7 @@ A browser test uses the fixtures by naming this module as a plugin:
         # #/databases/<state.database_id> and look for covering_index_applied.narrow_id ...
 
 Fixtures (each builds on the one before it):
-- `dashboard`: the served control plane, its admin and the registered monitored database (Dashboard);
+- `dashboard`: the served control plane, its admin, a viewer and the monitored database (Dashboard);
 - `order_items_shop`: the monitored database with one busy lookup on order_items (a connection);
 - `overlapping_indexes`: two proposed index recommendations for that lookup, one group (OverlappingIndexes);
 - `covering_index_applied`: the covering one approved and built by the agent, the narrow one superseded;
@@ -23,6 +23,7 @@ Fixtures (each builds on the one before it):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,13 @@ import respx
 
 from control_plane.settings import Settings
 from tests.e2e.analysis_server import serving
-from tests.e2e.conftest import ADMIN_PASSWORD, agent_environment, create_tenant_admin, register_shop
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    agent_environment,
+    create_tenant_admin,
+    login,
+    register_shop,
+)
 from tests.integration.advise.conftest import fresh_statistics, run
 from tests.integration.agent.conftest import run_agent
 from tests.integration.control_plane.analysis.conftest import (
@@ -54,15 +61,19 @@ DUPLICATE_INDEX = "order_items_order_id_twin_idx"
 # Index statistics must have been counted this long before the agent calls an index unused (7 days in
 # production, OPTISCHEMA_MIN_STATS_AGE_H); the test cluster is minutes old, so zero, instead of a wait.
 NO_MIN_STATS_AGE = {"OPTISCHEMA_MIN_STATS_AGE_H": "0"}
+VIEWER_PASSWORD = "an end-to-end viewer password, long enough"
 
 
 @dataclass
 class Dashboard:
-    """A served control plane with one tenant, its admin, and the monitored database registered."""
+    """A served control plane with one tenant, its admin and a viewer, and the monitored database
+    registered. `access_token` is the admin's; `viewer_api()` signs the viewer in."""
 
     base_url: str
     admin_email: str
     admin_password: str
+    viewer_email: str
+    viewer_password: str
     access_token: str
     database_id: str
     agent_token: str
@@ -73,13 +84,16 @@ class Dashboard:
     llm_index_ideas: list[list[str]] = field(default_factory=list)
     agent_logs: list[str] = field(default_factory=list)
 
-    def api(self) -> httpx.Client:
+    def api(self, access_token: str | None = None) -> httpx.Client:
         return httpx.Client(
             base_url=self.base_url + "/api/v1",
-            headers={"Authorization": f"Bearer {self.access_token}"},
+            headers={"Authorization": f"Bearer {access_token or self.access_token}"},
             timeout=30.0,
             trust_env=False,
         )
+
+    def viewer_api(self) -> httpx.Client:
+        return self.api(login(self.base_url, self.viewer_email, self.viewer_password))
 
     def get(self, path: str) -> Any:
         with self.api() as client:
@@ -150,6 +164,20 @@ def model_answering(index_ideas: list[list[str]]) -> Callable[[httpx.Request], h
     return answer
 
 
+def add_viewer(base_url: str, admin_token: str) -> str:
+    """A viewer of the tenant, created by its admin over the API; the viewer's email."""
+    email = f"viewer-{uuid.uuid4().hex[:8]}@e2e.example"
+    created = httpx.post(
+        f"{base_url}/api/v1/users",
+        json={"email": email, "password": VIEWER_PASSWORD, "role": "viewer"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=30,
+        trust_env=False,
+    )
+    assert created.status_code == 201, created.text
+    return email
+
+
 @pytest.fixture
 def dashboard(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Dashboard]:
     settings = openai_settings(metadata_url)
@@ -159,10 +187,13 @@ def dashboard(metadata_url: str, db_url: str, tmp_path: Path) -> Iterator[Dashbo
         provider.route(host="127.0.0.1").pass_through()  # the calls to the control plane itself
         provider.post(LLM_URL).mock(side_effect=model_answering(index_ideas))
         access, body = register_shop(base_url, email)
+        viewer = add_viewer(base_url, access)
         yield Dashboard(
             base_url=base_url,
             admin_email=email,
             admin_password=ADMIN_PASSWORD,
+            viewer_email=viewer,
+            viewer_password=VIEWER_PASSWORD,
             access_token=access,
             database_id=body["id"],
             agent_token=body["agent_token"],

@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
 from control_plane.app import create_app
+from deploy.local.control_plane_process import control_plane_server
 from deploy.local.throwaway_cluster import free_port
-from tests.integration.control_plane.api.conftest import SeededTenant, settings_for
+from tests.integration.control_plane.api.conftest import SECRET, SeededTenant, settings_for
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.api.test_agent_findings import finding, snapshot_with
 from tests.integration.control_plane.api.test_agent_jobs import SIMULATED, SIMULATION
@@ -108,6 +110,31 @@ def test_a_snapshot_stored_by_the_agent_reaches_an_open_stream(api: httpx.Client
     assert stored.status_code == 201, stored.text
     assert event.data["database_id"] == database_id
     assert datetime.fromisoformat(event.data["collected_at"]) == snapshot.collected_at
+
+
+def test_a_snapshot_stored_by_another_server_process_reaches_the_stream(
+    api: httpx.Client, acme: SeededTenant, metadata_url: str, tmp_path: Path
+) -> None:
+    """The real `optischema-control-plane`, whose ingestion companion process stores the snapshot:
+    the stream learns of it through the metadata database alone."""
+    database_id, agent = database(api, acme)
+    other_server = {"OPTISCHEMA_SECRET_KEY": SECRET, "OPTISCHEMA_WEB_CONCURRENCY": "1"}
+
+    with (
+        control_plane_server(metadata_url, tmp_path / "other.log", other_server) as other,
+        streaming(api, database_id, ticket(api, signed_in(api, acme))) as stream,
+    ):
+        stored = httpx.post(
+            f"{other.base_url}/api/v1/agent/snapshots",
+            json=as_json(make_snapshot()),
+            headers=agent,
+            trust_env=False,
+            timeout=30,
+        )
+        event, _ = stream.until("snapshot")
+
+    assert stored.status_code == 201, stored.text
+    assert event.data["database_id"] == database_id
 
 
 def test_a_job_and_its_result_reach_an_open_stream(api: httpx.Client, acme: SeededTenant) -> None:

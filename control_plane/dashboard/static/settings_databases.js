@@ -63,7 +63,15 @@ function databaseRow(database, secretArea, reload) {
     "tr",
     { "data-database-id": database.id, "data-name": database.name },
     h("td", {}, h("a", { href: `#/databases/${encodeURIComponent(database.id)}` }, database.name)),
-    h("td", {}, formatWhen(database.agent_last_seen_at)),
+    h(
+      "td",
+      {},
+      formatWhen(database.agent_last_seen_at),
+      // No agent yet: what to run, with <token> where the token (shown only once) goes.
+      !database.agent_last_seen_at && database.agent_command_template
+        ? h("details", { class: "agent-template" }, h("summary", {}, "Run its agent"), copyable("command", database.agent_command_template))
+        : null,
+    ),
     h("td", {}, database.agent_version || "–"),
     h("td", {}, h("div", { class: "row-actions" }, actions)),
   );

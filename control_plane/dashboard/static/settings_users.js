@@ -1,7 +1,7 @@
 // Settings · Users: who may sign in to this tenant and with which role (admins, `user.manage`).
 
 import { api } from "./api.js";
-import { errorLine, h, replaceContent } from "./dom.js";
+import { errorLine, formatWhen, h, replaceContent } from "./dom.js";
 import { session } from "./session.js";
 import { confirmStep, field, formatDate, scrollingTable, select } from "./settings_parts.js";
 
@@ -13,11 +13,13 @@ const ROLES = [
 ];
 const MIN_PASSWORD = 12; // UserCreate.password's min_length
 
-function roleControl(user, reload) {
+function roleControl(user, itsMe, reload) {
   const problem = h("div");
   const chooser = select("role", ROLES, user.role);
   chooser.setAttribute("aria-label", `Role of ${user.email}`);
-  chooser.disabled = user.disabled;
+  // Demoting yourself could leave the tenant without an admin (the API allows it): another admin must.
+  chooser.disabled = user.disabled || itsMe;
+  if (itsMe) chooser.title = "Another admin can change your role";
   chooser.addEventListener("change", async () => {
     chooser.disabled = true;
     replaceContent(problem);
@@ -50,9 +52,10 @@ function userRow(user, reload) {
     "tr",
     { "data-user-id": user.id, "data-email": user.email },
     h("td", {}, user.email, itsMe ? h("span", { class: "muted" }, " (you)") : null),
-    h("td", {}, roleControl(user, reload)),
+    h("td", {}, roleControl(user, itsMe, reload)),
     h("td", { class: "user-state" }, user.disabled ? h("span", { class: "badge status-failed" }, "disabled") : h("span", { class: "badge status-applied" }, "active")),
     h("td", {}, formatDate(user.created_at)),
+    h("td", {}, user.last_login_at ? formatWhen(user.last_login_at) : "never"),
     h("td", {}, disable),
   );
 }
@@ -103,7 +106,7 @@ export async function usersSection() {
     }
     replaceContent(
       listArea,
-      scrollingTable({ id: "users" }, ["Email", "Role", "State", "Created", ""], users.map((user) => userRow(user, reload))),
+      scrollingTable({ id: "users" }, ["Email", "Role", "State", "Created", "Last sign-in", ""], users.map((user) => userRow(user, reload))),
     );
   }
   await reload();

@@ -14,8 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 EventName = Literal["snapshot", "job", "recommendation", "reconnect"]
-# agent_jobs kinds, plus "analysis" for an analysis run (a job of the control plane itself).
-JobKind = Literal["simulate_indexes", "judge_rewrite", "apply", "rollback", "analysis"]
 
 
 class LiveTicket(BaseModel):
@@ -34,7 +32,11 @@ class JobEvent(BaseModel):
     """A job of the database was queued or changed status."""
 
     job_id: uuid.UUID
-    kind: JobKind
+    # A plain string, so that a job kind added later reaches pages instead of breaking streams.
+    kind: str = Field(
+        description="An agent job's kind (simulate_indexes, judge_rewrite, apply, rollback), or "
+        "analysis for an analysis run, whose job_id is the run's id"
+    )
     status: str
 
 

@@ -47,6 +47,7 @@ from control_plane.databases.repository import DatabaseRepository
 from control_plane.live.repository import LiveRepository
 from control_plane.live.schemas import (
     Change,
+    EventName,
     JobEvent,
     LiveEvent,
     LiveTicket,
@@ -76,7 +77,7 @@ def ticket_tenant(ticket: str) -> uuid.UUID | None:
     return None if found is None else uuid.UUID(hex=found.group(1))
 
 
-def event_of(change: Change, database_id: uuid.UUID) -> tuple[str, LiveEvent]:
+def event_of(change: Change, database_id: uuid.UUID) -> tuple[EventName, LiveEvent]:
     """The SSE event name and payload for one polled change."""
     if change.source == "snapshot" and change.collected_at is not None:
         return "snapshot", SnapshotEvent(database_id=database_id, collected_at=change.collected_at)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_plane.db.availability import MetadataUnavailable
 from control_plane.db.session import tenant_session
 from control_plane.live.repository import LiveRepository
-from control_plane.live.schemas import Change, ReconnectEvent
+from control_plane.live.schemas import Change, EventName, ReconnectEvent
 from control_plane.live.service import LiveService, Subscription, event_of
 from control_plane.settings import Settings
 
@@ -39,7 +39,7 @@ POLL_LIMIT = 500
 KEEP_ALIVE = ": keep-alive\n\n"
 
 
-def sse(event: str, payload: BaseModel) -> str:
+def sse(event: EventName, payload: BaseModel) -> str:
     return f"event: {event}\ndata: {payload.model_dump_json()}\n\n"
 
 

@@ -41,6 +41,22 @@ class IndexFinding:
     recommendation: Recommendation
 
 
+# Every finding's reason opens with its kind's words. The wire carries no kind, so the control plane
+# reads the kind of an agent's finding it cannot judge itself (unused, or a duplicate of a partial
+# index) from these: one table for writing and reading them.
+_OPENERS: dict[IndexKind, str] = {
+    "unused": "0 scans since",
+    "duplicate": "Same definition as",
+    "redundant": "Its keys",
+    "invalid": "INVALID since",
+}
+
+
+def finding_kind(rationale: str) -> IndexKind | None:
+    """The kind of a drop finding, from the opening of its reason; None for another text."""
+    return next((kind for kind, opener in _OPENERS.items() if rationale.startswith(opener)), None)
+
+
 _CREATE_INDEX = re.compile(r'CREATE (UNIQUE )?INDEX (?:CONCURRENTLY )?(?:"(?:[^"]|"")+"|\S+) ON ')
 _ACCESS_METHOD = re.compile(r" USING \w+ \(")
 
@@ -185,7 +201,7 @@ def _unused(
         if _on_partitioned_table(index, raw):
             continue
         rationale = (
-            f"0 scans since statistics were reset {_age_text(stats_age)} ago; {_size_text(index.size_bytes)}"
+            f"{_OPENERS['unused']} statistics were reset {_age_text(stats_age)} ago; {_size_text(index.size_bytes)}"
             f" on disk; not unique and not backing a constraint; every write to {index.schema_name}.{index.table} still"
             " updates it. Scans on standbys are not counted here: check them before dropping."
         )
@@ -224,7 +240,7 @@ def _duplicates(indexes: Sequence[IndexStats], raw_definitions: RawDefinitions |
             if index.is_primary or index.backs_constraint:
                 continue  # only ALTER TABLE ... DROP CONSTRAINT removes it; the person decides
             rationale = (
-                f"Same definition as {kept.name} on {index.schema_name}.{index.table} {_columns_text(index)};"
+                f"{_OPENERS['duplicate']} {kept.name} on {index.schema_name}.{index.table} {_columns_text(index)};"
                 f" every write updates both. {_size_text(index.size_bytes)} on disk, {index.idx_scan} scans"
                 f" ({kept.name}: {kept.idx_scan}); {kept.name} is kept as {_why_kept(kept, index)}."
             )
@@ -275,7 +291,7 @@ def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None)
         if wider:
             long = wider[0][2]
             rationale = (
-                f"Its keys {_columns_text(short)} lead {long.name} {_columns_text(long)} on"
+                f"{_OPENERS['redundant']} {_columns_text(short)} lead {long.name} {_columns_text(long)} on"
                 f" {short.schema_name}.{short.table}, which serves the same lookups and sorts;"
                 f" {_size_text(short.size_bytes)} on disk, {short.idx_scan} scans that {long.name} can"
                 " take over (a wider index is slightly slower to scan)."
@@ -301,7 +317,7 @@ def _invalid(indexes: Sequence[IndexStats], raw_definitions: RawDefinitions | No
         if _on_partitioned_table(index, raw_definitions):
             continue
         rationale = (
-            f"INVALID since a CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) failed or was cancelled:"
+            f"{_OPENERS['invalid']} a CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) failed or was cancelled:"
             f" queries never use it, yet writes to {index.schema_name}.{index.table} may still update it;"
             f" {_size_text(index.size_bytes)} on disk. Unless a build is running right now"
             " (pg_stat_progress_create_index), drop it and rebuild it if still wanted"

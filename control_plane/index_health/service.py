@@ -5,7 +5,7 @@ them itself and stores each as a `drop_index` recommendation (source `rules`) un
 stable id, which is the id the agent's advisor gives the same finding: one recommendation either
 way. Unused indexes need the age of the index statistics (pg_stat_database.stats_reset, at least 7
 days), which the snapshot does not carry: those come from the agent's advisor, which reads it, as
-its `drop_index` findings for indexes with no scans.
+its `drop_index` findings for indexes with no scans; they are listed while the snapshot bears them out.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from control_plane.models import Recommendation
 from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.recommendations.service import finding_row
 from control_plane.tenancy.context import TenantContext
-from shared.index_findings import IndexKind, classified_index_findings, finding_id
+from shared.index_findings import IndexKind, classified_index_findings, finding_id, finding_kind
 from shared.wire.snapshot import IndexStats
 
 
@@ -54,12 +54,28 @@ class IndexHealthService:
             drop = drops.get(key)
             if key in kinds:
                 kind, reason = kinds[key]
-            elif drop is not None:  # the agent's finding: unused, or a duplicate known by raw definition
-                kind, reason = ("unused" if index.idx_scan == 0 else "duplicate"), drop.rationale
+            elif drop is not None and (agents := _agents_kind(index, drop)) is not None:
+                kind, reason = agents, drop.rationale
             else:
                 continue
             rows.append(_row(index, kind, reason, drop))
         return sorted(rows, key=lambda row: (-row.size_bytes, row.index))
+
+
+def _agents_kind(index: IndexStats, drop: Recommendation) -> IndexKind | None:
+    """The kind of a finding only the agent can make, while the latest snapshot still bears it out.
+
+    Its reason gives the kind. Unused holds while the index has no scan (a monthly job may have run
+    since). A duplicate is the agent's to judge only for partial and expression indexes, compared by
+    the raw definitions only it reads; any other kind the control plane judges itself above, so a
+    finding of it that the control plane no longer makes is out of date (its twin was dropped).
+    """
+    kind = finding_kind(drop.rationale)
+    if kind == "unused":
+        return kind if index.idx_scan == 0 else None
+    if kind == "duplicate" and (index.is_partial or "expr" in index.columns):
+        return kind
+    return None
 
 
 def _row(index: IndexStats, kind: IndexKind, reason: str, drop: Recommendation | None) -> IndexHealthRow:

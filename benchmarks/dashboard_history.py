@@ -135,8 +135,9 @@ def catalog(history: History, rng: random.Random) -> list[tuple[str, str, str, l
 
 
 # One interval's counters of statement s (popularity, mean time, shape) in snapshot n (time, daily
-# swing). random() is evaluated per row; the OFFSET 0 keeps the per-row draws apart from the
-# "did it run in this interval" draw, which only the cross product's filter makes.
+# swing). Whether s ran in n is drawn from a hash of the pair: a filter on random() alone would be
+# pushed down to the scan of bench_statements and pick the same statements for every snapshot.
+# The OFFSET 0 keeps the per-row random() of the counters out of that filter.
 _RAW_ROWS = f"""
     INSERT INTO statement_stats (tenant_id, database_id, fingerprint, collected_at, snapshot_id,
                                  interval_seconds, {", ".join(COUNTERS)})
@@ -152,7 +153,7 @@ _RAW_ROWS = f"""
                    greatest(1, round(s.calls_mean * n.swing * (0.5 + random())))::int8 AS calls
               FROM bench_snapshots n CROSS JOIN bench_statements s
              WHERE n.collected_at >= %(day)s AND n.collected_at < %(day)s + interval '1 day'
-               AND random() < s.p
+               AND (hashtextextended(s.fingerprint || n.snapshot_id::text, %(seed)s) & 1048575) < s.p * 1048576
             OFFSET 0) AS r
 """
 _HOUR = "date_trunc('hour', collected_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
@@ -167,13 +168,14 @@ _ROLLUPS = f"""
 _SNAPSHOTS = """
     INSERT INTO snapshots (tenant_id, database_id, snapshot_id, schema_version, agent_version, collected_at,
                            received_at, interval_kind, interval_seconds, reset_detected, statement_count,
-                           server, dropped)
+                           calls, total_exec_time_ms, server, dropped)
     SELECT %(tenant_id)s, %(database_id)s, n.snapshot_id, 2, %(agent_version)s, n.collected_at,
            n.collected_at + interval '2 seconds',
            CASE WHEN n.interval_seconds IS NULL THEN 'since_reset' ELSE 'delta' END, n.interval_seconds, false,
-           coalesce(c.count, 0), %(server)s, %(dropped)s
+           coalesce(c.count, 0), coalesce(c.calls, 0), coalesce(c.total, 0), %(server)s, %(dropped)s
       FROM bench_snapshots n
-      LEFT JOIN (SELECT snapshot_id, count(*) FROM statement_stats
+      LEFT JOIN (SELECT snapshot_id, count(*), sum(calls) AS calls, sum(total_exec_time_ms) AS total
+                   FROM statement_stats
                   WHERE tenant_id = %(tenant_id)s AND database_id = %(database_id)s GROUP BY snapshot_id) c
              USING (snapshot_id)
 """
@@ -249,7 +251,7 @@ def write_series(conn: psycopg.Connection, keys: dict[str, object], history: His
     conn.execute("SELECT optischema_ensure_statement_stats_partitions(%s, %s)", (days[0].date(), len(days)))
     raw = 0
     for day in days:
-        raw += conn.execute(_RAW_ROWS, {**keys, "day": day}).rowcount
+        raw += conn.execute(_RAW_ROWS, {**keys, "day": day, "seed": history.seed}).rowcount
         conn.execute(_ROLLUPS, {**keys, "day": day})
         conn.commit()
     conn.execute(

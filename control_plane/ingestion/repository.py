@@ -134,6 +134,8 @@ class IngestionRepository:
                 interval_seconds=snapshot.interval.seconds,
                 reset_detected=snapshot.interval.reset_detected,
                 statement_count=len(snapshot.statements),
+                calls=sum(s.calls for s in snapshot.statements),
+                total_exec_time_ms=sum(s.total_exec_time_ms for s in snapshot.statements),
                 server=snapshot.server.model_dump(mode="json"),
                 dropped=snapshot.dropped.model_dump(mode="json"),
             )

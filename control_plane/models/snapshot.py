@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,3 +35,6 @@ class Snapshot(Base):
     statement_count: Mapped[int] = mapped_column(Integer, nullable=False)
     server: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     dropped: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # The sums over the snapshot's statements: the database's load in the interval (the overview).
+    calls: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_exec_time_ms: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")

@@ -38,7 +38,7 @@ function sourceLine(settings) {
 function settingsForm(settings, rerender, said) {
   const provider = select("provider", PROVIDERS, settings.source === "operator" ? "default" : settings.provider);
   const model = h("input", { name: "model", maxlength: 200, autocomplete: "off", value: settings.model || "", placeholder: "the provider's default" });
-  const baseUrl = h("input", { type: "url", name: "base_url", maxlength: 2000, autocomplete: "off", value: settings.base_url || "", placeholder: "https://… (optional)" });
+  const baseUrl = h("input", { type: "url", name: "base_url", maxlength: 2000, autocomplete: "off", value: settings.base_url || "", placeholder: "optional" });
   const apiKey = h("input", { type: "password", name: "api_key", autocomplete: "new-password", placeholder: settings.api_key_set ? "stored: leave empty to keep it" : "" });
   const forgetKey = h("input", { type: "checkbox", name: "forget_key" });
   const budget = h("input", { type: "number", name: "monthly_token_budget", min: 0, step: 1, inputmode: "numeric", value: settings.monthly_token_budget ?? "", placeholder: formatNumber(settings.effective_monthly_token_budget) });

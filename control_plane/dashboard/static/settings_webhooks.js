@@ -66,7 +66,7 @@ function webhookItem(webhook, reload) {
 }
 
 function createWebhookForm(secretArea, reload) {
-  const url = h("input", { type: "url", name: "url", required: true, maxlength: 2000, autocomplete: "off", placeholder: "https://hooks.example.com/optischema" });
+  const url = h("input", { type: "url", name: "url", required: true, maxlength: 2000, autocomplete: "off", placeholder: "the receiver's https address" });
   const kind = select("kind", KINDS, "generic");
   const events = EVENTS.map(([name, meaning]) => [h("input", { type: "checkbox", name: "event", value: name, checked: true }), name, meaning]);
   const minimum = h("input", { type: "number", name: "min_improvement_pct", min: 0, step: "any", inputmode: "decimal", placeholder: "server default" });

@@ -25,6 +25,7 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",  # the vendored packages' licenses (vendor.json)
 }
 
 router = APIRouter(include_in_schema=False)

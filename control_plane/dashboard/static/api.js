@@ -96,8 +96,8 @@ async function send(method, path, body) {
   return fetch(`${API}${path}`, init);
 }
 
-// The parsed JSON answer (null for 204), or an ApiError carrying the API's `detail`.
-export async function api(method, path, body) {
+// The response to an authenticated call: the access token renewed once when refused.
+async function authorized(method, path, body) {
   if (!accessTokenFresh() && !(await refreshTokens())) {
     goToLogin();
     throw new ApiError(401, "signed out");
@@ -111,9 +111,39 @@ export async function api(method, path, body) {
     response = await send(method, path, body);
   }
   if (!response.ok) throw new ApiError(response.status, await detailOf(response));
+  return response;
+}
+
+async function parsed(response) {
   if (response.status === 204) return null;
   const text = await response.text();
   return text === "" ? null : JSON.parse(text);
+}
+
+// The parsed JSON answer (null for 204), or an ApiError carrying the API's `detail`.
+export async function api(method, path, body) {
+  return parsed(await authorized(method, path, body));
+}
+
+// A GET whose answer is paged: {items, total} with the X-Total-Count header (null without one).
+export async function apiPage(path) {
+  const response = await authorized("GET", path);
+  const total = response.headers.get("X-Total-Count");
+  return { items: await parsed(response), total: total === null ? null : Number(total) };
+}
+
+// Saves an export (CSV, JSON) the API serves to a signed-in user as a file: the token goes in the
+// header as for every call, never in a link.
+export async function download(path, filename) {
+  const response = await authorized("GET", path);
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export async function signOut() {

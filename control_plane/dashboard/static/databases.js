@@ -1,59 +1,30 @@
 // Databases: each with its agent's last contact and version; admins add, re-key and remove them.
+// A database's name opens its overview.
 
 import { api } from "./api.js";
-import { actionButton, errorLine, formatWhen, h, replaceContent } from "./dom.js";
+import { actionButton, copyButton, emptyState, errorLine, formatWhen, h, replaceContent, scrollBox, sqlBlock } from "./dom.js";
 import { can } from "./session.js";
 
 const path = (id) => `/databases/${encodeURIComponent(id)}`;
 
-function agentCommands(token) {
-  const origin = window.location.origin;
-  const docker = [
-    "docker run -d --name optischema-agent --restart unless-stopped \\",
-    "  -e OPTISCHEMA_DATABASE_URL='postgresql://optischema@DB_HOST:5432/DB_NAME' \\",
-    `  -e OPTISCHEMA_API_URL='${origin}' \\`,
-    `  -e OPTISCHEMA_AGENT_TOKEN='${token}' \\`,
-    "  -v optischema-agent-spool:/var/lib/optischema-agent \\",
-    "  optischema-agent run",
-  ].join("\n");
-  const plain = [
-    "export OPTISCHEMA_DATABASE_URL='postgresql://optischema@DB_HOST:5432/DB_NAME'",
-    `export OPTISCHEMA_API_URL='${origin}'`,
-    `export OPTISCHEMA_AGENT_TOKEN='${token}'`,
-    "optischema-agent check && optischema-agent run",
-  ].join("\n");
-  return [docker, plain];
-}
-
-// The agent token, shown this once: the API never returns it again.
-function tokenPanel(name, token) {
-  const [docker, plain] = agentCommands(token);
-  const copied = h("span", { class: "muted" });
-  const copy = h("button", { type: "button" }, "Copy token");
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(token);
-      copied.textContent = "copied";
-    } catch {
-      copied.textContent = "select the token and copy it by hand";
-    }
-  });
+// The agent token, shown this once: the API never returns it again. `issued` is the API's answer
+// to creating a database or rotating its token: the token and the server's own `agent_command`
+// (the docker run line with the control plane's public URL, OPTISCHEMA_PUBLIC_URL).
+export function tokenPanel(name, issued) {
   return h(
     "section",
     { class: "secret", role: "status" },
     h("h3", {}, `Agent token for ${name}`),
     h("p", {}, "Shown only now: store it in the agent's configuration. Rotating it makes a new one."),
-    h("pre", { class: "token" }, token),
-    h("div", { class: "toolbar" }, copy, copied),
-    h("h3", {}, "Run the agent with Docker"),
-    h("pre", {}, docker),
-    h("h3", {}, "…or installed with pip (optischema)"),
-    h("pre", {}, plain),
+    h("div", { class: "sql-block" }, h("pre", { class: "token" }, issued.agent_token), copyButton(issued.agent_token, "Copy token")),
+    issued.agent_command
+      ? [h("h3", {}, "Run the agent next to the database"), h("p", { class: "muted small" }, "Replace the database URL with the agent's read-only role (docs/agent-setup.md)."), sqlBlock(issued.agent_command, "agent-command")]
+      : null,
   );
 }
 
 function addDatabaseForm(secretArea, refreshList) {
-  const name = h("input", { name: "name", placeholder: "database name, e.g. shop", required: true, maxlength: 200 });
+  const name = h("input", { name: "name", "aria-label": "database name", placeholder: "database name, e.g. shop", required: true, maxlength: 200 });
   const problem = h("div");
   const form = h("form", { class: "toolbar", id: "add-database" }, name, h("button", { type: "submit", class: "primary" }, "Add database"), problem);
   form.addEventListener("submit", async (event) => {
@@ -62,7 +33,7 @@ function addDatabaseForm(secretArea, refreshList) {
     try {
       const created = await api("POST", "/databases", { name: name.value.trim() });
       name.value = "";
-      replaceContent(secretArea, tokenPanel(created.name, created.agent_token));
+      replaceContent(secretArea, tokenPanel(created.name, created));
       await refreshList();
     } catch (error) {
       replaceContent(problem, errorLine(error));
@@ -81,7 +52,7 @@ function databaseRow(database, secretArea, refreshList) {
         async () => {
           if (!window.confirm(`Make a new agent token for ${database.name}? The current one stops working.`)) return;
           const rotated = await api("POST", `${path(database.id)}/agent-token`);
-          replaceContent(secretArea, tokenPanel(database.name, rotated.agent_token));
+          replaceContent(secretArea, tokenPanel(database.name, rotated));
         },
         { errorTarget: problem },
       ),
@@ -103,7 +74,7 @@ function databaseRow(database, secretArea, refreshList) {
   return h(
     "tr",
     { "data-database-id": database.id },
-    h("td", {}, h("a", { href: `#/databases/${encodeURIComponent(database.id)}/queries` }, database.name)),
+    h("td", {}, h("a", { href: `#/databases/${encodeURIComponent(database.id)}` }, database.name)),
     h("td", {}, formatWhen(database.agent_last_seen_at)),
     h("td", {}, database.agent_version || "–"),
     h("td", {}, database.server_version || "–"),
@@ -120,17 +91,25 @@ export async function databasesView() {
     try {
       const databases = await api("GET", "/databases");
       if (databases.length === 0) {
-        replaceContent(listArea, h("p", { class: "muted" }, "No databases yet."));
+        replaceContent(
+          listArea,
+          emptyState(
+            "No databases yet.",
+            can("database.create")
+              ? h("p", {}, "Add one above: you get the agent's token and the command that starts it next to the database.")
+              : h("p", {}, "Ask an admin to add one."),
+          ),
+        );
         return;
       }
       replaceContent(
         listArea,
-        h(
+        scrollBox(h(
           "table",
-          { id: "databases" },
+          { id: "databases", "aria-label": "databases" },
           h("thead", {}, h("tr", {}, ["Database", "Agent last seen", "Agent", "PostgreSQL", "Spool", "", ""].map((title) => h("th", {}, title)))),
           h("tbody", {}, databases.map((database) => databaseRow(database, secretArea, refreshList))),
-        ),
+        )),
       );
     } catch (error) {
       replaceContent(listArea, errorLine(error));

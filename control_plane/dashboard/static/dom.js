@@ -97,3 +97,55 @@ export function actionButton(label, action, { cls = "", errorTarget = null, titl
   });
   return button;
 }
+
+// A table that scrolls inside its own box on a narrow screen instead of widening the page.
+export function scrollBox(table) {
+  return h("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": table.getAttribute("aria-label") || "table" }, table);
+}
+
+export function copyButton(text, label = "Copy") {
+  const button = h("button", { type: "button", class: "copy", "aria-label": `${label} to the clipboard` }, label);
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select and copy";
+    }
+    setTimeout(() => {
+      button.textContent = label;
+    }, 2000);
+  });
+  return button;
+}
+
+// SQL to read and copy (an index's DDL, its rollback).
+export function sqlBlock(sql, cls = "sql") {
+  return h("div", { class: "sql-block" }, h("pre", { class: cls }, sql), copyButton(sql));
+}
+
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined) return "–";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${formatNumber(value, unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 1) return "under 1 s";
+  if (seconds < 90) return `${formatNumber(seconds)} s`;
+  if (seconds < 5400) return `${formatNumber(seconds / 60)} min`;
+  if (seconds < 172800) return `${formatNumber(seconds / 3600, 1)} h`;
+  return `${formatNumber(seconds / 86400)} days`;
+}
+
+// An empty state that says what to do next.
+export function emptyState(title, ...next) {
+  return h("div", { class: "empty" }, h("p", {}, h("strong", {}, title)), next);
+}

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { errorLine, h, replaceContent } from "./dom.js";
-import { databaseHeading, findDatabase } from "./queries.js";
+import { databaseHeading, findDatabase } from "./database_nav.js";
 
 const DAYS = [
   ["mon", "Mon"],

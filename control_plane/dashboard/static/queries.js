@@ -1,173 +1,125 @@
-// A database's top queries, sortable by total time, mean time or calls, with their share of load.
+// A database's top queries over the time range: calls, total and mean time, rows per call, cache
+// hit ratio, temp blocks and share of load; searched by text or table name, sorted, paged, and
+// exported as CSV or JSON (the API's own exports, over the same range and search).
 
-import { api } from "./api.js";
-import { actionButton, errorLine, formatMs, formatNumber, formatPct, h, replaceContent } from "./dom.js";
-import { can } from "./session.js";
+import { analyzeButton } from "./analysis_run.js";
+import { apiPage, download } from "./api.js";
+import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
+import { emptyState, errorLine, formatMs, formatNumber, formatPct, h, replaceContent, scrollBox } from "./dom.js";
+import { onLive } from "./live.js";
+import { rangeLabel, rangeQuery } from "./range.js";
 
-const ORDERS = [
-  ["total_time", "Total time"],
-  ["mean_time", "Mean time"],
-  ["calls", "Calls"],
+const PAGE_SIZE = 50;
+const COLUMNS = [
+  // [key, title, sort key or null, cell]
+  ["calls", "Calls", "calls", (query) => formatNumber(query.calls)],
+  ["total", "Total time", "total_time", (query) => formatMs(query.total_exec_time_ms)],
+  ["mean", "Mean time", "mean_time", (query) => formatMs(query.mean_exec_time_ms)],
+  ["rows", "Rows", "rows", (query) => formatNumber(query.rows)],
+  ["rows_per_call", "Rows / call", null, (query) => (query.rows_per_call === undefined ? "–" : formatNumber(query.rows_per_call, query.rows_per_call < 10 ? 1 : 0))],
+  ["hit", "Cache hit", null, (query) => formatPct(query.cache_hit_pct)],
+  ["read", "Blocks read", "shared_blks_read", (query) => formatNumber(query.shared_blks_read)],
+  ["temp", "Temp blocks", "temp_blks_written", (query) => formatNumber(query.temp_blks_written)],
 ];
 
-export function databaseHeading(database, current) {
-  const base = `#/databases/${encodeURIComponent(database.id)}`;
-  return h(
-    "div",
-    {},
-    h("p", { class: "muted" }, h("a", { href: "#/databases" }, "Databases"), " / ", database.name),
-    h(
-      "nav",
-      { class: "toolbar" },
-      current === "queries" ? h("strong", {}, "Top queries") : h("a", { href: `${base}/queries` }, "Top queries"),
-      current === "recommendations"
-        ? h("strong", {}, "Recommendations")
-        : h("a", { href: `${base}/recommendations` }, "Recommendations"),
-      can("maintenance_window.manage")
-        ? current === "maintenance"
-          ? h("strong", {}, "Maintenance window")
-          : h("a", { href: `${base}/maintenance` }, "Maintenance window")
-        : null,
-    ),
-  );
-}
-
-export async function findDatabase(databaseId) {
-  const databases = await api("GET", "/databases");
-  const database = databases.find((candidate) => candidate.id === databaseId);
-  if (!database) throw Object.assign(new Error("database not found"), { status: 404, detail: "database not found" });
-  return database;
-}
-
-// "Analyze now": queues an analysis of the database's busiest statements, then follows the run
-// (GET /databases/{id}/analyses/{run_id}) until it finishes, with its notices.
-const RUN_UNFINISHED = new Set(["queued", "running"]);
-const RUN_POLL_MS = 2000;
-const SUMMARY_LABELS = {
-  statements: "statements analysed",
-  rule_findings: "rule findings",
-  proofs_queued: "proofs queued for the agent",
-  advisories: "advisories",
-};
-
-function runStatusText(run) {
-  if (run.status === "queued") return "queued: the analysis worker picks it up shortly.";
-  if (run.status === "running") return "running…";
-  if (run.status === "succeeded") return "finished. Proven suggestions appear as recommendations once the agent has verified them.";
-  return `${run.status}.`;
-}
-
-export function runPanel(run) {
-  const summary = run.summary
-    ? Object.entries(SUMMARY_LABELS)
-        .filter(([key]) => run.summary[key] !== undefined)
-        .map(([key, label]) => `${formatNumber(run.summary[key])} ${label}`)
-    : [];
-  return h(
-    "div",
-    { class: "notice analysis-run", role: "status", "data-run-id": run.id, "data-run-status": run.status },
-    h("p", {}, h("strong", {}, "Analysis "), h("span", { class: "run-status" }, runStatusText(run))),
-    h("p", { class: "muted" }, `run ${run.id}`),
-    summary.length ? h("p", {}, summary.join(" · ")) : null,
-    run.notices && run.notices.length ? h("ul", { class: "run-notices" }, run.notices.map((notice) => h("li", {}, notice))) : null,
-    run.error ? h("p", { class: "error" }, run.error) : null,
-  );
-}
-
-async function followRun(databaseId, runId, statusArea) {
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, RUN_POLL_MS));
-    if (!statusArea.isConnected || statusArea.dataset.runId !== runId) return; // left, or a newer run
-    let run;
-    try {
-      run = await api("GET", `/databases/${encodeURIComponent(databaseId)}/analyses/${encodeURIComponent(runId)}`);
-    } catch (error) {
-      replaceContent(statusArea, errorLine(error));
-      return;
-    }
-    if (!statusArea.isConnected || statusArea.dataset.runId !== runId) return;
-    replaceContent(statusArea, runPanel(run));
-    if (!RUN_UNFINISHED.has(run.status)) return;
-  }
-}
-
-export function analyzeButton(databaseId, statusArea) {
-  if (!can("analysis.run")) return null;
-  return actionButton(
-    "Analyze now",
-    async () => {
-      const accepted = await api("POST", `/databases/${encodeURIComponent(databaseId)}/analyze`);
-      statusArea.dataset.runId = accepted.run_id;
-      replaceContent(statusArea, runPanel({ id: accepted.run_id, status: accepted.status, notices: [], summary: null, error: null }));
-      followRun(databaseId, accepted.run_id, statusArea);
-    },
-    { cls: "primary", errorTarget: statusArea },
-  );
-}
-
-function queriesTable(databaseId, queries, orderBy, reorder) {
-  const header = (key, title) => {
-    const button = h("button", { type: "button", class: key === orderBy ? "sort active" : "sort", "data-order": key }, title);
-    button.addEventListener("click", () => reorder(key));
-    return h("th", { class: "num" }, button);
+function queriesTable(databaseId, queries, state, reorder) {
+  const header = ([key, title, sortKey]) => {
+    if (!sortKey) return h("th", { class: "num", scope: "col" }, title);
+    const active = sortKey === state.orderBy;
+    const button = h("button", { type: "button", class: active ? "sort active" : "sort", "data-order": sortKey, "aria-label": `sort by ${title.toLowerCase()}` }, title, active ? " ↓" : "");
+    button.addEventListener("click", () => reorder(sortKey));
+    return h("th", { class: "num", scope: "col", "aria-sort": active ? "descending" : null }, button);
   };
-  return h(
-    "table",
-    { id: "queries" },
+  return scrollBox(
     h(
-      "thead",
-      {},
-      h("tr", {}, h("th", {}, "Query"), header("calls", "Calls"), header("total_time", "Total time"), header("mean_time", "Mean time"), h("th", {}, "Load")),
-    ),
-    h(
-      "tbody",
-      {},
-      queries.map((query) =>
-        h(
-          "tr",
-          {},
+      "table",
+      { id: "queries", "aria-label": "top queries" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Query"), COLUMNS.map(header), h("th", { scope: "col" }, "Load"))),
+      h(
+        "tbody",
+        {},
+        queries.map((query) =>
           h(
-            "td",
-            { class: "query" },
-            h("a", { href: `#/databases/${encodeURIComponent(databaseId)}/queries/${encodeURIComponent(query.fingerprint)}` }, h("code", {}, query.query)),
+            "tr",
+            { "data-fingerprint": query.fingerprint },
+            h("td", { class: "query" }, h("a", { href: databaseHref(databaseId, `/queries/${encodeURIComponent(query.fingerprint)}`) }, h("code", {}, query.query))),
+            COLUMNS.map(([key, , , cell]) => h("td", { class: "num", "data-column": key }, cell(query))),
+            h("td", { class: "num" }, h("progress", { max: 100, value: Math.min(100, query.load_pct), "aria-hidden": "true" }), " ", formatPct(query.load_pct)),
           ),
-          h("td", { class: "num" }, formatNumber(query.calls)),
-          h("td", { class: "num" }, formatMs(query.total_exec_time_ms)),
-          h("td", { class: "num" }, formatMs(query.mean_exec_time_ms)),
-          h("td", {}, h("progress", { max: 100, value: Math.min(100, query.load_pct) }), " ", formatPct(query.load_pct)),
         ),
       ),
     ),
   );
 }
 
-export async function queriesView(databaseId) {
+function pager(state, total, shown, go) {
+  if (total === null) return null;
+  const first = total === 0 ? 0 : state.offset + 1;
+  const last = state.offset + shown;
+  const previous = h("button", { type: "button", disabled: state.offset === 0 }, "← Previous");
+  const next = h("button", { type: "button", disabled: last >= total }, "Next →");
+  previous.addEventListener("click", () => go(Math.max(0, state.offset - PAGE_SIZE)));
+  next.addEventListener("click", () => go(state.offset + PAGE_SIZE));
+  return h("div", { class: "pager", role: "navigation", "aria-label": "pages" }, previous, h("span", { class: "page-position" }, `${formatNumber(first)}–${formatNumber(last)} of ${formatNumber(total)}`), next);
+}
+
+export async function queriesView(databaseId, { refresh }) {
   const database = await findDatabase(databaseId);
   const statusArea = h("div");
   const tableArea = h("div");
-  let orderBy = "total_time";
-  async function load(order) {
-    orderBy = order;
+  const state = { orderBy: "total_time", offset: 0, search: "" };
+  const base = `/databases/${encodeURIComponent(databaseId)}/queries`;
+  const query = (extra = "") => {
+    const search = state.search ? `&q=${encodeURIComponent(state.search)}` : "";
+    return `${base}?order_by=${state.orderBy}&${rangeQuery()}${search}${extra}`;
+  };
+  async function load() {
     try {
-      const queries = await api("GET", `/databases/${encodeURIComponent(databaseId)}/queries?order_by=${order}&limit=50`);
-      replaceContent(
-        tableArea,
-        queries.length === 0
-          ? h("p", { class: "muted" }, "No statements yet: they appear after the agent's first snapshot.")
-          : queriesTable(databaseId, queries, orderBy, load),
-      );
+      const { items, total } = await apiPage(query(`&limit=${PAGE_SIZE}&offset=${state.offset}`));
+      if (!tableArea.isConnected && tableArea.dataset.loaded) return;
+      tableArea.dataset.loaded = "1";
+      if (items.length === 0) {
+        replaceContent(
+          tableArea,
+          state.search
+            ? h("p", { class: "muted" }, `No statement matches “${state.search}” in the ${rangeLabel()}.`)
+            : emptyState(`No statements in the ${rangeLabel()}.`, h("p", {}, "They appear after the agent's first two snapshots (the first one only sets the baseline); try a longer time range.")),
+        );
+        return;
+      }
+      const reorder = (order) => {
+        state.orderBy = order;
+        state.offset = 0;
+        load();
+      };
+      const go = (offset) => {
+        state.offset = offset;
+        load();
+      };
+      replaceContent(tableArea, queriesTable(databaseId, items, state, reorder), pager(state, total, items.length, go));
     } catch (error) {
       replaceContent(tableArea, errorLine(error));
     }
   }
-  await load(orderBy);
-  const sortNote = h("span", { class: "muted" }, `Last 24 hours; sort by ${ORDERS.map(([, title]) => title.toLowerCase()).join(", ")}.`);
+  const search = h("input", { type: "search", name: "q", placeholder: "Search text or table", "aria-label": "search queries by text or table" });
+  const searchForm = h("form", { class: "toolbar", role: "search" }, search, h("button", { type: "submit" }, "Search"));
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.search = search.value.trim();
+    state.offset = 0;
+    load();
+  });
+  const exportAs = (format) =>
+    h("button", { type: "button", "data-export": format, onclick: () => download(query(`&limit=1000&format=${format}`), `${database.name}-queries.${format}`).catch((error) => replaceContent(statusArea, errorLine(error))) }, `Export ${format.toUpperCase()}`);
+  await load();
+  onLive((kind) => (kind === "snapshot" || kind === "reopened") && load());
   return h(
     "section",
     {},
-    databaseHeading(database, "queries"),
+    databaseHeading(database, "queries", { refresh, withRange: true }),
     h("h1", {}, `Top queries · ${database.name}`),
-    h("div", { class: "toolbar" }, sortNote, h("span", { class: "spacer" }), analyzeButton(databaseId, statusArea), h("button", { type: "button", onclick: () => load(orderBy) }, "Refresh")),
+    h("p", { class: "muted" }, `Over the ${rangeLabel()}; sort by any underlined column.`),
+    h("div", { class: "toolbar" }, searchForm, h("span", { class: "spacer" }), exportAs("csv"), exportAs("json"), analyzeButton(databaseId, statusArea)),
     statusArea,
     tableArea,
   );

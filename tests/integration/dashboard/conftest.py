@@ -15,13 +15,17 @@ from fastapi.testclient import TestClient
 
 from control_plane.app import create_app
 from control_plane.dashboard.routes import STATIC_DIR
+from deploy.dashboard_vendor import read_manifest
 from tests.integration.control_plane.api.conftest import acme, client, settings_for
 
 __all__ = ["acme", "client"]
 
-SCRIPTS = sorted(STATIC_DIR.glob("*.js"))
+# Third-party files (uPlot) are the pinned npm releases, checked by tests/unit/deploy/test_dashboard_vendor.py;
+# the rules below are for the dashboard's own code.
+VENDORED = {name for package in read_manifest().packages for name in package.files.values()}
+SCRIPTS = sorted(path for path in STATIC_DIR.glob("*.js") if path.name not in VENDORED)
 PAGES = sorted(STATIC_DIR.glob("*.html"))
-STYLESHEETS = sorted(STATIC_DIR.glob("*.css"))
+STYLESHEETS = sorted(path for path in STATIC_DIR.glob("*.css") if path.name not in VENDORED)
 # api("GET", `/databases/${...}/queries?...`) -> ("GET", "/databases/${...}/queries?...")
 API_CALL = re.compile(r"""\bapi\(\s*"([A-Z]+)",\s*[`"]([^`"]+)[`"]""")
 

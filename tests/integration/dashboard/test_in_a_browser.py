@@ -169,7 +169,12 @@ def status_of(driver: Any) -> str:
 
 
 def buttons(element: Any) -> set[str]:
-    return {button.text for button in element.find_elements(By.TAG_NAME, "button") if button.is_displayed()}
+    """The decisions on offer: displayed buttons, less the copy buttons every reader has."""
+    return {
+        button.text
+        for button in element.find_elements(By.CSS_SELECTOR, "button:not(.copy)")
+        if button.is_displayed()
+    }
 
 
 def assert_no_console_errors(driver: Any) -> None:
@@ -209,7 +214,7 @@ def test_sign_in_list_databases_and_see_a_verified_recommendation(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#query-detail .plan-tree"))
     )
     assert "Seq Scan" in detail.text
-    assert driver.find_elements(By.CSS_SELECTOR, "#query-detail svg.sparkline polyline")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#query-detail .chart .uplot canvas"))  # uPlot drew
 
     assert_no_console_errors(driver)
 
@@ -231,7 +236,11 @@ def test_an_admin_approves_a_verified_recommendation_and_its_apply_job_is_queued
     assert "squawk has nothing to flag" in card.find_element(By.CSS_SELECTOR, ".lint").text
     assert buttons(card) >= {"Approve", "Reject"}
     card.find_element(By.XPATH, ".//button[text()='Approve']").click()
-    wait.until(expected_conditions.alert_is_present()).accept()
+    dialog = wait.until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "dialog.approve-dialog"))
+    )
+    assert "CREATE INDEX CONCURRENTLY" in dialog.text and "verified by HypoPG: cost" in dialog.text
+    dialog.find_element(By.XPATH, ".//button[text()='Confirm approve']").click()
 
     wait.until(lambda driver: status_of(driver) == "approved")
     card = browser.find_element(By.CSS_SELECTOR, "#recommendation-detail .recommendation")

@@ -71,3 +71,31 @@ def test_unused_and_duplicate_indexes_are_listed_then_dropped_by_the_agent(
     # The survivor has no twin any more; with no scan either, it is now merely unused.
     survivor = health_row(rows, DUPLICATED_INDEX)
     assert survivor is not None and survivor["kind"] == "unused", rows
+
+
+@pytest.mark.slow
+def test_a_dropped_index_is_rebuilt_by_its_rollback(
+    index_health_shop: psycopg.Connection, index_health_findings: IndexHealthFindings
+) -> None:
+    dashboard = index_health_findings.dashboard
+    duplicate_id = index_health_findings.duplicate["recommendation_id"]
+    approved = dashboard.approve(duplicate_id)
+    assert approved.status_code == 200, approved.text
+    dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0", OPTISCHEMA_ALLOW_APPLY="true")
+    assert DUPLICATE_INDEX not in indexes_of_order_items(index_health_shop)
+    applied = dashboard.recommendation(duplicate_id)
+    assert applied["status"] == "applied" and "rollback" in applied["allowed_actions"]
+
+    with dashboard.api() as api:
+        rolled = api.post(f"/recommendations/{duplicate_id}/rollback")
+    assert rolled.status_code in (200, 202), rolled.text
+    dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0", OPTISCHEMA_ALLOW_APPLY="true")
+
+    assert DUPLICATE_INDEX in indexes_of_order_items(index_health_shop)  # rebuilt, CONCURRENTLY
+    assert dashboard.recommendation(duplicate_id)["status"] == "rolled_back"
+    dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0")  # a snapshot with the index back
+    listed = health_row(dashboard.index_health(), DUPLICATE_INDEX)
+    assert listed is not None, dashboard.index_health()
+    # A duplicate again, linked to the same recommendation, which says it was rolled back.
+    assert (listed["kind"], listed["recommendation_id"]) == ("duplicate", duplicate_id)
+    assert listed["recommendation_status"] == "rolled_back"

@@ -10,8 +10,15 @@ import { formatMs, formatNumber, h, svg } from "./dom.js";
 const HEIGHT = 200;
 const PALETTE = ["--accent", "--warn", "--ok", "--danger"];
 
+// Axis labels are short ("300 s", "1.5 s", "20 ms"); the legend under the cursor is exact.
+function shortMs(value) {
+  if (value === null || value === undefined) return "";
+  if (value >= 1000) return `${compact(value / 1000)} s`;
+  return `${compact(value)} ms`;
+}
+
 export const UNITS = {
-  ms: { axis: (value) => formatMs(value), value: (value) => formatMs(value) },
+  ms: { axis: (value) => shortMs(value), value: (value) => formatMs(value) },
   count: { axis: (value) => compact(value), value: (value) => formatNumber(value) },
   blocks: { axis: (value) => compact(value), value: (value) => `${formatNumber(value)} blocks` },
   rows: { axis: (value) => compact(value), value: (value) => `${formatNumber(value)} rows` },

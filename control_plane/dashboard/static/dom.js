@@ -68,16 +68,20 @@ export function formatPct(value) {
   return value === null || value === undefined ? "–" : `${formatNumber(value, 1)} %`;
 }
 
+// "5 s ago", "3 min ago", "2 h ago", "4 days ago".
+export function formatAgo(iso) {
+  if (!iso) return "never";
+  const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 90) return `${Math.max(seconds, 0)} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
 export function formatWhen(iso) {
   if (!iso) return "never";
   const at = new Date(iso);
-  const seconds = Math.round((Date.now() - at.getTime()) / 1000);
-  let ago;
-  if (seconds < 90) ago = `${Math.max(seconds, 0)} s ago`;
-  else if (seconds < 5400) ago = `${Math.round(seconds / 60)} min ago`;
-  else if (seconds < 129600) ago = `${Math.round(seconds / 3600)} h ago`;
-  else ago = `${Math.round(seconds / 86400)} days ago`;
-  return `${ago} (${at.toLocaleString()})`;
+  return `${formatAgo(iso)} (${at.toLocaleString()})`;
 }
 
 // A button that runs `action`, disabled while it runs, reporting a failure into `errorTarget`.

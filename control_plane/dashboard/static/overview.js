@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { timeChart } from "./charts.js";
 import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
-import { emptyState, errorLine, formatNumber, formatPct, formatWhen, h, replaceContent } from "./dom.js";
+import { emptyState, errorLine, formatAgo, formatNumber, formatPct, formatWhen, h, replaceContent } from "./dom.js";
 import { onLive } from "./live.js";
 import { rangeLabel, rangeQuery } from "./range.js";
 import { evidenceLabel, recommendationTitle } from "./recommendations.js";
@@ -60,7 +60,7 @@ function kpiCards(kpis) {
     kpi("Transactions per second", kpis.tps === null ? "–" : formatNumber(kpis.tps, 1), missing("tps")),
     kpi("Active / max connections", connections, missing("active_connections")),
     kpi("Cache hit ratio", kpis.cache_hit_ratio === null ? "–" : formatPct(kpis.cache_hit_ratio * 100), missing("cache_hit_ratio")),
-    kpi("Measured", kpis.measured_at ? formatWhen(kpis.measured_at) : "no snapshot yet"),
+    kpi("Latest snapshot", kpis.measured_at ? formatAgo(kpis.measured_at) : "none yet", kpis.measured_at ? new Date(kpis.measured_at).toLocaleString() : null),
   );
 }
 

@@ -74,6 +74,10 @@ def test_covering_index_applied_supersedes_the_narrow_one(
     assert "public.order_items (product_id, quantity, order_id)" in detail  # which index, by name
     assert dashboard.recommendation(narrow["id"])["status"] == "superseded"
     assert valid_index(order_items_shop, NARROW_KEYS) == []  # nothing was queued for it
+    # Its card's timeline: proposed, then superseded, pointing at the index that was applied.
+    timeline = dashboard.get(f"/recommendations/{narrow['id']}")["timeline"]
+    assert [entry["action"] for entry in timeline] == ["proposed", "superseded"], timeline
+    assert timeline[-1]["detail"]["related_recommendation_id"] == covering["id"]
     with dashboard.viewer_api() as viewer:
         seen = viewer.get(f"/databases/{dashboard.database_id}/recommendations?status=superseded")
     assert [(r["id"], r["allowed_actions"]) for r in seen.json()] == [(narrow["id"], [])]

@@ -98,9 +98,10 @@ class QueryRepository:
             *(getattr(StatementStat, name) for name in SUMMED),
         ).where(*self._in_range(since, until), *where)
 
-    def counters_in_range(
-        self, since: datetime, until: datetime, without_first_snapshots: bool = False
-    ) -> Any:
+    def counters_in_range(self, since: datetime, until: datetime) -> Any:
+        return self.counters_select(since, until).subquery("counters")
+
+    def counters_select(self, since: datetime, until: datetime, without_first_snapshots: bool = False) -> Any:
         """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
 
         `at` is a rollup's hour start or a raw row's `collected_at`: grouping by any grid of whole
@@ -146,11 +147,23 @@ class QueryRepository:
                 ).where(
                     *self._in_range(since, until),
                     StatementStat.interval_seconds.is_(None),
-                    StatementStat.collected_at >= rolled_from,
-                    StatementStat.collected_at < rolled_to + ROLLUP_BUCKET,
+                    # Found through `snapshots` (one row per snapshot), not by reading every raw
+                    # row of the range for the few without an interval: 2.3 s for a week of 2,000
+                    # statements that way.
+                    StatementStat.collected_at.in_(
+                        select(Snapshot.collected_at).where(
+                            Snapshot.tenant_id == self._tenant_id,
+                            Snapshot.database_id == self._database_id,
+                            Snapshot.collected_at >= since,
+                            Snapshot.collected_at <= until,
+                            Snapshot.collected_at >= rolled_from,
+                            Snapshot.collected_at < rolled_to + ROLLUP_BUCKET,
+                            Snapshot.interval_seconds.is_(None),
+                        )
+                    ),
                 )
             )
-        return union_all(rollups, *raw).subquery("counters")
+        return union_all(rollups, *raw)
 
     async def top(
         self,

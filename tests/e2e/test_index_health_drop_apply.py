@@ -15,14 +15,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.e2e.dashboard_flows import (
-    DUPLICATE_INDEX,
-    DUPLICATED_INDEX,
-    NO_MIN_STATS_AGE,
-    UNUSED_INDEX,
-    IndexHealthFindings,
-    health_row,
-)
+from tests.e2e.dashboard_flows import IndexHealthFindings, health_row
+from tests.e2e.order_items import DUPLICATE_INDEX, DUPLICATED_INDEX, NO_MIN_STATS_AGE, UNUSED_INDEX
 
 pytest_plugins = ("tests.e2e.dashboard_flows",)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.e2e.dashboard_flows import COVERING_KEYS, NARROW_KEYS, OverlappingIndexes
+from tests.e2e.dashboard_flows import OverlappingIndexes
+from tests.e2e.order_items import COVERING_KEYS, NARROW_KEYS
 
 pytest_plugins = ("tests.e2e.dashboard_flows",)
 

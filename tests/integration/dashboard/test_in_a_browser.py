@@ -67,13 +67,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server_url(metadata_url: str) -> Iterator[str]:
+def server_url(api_settings: Settings) -> Iterator[str]:
     """The app served by uvicorn in a thread: a browser needs a real socket."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings_for(metadata_url)), host="127.0.0.1", port=port, log_level="warning"
-        )
+        uvicorn.Config(create_app(api_settings), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -119,8 +117,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def api_settings(metadata_url: str) -> Settings:
-    """Measured proof on test-sized windows: 5 minutes before and after, 5 calls at least."""
-    return settings_for(metadata_url, measure_window_s=300, measure_min_calls=5)
+    """Measured proof on test-sized windows: 5 minutes before and after, 5 calls at least; live
+    streams that poll every 0.2 s, so open pages follow changes within a second."""
+    return settings_for(metadata_url, measure_window_s=300, measure_min_calls=5, live_poll_s=0.2)
 
 
 @pytest.fixture

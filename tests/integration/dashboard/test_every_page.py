@@ -86,7 +86,7 @@ def background_luminance(driver: Any) -> float:
         "return c.slice(0, 3);"
     )
     red, green, blue = (channel / 255 for channel in rgb)
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return float(0.2126 * red + 0.7152 * green + 0.0722 * blue)
 
 
 def prefer_dark(driver: Any, dark: bool) -> None:

@@ -139,7 +139,7 @@ def test_scripts_never_parse_data_as_html_nor_keep_tokens_where_they_leak(script
 
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in text, sink
-    if script.name == "theme.js":  # the colour theme, the one thing kept beyond the tab
+    if script.name == "theme.js":  # type: ignore[attr-defined]  # the theme: kept beyond the tab
         assert set(re.findall(r'KEY = "([^"]+)"', text)) == {"optischema.theme"}
     else:
         assert "localStorage" not in text  # sessionStorage only: gone with the tab

@@ -125,7 +125,7 @@ def _snapshot(at: datetime, step: int, findings: AdviceReport | None) -> dict[st
             StatementStats(
                 fingerprint=fingerprint(n),
                 query=text,
-                statement_type=text.split()[0].lower(),  # type: ignore[arg-type]
+                statement_type=text.split()[0].lower(),
                 relations=[table],
                 calls=int((400 // (n + 1)) * wave),
                 rows=int((1200 // (n + 1)) * wave),

@@ -8,6 +8,10 @@ in production, 0 here instead of a wait) and the duplicate (found from the schem
 size, scans, reason and the drop_index recommendation. Both are approved; the agent runs each
 `DROP INDEX CONCURRENTLY` (its allow-list admits it); the indexes are gone, the recommendations
 `applied`, and on the next snapshot neither is listed any more, while the index that was kept is.
+A dropped index's rollback rebuilds it, and it is listed again.
+
+This test found that the daemon (`run`) ignored OPTISCHEMA_MIN_STATS_AGE_H (only `advise` read it):
+no unused index was ever listed where statistics were younger than 7 days, as in the demo.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@
 //          #/databases/<id>/recommendations     recommendations, grouped with their alternatives
 //          #/databases/<id>/recommendations/<r> one recommendation: squawk's findings, timeline
 //          #/databases/<id>/index-health        unused, duplicate, redundant and invalid indexes
-//          #/databases/<id>/maintenance         the maintenance window (admins)
 //          #/audit                              the audit log (admins)
 //          #/settings                           users, tokens, LLM, webhooks, windows, analyses
 
@@ -20,7 +19,6 @@ import { errorLine, h, replaceContent } from "./dom.js";
 import { heatmapView } from "./heatmap.js";
 import { indexHealthView } from "./index_health.js";
 import { clearLiveHandlers, watchDatabase } from "./live.js";
-import { maintenanceView } from "./maintenance.js";
 import { overviewView } from "./overview.js";
 import { queryDetailView } from "./query_detail.js";
 import { queriesView } from "./queries.js";
@@ -38,7 +36,6 @@ const ROUTES = [
   [/^#\/databases\/([^/]+)\/recommendations$/, recommendationsView],
   [/^#\/databases\/([^/]+)\/recommendations\/([^/]+)$/, recommendationDetailView],
   [/^#\/databases\/([^/]+)\/index-health$/, indexHealthView],
-  [/^#\/databases\/([^/]+)\/maintenance$/, maintenanceView],
   [/^#\/audit$/, auditView],
   [/^#\/settings$/, settingsView],
   [/^#\/databases$/, databasesView],

@@ -364,9 +364,7 @@ def test_an_admin_sets_and_clears_the_maintenance_window(
     shop = shop_with_finding(api, acme)
     window_at = f"/api/v1/databases/{shop.database_id}/maintenance-window"
     wait = sign_in(browser, server_url, acme.emails["admin"])
-    open_page(browser, wait, server_url, f"/databases/{shop.database_id}/queries", "#queries")
-    browser.find_element(By.LINK_TEXT, "Maintenance window").click()
-    form = wait.until(expected_conditions.presence_of_element_located((By.ID, "maintenance-window")))
+    form = open_page(browser, wait, server_url, "/settings", "#maintenance-window-form")
     assert "No window" in browser.find_element(By.ID, "maintenance-state").text
 
     for day in ("mon", "tue"):
@@ -386,8 +384,9 @@ def test_an_admin_sets_and_clears_the_maintenance_window(
         "days": ["mon", "tue"], "start": "22:00", "end": "04:00", "time_zone": "Europe/Berlin"
     }  # fmt: skip
 
-    form.find_element(By.XPATH, ".//button[text()='Clear window']").click()
-    wait.until(expected_conditions.alert_is_present()).accept()
+    editor = browser.find_element(By.ID, "maintenance-editor")
+    editor.find_element(By.XPATH, ".//button[text()='Clear window']").click()
+    editor.find_element(By.XPATH, ".//button[text()='Confirm clear window']").click()
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "maintenance-state"), "No window"))
     assert api.get(window_at, headers=admin).json() is None
     assert_no_console_errors(browser)

@@ -18,3 +18,8 @@ class IndexHealthRow(BaseModel):
     reason: str
     recommendation_id: uuid.UUID | None = Field(description="The drop_index recommendation to approve")
     recommendation_status: str | None = None
+    table_writes_per_second: float | None = Field(
+        default=None,
+        description="Rows the table's writes changed per second over the last hour of snapshots: the"
+        " writes every index on it slows; null when no snapshot covers a known interval",
+    )

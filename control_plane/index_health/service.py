@@ -19,6 +19,8 @@ from control_plane.index_health.repository import IndexHealthRepository
 from control_plane.index_health.schemas import IndexHealthRow
 from control_plane.models import Recommendation
 from control_plane.recommendations.repository import RecommendationRepository
+from control_plane.recommendations.risk import WRITES_WINDOW, relation_names
+from control_plane.recommendations.risk_repository import RiskReadings
 from control_plane.recommendations.service import finding_row
 from control_plane.tenancy.context import TenantContext
 from shared.index_findings import IndexKind, classified_index_findings, finding_id, finding_kind
@@ -59,7 +61,32 @@ class IndexHealthService:
             else:
                 continue
             rows.append(_row(index, kind, reason, drop))
+        rows = await self._with_write_rates(database_id, rows)
         return sorted(rows, key=lambda row: (-row.size_bytes, row.index))
+
+    async def _with_write_rates(
+        self, database_id: uuid.UUID, rows: list[IndexHealthRow]
+    ) -> list[IndexHealthRow]:
+        """Each row's table writes per second, measured as a drop recommendation's risk is (one
+        read for all tables): what keeping the index costs on every insert, update and delete."""
+        relations = {name for row in rows for name in relation_names(row.table)}
+        writes = await RiskReadings(self._session, self._context, database_id).writes(
+            relations, WRITES_WINDOW
+        )
+        if writes is None:
+            return rows
+        return [
+            row.model_copy(
+                update={
+                    "table_writes_per_second": round(
+                        sum(writes.rows_by_relation.get(name, 0) for name in relation_names(row.table))
+                        / writes.seconds,
+                        3,
+                    )
+                }
+            )
+            for row in rows
+        ]
 
 
 def _agents_kind(index: IndexStats, drop: Recommendation) -> IndexKind | None:

@@ -8,7 +8,13 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.models import AgentToken, MonitoredDatabase, StatementRollup, StatementStat
+from control_plane.models import (
+    AgentToken,
+    MonitoredDatabase,
+    StatementDailyRollup,
+    StatementRollup,
+    StatementStat,
+)
 from control_plane.tenancy.context import TenantContext
 
 
@@ -41,7 +47,7 @@ class DatabaseRepository:
     async def delete(self, database_id: uuid.UUID) -> None:
         # The time series and its rollups have no foreign key (partitions are dropped whole), so
         # they go explicitly; everything else follows the cascade.
-        for series in (StatementStat, StatementRollup):
+        for series in (StatementStat, StatementRollup, StatementDailyRollup):
             await self._session.execute(
                 delete(series).where(series.tenant_id == self._tenant_id, series.database_id == database_id)
             )

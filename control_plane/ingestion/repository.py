@@ -39,6 +39,11 @@ def rollup_bucket(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def daily_bucket(at: datetime) -> datetime:
+    """The UTC midnight that starts the day `at` falls in: the `statement_daily_rollups.bucket`."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _array_literals(statements: list[StatementStats]) -> dict[str, str]:
     """`fingerprints` and each counter, as PostgreSQL array literals in the statements' order.
 
@@ -94,7 +99,7 @@ _INSERT_STATEMENTS = text("""
            AS s(fingerprint, query, statement_type, relations)
     ON CONFLICT DO NOTHING
 """)
-# One statement for the raw interval rows and their hour's rollups, so the arrays travel once.
+# One statement for the raw interval rows and their hour's and day's rollups, so the arrays travel once.
 _INSERT_STATS_AND_ROLLUPS = text(f"""
     WITH s AS (
         SELECT * FROM unnest(CAST(CAST(:fingerprints AS text) AS text[]), {_UNNEST_COUNTERS})
@@ -104,9 +109,14 @@ _INSERT_STATS_AND_ROLLUPS = text(f"""
                (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {_COUNTERS})
         SELECT :tenant_id, :database_id, s.fingerprint, :collected_at, :snapshot_id, :interval_seconds, {_COUNTERS}
           FROM s
+    ), hourly AS (
+        INSERT INTO statement_rollups AS r (tenant_id, database_id, bucket, fingerprint, samples, {_COUNTERS})
+        SELECT :tenant_id, :database_id, :bucket, s.fingerprint, 1, {_COUNTERS} FROM s
+        ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
+        DO UPDATE SET samples = r.samples + 1, {_ADD_COUNTERS}
     )
-    INSERT INTO statement_rollups AS r (tenant_id, database_id, bucket, fingerprint, samples, {_COUNTERS})
-    SELECT :tenant_id, :database_id, :bucket, s.fingerprint, 1, {_COUNTERS} FROM s
+    INSERT INTO statement_daily_rollups AS r (tenant_id, database_id, bucket, fingerprint, samples, {_COUNTERS})
+    SELECT :tenant_id, :database_id, :day, s.fingerprint, 1, {_COUNTERS} FROM s
     ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
     DO UPDATE SET samples = r.samples + 1, {_ADD_COUNTERS}
 """)
@@ -145,7 +155,7 @@ class IngestionRepository:
         return stored is not None
 
     async def ensure_partition(self, at: datetime) -> None:
-        """The day's partitions of `statement_stats` and `statement_rollups` (UTC days, as the
+        """The day's partitions of `statement_stats` and both rollups (UTC days, as the
         partition bounds are)."""
         await self._session.execute(
             text("SELECT optischema_ensure_statement_stats_partitions(:day, 1)"),
@@ -153,7 +163,7 @@ class IngestionRepository:
         )
 
     async def store_statements(self, snapshot: Snapshot) -> None:
-        """The statement catalog, the raw interval rows and the hourly rollups: three statements,
+        """The statement catalog, the raw interval rows and the hourly and daily rollups: three statements,
         whatever the number of statements, each passing its columns as arrays to `unnest`.
         """
         if not snapshot.statements:
@@ -181,6 +191,7 @@ class IngestionRepository:
                 **self._keys,
                 "collected_at": snapshot.collected_at,
                 "bucket": rollup_bucket(snapshot.collected_at),
+                "day": daily_bucket(snapshot.collected_at),
                 "snapshot_id": snapshot.snapshot_id,
                 "interval_seconds": snapshot.interval.seconds,
                 **columns,

@@ -21,7 +21,7 @@ from control_plane.models.refresh_token import RefreshToken
 from control_plane.models.signing_key import SigningKey
 from control_plane.models.snapshot import Snapshot
 from control_plane.models.statement import Statement, StatementStat
-from control_plane.models.statement_rollup import StatementRollup
+from control_plane.models.statement_rollup import StatementDailyRollup, StatementRollup
 from control_plane.models.tenant import Tenant
 from control_plane.models.user import User
 from control_plane.models.webhook import Webhook, WebhookDelivery
@@ -47,6 +47,7 @@ __all__ = [
     "SigningKey",
     "Snapshot",
     "Statement",
+    "StatementDailyRollup",
     "StatementRollup",
     "StatementStat",
     "Tenant",

@@ -30,3 +30,21 @@ class StatementRollup(StatementCounterColumns, Base):
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
     samples: Mapped[int] = mapped_column(Integer, nullable=False)  # how many raw rows were added up
+
+
+class StatementDailyRollup(StatementCounterColumns, Base):
+    """The sum of one statement's `statement_stats` rows over one UTC day (`bucket` is its midnight).
+
+    What `StatementRollup` is per hour, for ranges of days: 30 days of one statement are 30 rows.
+    Written by the same statement that writes the raw and hourly rows, partitioned and retained with
+    them by the same definer functions; deleted explicitly with its monitored database.
+    """
+
+    __tablename__ = "statement_daily_rollups"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (bucket)"},)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False)  # how many raw rows were added up

@@ -38,6 +38,7 @@ TENANT_TABLES = {
     "statements",
     "statement_stats",
     "statement_rollups",
+    "statement_daily_rollups",
     "plans",
     "database_schemas",
     "audit_events",
@@ -81,7 +82,9 @@ def test_every_tenant_table_forces_row_level_security(metadata_url: str) -> None
     )
     names = {row[0] for row in rows}
     partitions = {
-        f"{series}_p2020010{day}" for series in ("statement_stats", "statement_rollups") for day in (1, 2)
+        f"{series}_p2020010{day}"
+        for series in ("statement_stats", "statement_rollups", "statement_daily_rollups")
+        for day in (1, 2)
     }
     assert names == {*TENANT_TABLES, "tenants", *partitions}
     assert [row for row in rows if row[1:] != (True, True, True)] == []

@@ -2,26 +2,11 @@
 // A database's name opens its overview.
 
 import { api } from "./api.js";
-import { actionButton, copyButton, emptyState, errorLine, formatWhen, h, replaceContent, scrollBox, sqlBlock } from "./dom.js";
+import { actionButton, emptyState, errorLine, formatWhen, h, replaceContent, scrollBox } from "./dom.js";
+import { tokenPanel } from "./settings_databases.js";
 import { can } from "./session.js";
 
 const path = (id) => `/databases/${encodeURIComponent(id)}`;
-
-// The agent token, shown this once: the API never returns it again. `issued` is the API's answer
-// to creating a database or rotating its token: the token and the server's own `agent_command`
-// (the docker run line with the control plane's public URL, OPTISCHEMA_PUBLIC_URL).
-export function tokenPanel(name, issued) {
-  return h(
-    "section",
-    { class: "secret", role: "status" },
-    h("h3", {}, `Agent token for ${name}`),
-    h("p", {}, "Shown only now: store it in the agent's configuration. Rotating it makes a new one."),
-    h("div", { class: "sql-block" }, h("pre", { class: "token" }, issued.agent_token), copyButton(issued.agent_token, "Copy token")),
-    issued.agent_command
-      ? [h("h3", {}, "Run the agent next to the database"), h("p", { class: "muted small" }, "Replace the database URL with the agent's read-only role (docs/agent-setup.md)."), sqlBlock(issued.agent_command, "agent-command")]
-      : null,
-  );
-}
 
 function addDatabaseForm(secretArea, refreshList) {
   const name = h("input", { name: "name", "aria-label": "database name", placeholder: "database name, e.g. shop", required: true, maxlength: 200 });

@@ -9,7 +9,7 @@ import { confirmStep, copyable, field, scrollingTable } from "./settings_parts.j
 // The token, this once (the API never returns it again), and the server's `agent_command`: a full
 // `docker run` line pointed at the control plane's public URL. The page builds no command itself,
 // since only the server knows the address an agent outside this browser's network can reach.
-function tokenPanel(databaseName, answer) {
+export function tokenPanel(databaseName, answer) {
   return h(
     "div",
     { class: "secret", id: "agent-token-panel", role: "status" },

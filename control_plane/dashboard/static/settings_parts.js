@@ -1,7 +1,7 @@
 // Pieces every Settings section uses: a card with its heading, a table that scrolls inside its box,
 // labelled fields, a two-step confirmation, and a secret shown once with a copy button.
 
-import { errorLine, h, replaceContent } from "./dom.js";
+import { copyButton, errorLine, h, replaceContent, scrollBox } from "./dom.js";
 
 // One section of the page: <section id=settings-<key>> with an <h2> that names it for screen readers.
 export function card(key, title, ...children) {
@@ -25,9 +25,7 @@ export async function loadedCard(key, title, build) {
 
 // Wide tables scroll sideways inside this box, never the page (390 px phones).
 export function scrollingTable(attributes, headings, rows) {
-  return h(
-    "div",
-    { class: "table-scroll" },
+  return scrollBox(
     h(
       "table",
       attributes,
@@ -37,7 +35,6 @@ export function scrollingTable(attributes, headings, rows) {
   );
 }
 
-// <label>text <input></label>: every field has its label, and the pair stacks on narrow screens.
 export function field(text, control, hint = null) {
   return h("label", { class: "settings-field" }, h("span", { class: "field-label" }, text), control, hint ? h("small", { class: "muted" }, hint) : null);
 }
@@ -104,18 +101,9 @@ export function confirmStep(label, question, action, { requiredText = null, conf
 }
 
 // A value shown once (a token, a signing secret, a command) with a button that copies it.
+// A value to read and copy once (a token, the agent's command): the dashboard's one copy button.
 export function copyable(label, value, { id = null } = {}) {
-  const said = h("span", { class: "muted", role: "status" });
-  const button = h("button", { type: "button", class: "copy" }, `Copy ${label}`);
-  button.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-      said.textContent = "copied";
-    } catch {
-      said.textContent = "select it and copy it by hand";
-    }
-  });
-  return h("div", { class: "copyable" }, h("pre", { id, tabindex: "0" }, value), h("div", { class: "toolbar" }, button, said));
+  return h("div", { class: "sql-block copyable" }, h("pre", { id, tabindex: "0" }, value), copyButton(value, `Copy ${label}`));
 }
 
 export function formatDate(iso) {

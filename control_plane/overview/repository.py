@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
-from control_plane.models import Recommendation, Snapshot, StatementRollup, StatementStat
+from control_plane.ingestion.repository import ROLLUP_BUCKET, daily_bucket, rollup_bucket
+from control_plane.models import (
+    Recommendation,
+    Snapshot,
+    StatementDailyRollup,
+    StatementRollup,
+    StatementStat,
+)
 from control_plane.tenancy.context import TenantContext
 
+DAY = timedelta(days=1)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 # (at, total_exec_time_ms, calls)
 LoadRow = tuple[datetime, float, int]
 
@@ -84,20 +92,30 @@ class OverviewRepository:
     async def time_per_statement(
         self, fingerprints: Sequence[str], since: datetime, until: datetime
     ) -> dict[str, float]:
-        """Execution time per statement over the hours of the range, first snapshots taken out."""
+        """Execution time per statement over the hours of the range, first snapshots taken out.
+
+        The whole UTC days among those hours are read from the daily rollups, the hours before
+        and after them from the hourly ones: 30 days of 300 statements are ~9,000 rows, not the
+        ~200,000 hourly rows scattered over 1.5 GB of partitions they would be.
+        """
         if not fingerprints:
             return {}
         wanted = tuple(fingerprints)
+        first_hour, last_hour = rollup_bucket(since), rollup_bucket(until)
+        first_day = daily_bucket(first_hour + DAY - ROLLUP_BUCKET)  # the first midnight from first_hour on
+        days_end = daily_bucket(last_hour + ROLLUP_BUCKET)  # the last midnight up to the end of last_hour
+        hourly = [(first_hour, last_hour)]
+        parts = []
+        if first_day < days_end:
+            hourly = [(first_hour, first_day - ROLLUP_BUCKET), (days_end, last_hour)]
+            parts.append(self._sums(StatementDailyRollup, wanted, first_day, days_end - DAY))
+        parts += [self._sums(StatementRollup, wanted, start, end) for start, end in hourly if start <= end]
+        both = union_all(*parts).subquery("both")
+        # Otherwise, from its sixth run a prepared statement may get a generic plan made without the
+        # 300 fingerprints' values or the bounds: 11 s where the custom plan took 0.5 s (30 days, hourly).
+        await self._session.execute(_CUSTOM_PLANS)
         rows = await self._session.execute(
-            select(StatementRollup.fingerprint, func.sum(StatementRollup.total_exec_time_ms))
-            .where(
-                StatementRollup.tenant_id == self._tenant_id,
-                StatementRollup.database_id == self._database_id,
-                StatementRollup.bucket >= rollup_bucket(since),
-                StatementRollup.bucket <= until,
-                StatementRollup.fingerprint.in_(wanted),
-            )
-            .group_by(StatementRollup.fingerprint)
+            select(both.c.fingerprint, func.sum(both.c.total)).group_by(both.c.fingerprint)
         )
         spent = {row[0]: float(row[1] or 0.0) for row in rows}
         # Found among the range's few snapshots, not by a filter on its millions of raw rows.
@@ -121,6 +139,26 @@ class OverviewRepository:
         for found, total in first_snapshots:
             spent[found] = max(0.0, spent.get(found, 0.0) - float(total or 0.0))
         return spent
+
+    def _sums(
+        self,
+        rollup: type[StatementRollup] | type[StatementDailyRollup],
+        wanted: tuple[str, ...],
+        first: datetime,
+        last: datetime,
+    ) -> Select[str, float]:
+        """(fingerprint, total execution time) of the `wanted` statements in buckets [first, last]."""
+        return (
+            select(rollup.fingerprint, func.sum(rollup.total_exec_time_ms).label("total"))
+            .where(
+                rollup.tenant_id == self._tenant_id,
+                rollup.database_id == self._database_id,
+                rollup.bucket >= first,
+                rollup.bucket <= last,
+                rollup.fingerprint.in_(wanted),
+            )
+            .group_by(rollup.fingerprint)
+        )
 
     async def open_recommendations(self) -> list[Recommendation]:
         rows = await self._session.scalars(

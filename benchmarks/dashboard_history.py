@@ -13,8 +13,9 @@ same invariants ingestion keeps (control_plane/ingestion/repository.py):
   that ~700 run per interval (the 70-odd busiest always, the rarest ~60 times a month): ~6 million
   raw rows. Calls follow popularity (1 + 20,000 / r per interval, times a daily swing of +-60 %),
   mean times are log-normal, so the busiest by time is not the most frequent;
-- `statement_rollups`: the hourly sums of those raw rows and their count, computed from them the
-  way migration 0004 does, so a rollup is exactly the sum of its hour's raw rows;
+- `statement_rollups` and `statement_daily_rollups`: the hourly sums of those raw rows and their
+  count, computed from them the way migration 0004 does, and the daily sums of the hourly ones (as
+  0011 does), so a rollup is exactly the sum of its hour's or day's raw rows;
 - `plans` for the 200 busiest, `database_schemas` (150 tables, 600 indexes, some unused or
   duplicated: the index-health findings), ~200 recommendations in every status, 10,000 audit events,
   600 agent jobs and 120 analysis runs spread over the 30 days.
@@ -165,6 +166,15 @@ _ROLLUPS = f"""
        AND collected_at >= %(day)s AND collected_at < %(day)s + interval '1 day'
      GROUP BY tenant_id, database_id, {_HOUR}, fingerprint
 """
+_DAY = "date_trunc('day', bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+_DAILY_ROLLUPS = f"""
+    INSERT INTO statement_daily_rollups (tenant_id, database_id, bucket, fingerprint, samples, {", ".join(COUNTERS)})
+    SELECT tenant_id, database_id, {_DAY}, fingerprint, sum(samples), {", ".join(f"sum({c})" for c in COUNTERS)}
+      FROM statement_rollups
+     WHERE tenant_id = %(tenant_id)s AND database_id = %(database_id)s
+       AND bucket >= %(day)s AND bucket < %(day)s + interval '1 day'
+     GROUP BY tenant_id, database_id, {_DAY}, fingerprint
+"""
 _SNAPSHOTS = """
     INSERT INTO snapshots (tenant_id, database_id, snapshot_id, schema_version, agent_version, collected_at,
                            received_at, interval_kind, interval_seconds, reset_detected, statement_count,
@@ -253,6 +263,7 @@ def write_series(conn: psycopg.Connection, keys: dict[str, object], history: His
     for day in days:
         raw += conn.execute(_RAW_ROWS, {**keys, "day": day, "seed": history.seed}).rowcount
         conn.execute(_ROLLUPS, {**keys, "day": day})
+        conn.execute(_DAILY_ROLLUPS, {**keys, "day": day})
         conn.commit()
     conn.execute(
         _SNAPSHOTS,

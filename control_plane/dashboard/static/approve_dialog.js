@@ -1,5 +1,6 @@
-// The approval question, asked with what will run: the SQL, the evidence behind it, and an optional
-// earliest time (the agent also waits for the database's maintenance window).
+// The approval question, asked with what will run: the SQL, the evidence behind it (the estimate and,
+// once timed on the sandbox, the real figures beside it), and an optional earliest time (the agent
+// also waits for the database's maintenance window).
 
 import { errorLine, h, replaceContent, sqlBlock } from "./dom.js";
 
@@ -13,7 +14,7 @@ export function approveDialog(recommendation, evidence, confirm) {
     "form",
     { method: "dialog" },
     h("h2", {}, "Approve this change?"),
-    h("p", {}, evidence),
+    h("div", { class: "approve-evidence" }, evidence),
     h("p", { class: "muted small" }, "The agent runs this SQL on its next poll when it runs with apply enabled, inside the maintenance window, and measures the result."),
     sqlBlock(recommendation.sql),
     h("label", { class: "field", for: "approve-not-before" }, "Not before (optional, your local time)", notBefore),

@@ -12,6 +12,17 @@ export const TABS = [
   ["index-health", "Index health", "/index-health"],
 ];
 
+// A database whose agent runs in privacy mode sends keyed pseudonyms instead of schema, table,
+// column and index names; the key stays with the agent, so the dashboard shows pseudonyms only.
+export function privacyBadge(database) {
+  if (!database.privacy_mode || database.privacy_mode === "off") return null;
+  return h(
+    "span",
+    { class: "badge privacy", title: "The agent sends keyed pseudonyms instead of names; the key never leaves it, so real names are not shown here." },
+    "names pseudonymized",
+  );
+}
+
 export function databaseHref(databaseId, suffix = "") {
   return `#/databases/${encodeURIComponent(databaseId)}${suffix}`;
 }
@@ -32,7 +43,7 @@ export function databaseHeading(database, current, { refresh = null, withRange =
   return h(
     "div",
     { class: "db-nav" },
-    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: "#/databases" }, "Databases"), " / ", h("strong", {}, database.name)),
+    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: "#/databases" }, "Databases"), " / ", h("strong", {}, database.name), " ", privacyBadge(database)),
     h("nav", { class: "tabs", "aria-label": `${database.name} pages` }, tabs),
     withRange && refresh ? rangePicker(refresh) : null,
   );

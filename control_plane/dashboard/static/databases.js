@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { actionButton, emptyState, errorLine, formatWhen, h, replaceContent, scrollBox } from "./dom.js";
+import { privacyBadge } from "./database_nav.js";
 import { tokenPanel } from "./settings_databases.js";
 import { can } from "./session.js";
 
@@ -59,7 +60,7 @@ function databaseRow(database, secretArea, refreshList) {
   return h(
     "tr",
     { "data-database-id": database.id },
-    h("td", {}, h("a", { href: `#/databases/${encodeURIComponent(database.id)}` }, database.name)),
+    h("td", {}, h("a", { href: `#/databases/${encodeURIComponent(database.id)}` }, database.name), " ", privacyBadge(database)),
     h("td", {}, formatWhen(database.agent_last_seen_at)),
     h("td", {}, database.agent_version || "–"),
     h("td", {}, database.server_version || "–"),

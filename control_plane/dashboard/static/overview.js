@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { timeChart } from "./charts.js";
 import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
-import { emptyState, errorLine, formatAgo, formatNumber, formatPct, formatWhen, h, replaceContent } from "./dom.js";
+import { emptyState, errorLine, formatAgo, formatNumber, formatPct, formatWhen, h, replaceContent, sqlBlock } from "./dom.js";
 import { onLive } from "./live.js";
 import { rangeLabel, rangeQuery } from "./range.js";
 import { evidenceLabel, recommendationTitle } from "./recommendations.js";
@@ -38,12 +38,14 @@ function agentState(agent) {
   );
 }
 
-function noAgentYet(databaseId) {
+// No agent yet: the server's own command (its public URL; `<token>` is the one made when the
+// database was added, or a new one from Settings → Databases).
+function noAgentYet(database) {
   return emptyState(
     "Start the agent next to this database to see its load.",
-    h("p", {}, "An admin makes the agent's token (and the exact docker run line) under ", h("a", { href: "#/settings" }, "Settings → Databases"), "; then on a host that reaches the database:"),
-    h("pre", {}, "optischema-agent check   # what it can read, and what is missing\noptischema-agent run     # report every interval"),
-    h("p", { class: "muted small" }, `Database id ${databaseId}`),
+    h("p", {}, "On a host that reaches the database, with the agent token made when it was added (or rotate it under ", h("a", { href: "#/settings" }, "Settings → Databases"), "):"),
+    database.agent_command_template ? sqlBlock(database.agent_command_template, "agent-command") : null,
+    h("p", { class: "muted small" }, "`optischema-agent check` first says what the agent can read and what is missing."),
   );
 }
 
@@ -96,10 +98,11 @@ function openRecommendations(databaseId, recommendations) {
   );
 }
 
-function overviewBody(databaseId, overview) {
+function overviewBody(database, overview) {
+  const databaseId = database.id;
   return [
     agentState(overview.agent),
-    overview.agent.status === "never" ? noAgentYet(databaseId) : null,
+    overview.agent.status === "never" ? noAgentYet(database) : null,
     kpiCards(overview.kpis),
     h("h2", {}, `Load, ${rangeLabel()}`),
     loadCharts(overview),
@@ -112,11 +115,11 @@ export async function overviewView(databaseId, { refresh }) {
   const database = await findDatabase(databaseId);
   const path = () => `/databases/${encodeURIComponent(databaseId)}/overview?${rangeQuery()}`;
   const body = h("div", { id: "overview" });
-  replaceContent(body, overviewBody(databaseId, await api("GET", path())));
+  replaceContent(body, overviewBody(database, await api("GET", path())));
   onLive(async () => {
     try {
       const fresh = await api("GET", path());
-      if (body.isConnected) replaceContent(body, overviewBody(databaseId, fresh));
+      if (body.isConnected) replaceContent(body, overviewBody(database, fresh));
     } catch (error) {
       if (body.isConnected) replaceContent(body, errorLine(error));
     }

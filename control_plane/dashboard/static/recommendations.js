@@ -8,7 +8,7 @@
 import { analyzeButton } from "./analysis_run.js";
 import { api, download } from "./api.js";
 import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
-import { actionButton, emptyState, errorLine, formatBytes, formatDuration, formatNumber, formatPct, formatWhen, h, replaceContent, scrollBox, sqlBlock } from "./dom.js";
+import { actionButton, emptyState, errorLine, formatBytes, formatDuration, formatMs, formatNumber, formatPct, formatWhen, h, replaceContent, scrollBox, sqlBlock } from "./dom.js";
 import { onLive } from "./live.js";
 import { approveDialog } from "./approve_dialog.js";
 import { allows } from "./session.js";
@@ -89,6 +89,46 @@ function riskLine(risk) {
   );
 }
 
+// The real timings on the sandbox copy (tier benchmarked, or a demoted one): beside the estimate.
+export function benchmarkSection(benchmark) {
+  if (!benchmark) return null;
+  const statements = benchmark.statements || [];
+  return h(
+    "div",
+    { class: "benchmark" },
+    h("h3", {}, "Timed on the sandbox"),
+    h(
+      "p",
+      { class: "small" },
+      `Built in ${formatDuration(benchmark.build_seconds)}, ${formatBytes(benchmark.index_size_bytes)} on disk (real figures, not estimates).`,
+    ),
+    statements.length
+      ? scrollBox(
+          h(
+            "table",
+            { "aria-label": "timings before and after" },
+            h("thead", {}, h("tr", {}, ["Statement", "Median before", "Median after", "p95 before", "p95 after"].map((title, index) => h("th", { scope: "col", class: index ? "num" : null }, title)))),
+            h(
+              "tbody",
+              {},
+              statements.map((one) =>
+                h(
+                  "tr",
+                  {},
+                  h("td", {}, h("code", {}, one.query || one.fingerprint)),
+                  h("td", { class: "num" }, formatMs(one.median_ms_before)),
+                  h("td", { class: "num" }, formatMs(one.median_ms_after)),
+                  h("td", { class: "num" }, formatMs(one.p95_ms_before)),
+                  h("td", { class: "num" }, formatMs(one.p95_ms_after)),
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
 const LINT_UNAVAILABLE = "squawk-unavailable";
 
 // squawk's findings on the SQL (GET /recommendations/{id} only): they inform, never block.
@@ -154,7 +194,7 @@ function workflow(recommendation, problem, reload) {
     const label = recommendation.status === "failed" ? "Approve again" : "Approve";
     const open = h("button", { type: "button", class: "primary" }, label);
     open.addEventListener("click", () =>
-      approveDialog(recommendation, evidenceLabel(recommendation), async (notBefore) => {
+      approveDialog(recommendation, [evidenceLabel(recommendation), benchmarkSection(recommendation.benchmark)], async (notBefore) => {
         const queued = await api("POST", `${at}/approve`, notBefore ? { not_before: notBefore } : {});
         lastOutcome.set(recommendation.id, { text: `Apply job queued (${queued.job_id}).`, jobId: queued.job_id });
         await reload();
@@ -294,6 +334,7 @@ export function recommendationCard(recommendation, reload, { linkToDetail = true
     ),
     riskLine(recommendation.risk),
     h("p", {}, recommendation.rationale),
+    benchmarkSection(recommendation.benchmark),
     evidenceTable(recommendation.queries),
     h("h3", {}, "SQL"),
     sqlBlock(recommendation.sql),

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.integration.control_plane.api.conftest import SeededTenant
+from tests.integration.control_plane.api.conftest import SeededTenant, register_database
 from tests.integration.control_plane.api.snapshots import fingerprint
 from tests.integration.dashboard.test_in_a_browser import (
     WAIT_S,
@@ -167,3 +167,18 @@ def test_the_theme_toggle_overrides_the_system_and_is_remembered(
         lambda d: d.find_element(By.ID, "theme-toggle").text == "Theme: dark"
     )
     assert background_luminance(browser) < 0.2
+
+
+def test_a_database_with_no_agent_yet_says_how_to_start_one(
+    browser: Any, server_url: str, api: TestClient, acme: SeededTenant
+) -> None:
+    database = register_database(api, acme, name="warehouse")
+    sign_in(browser, server_url, acme.emails["viewer"])
+
+    open_route(browser, server_url, f"/databases/{database['id']}", "#agent-state")
+
+    assert browser.find_element(By.ID, "agent-state").get_attribute("data-status") == "never"
+    command = browser.find_element(By.CSS_SELECTOR, "#overview pre.agent-command").text
+    assert command.startswith("docker run") and "OPTISCHEMA_AGENT_TOKEN='<token>'" in command
+    assert database["agent_token"] not in browser.page_source  # shown once, at creation, never again
+    assert_no_console_errors(browser)

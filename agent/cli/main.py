@@ -19,6 +19,7 @@ from agent.benchmark.check import check_sandbox
 from agent.cli.options import (
     agent_options,
     benchmark_options,
+    benchmark_tuning_options,
     build_benchmark_settings,
     build_config,
     run_options,
@@ -179,12 +180,14 @@ def advise(
 @cli.command()
 @agent_options
 @run_options
+@benchmark_tuning_options
 def run(once: bool, **options: Any) -> None:
     """The daemon: collect, push, pull jobs and run them, every poll interval (--once: one cycle)."""
     config = build_config({**options, "once": once})
     stop = threading.Event()
     try:
-        with assembled_runner(config, stop) as runner, stop_on_signals(stop):
+        benchmark = build_benchmark_settings(options)
+        with assembled_runner(config, stop, benchmark) as runner, stop_on_signals(stop):
             last = run_cycles(runner, interval_s=config.poll_interval_s, stop=stop, once=once)
     except ConfigurationError as error:
         click.echo(f"optischema-agent run: {error}", err=True)

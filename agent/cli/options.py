@@ -235,6 +235,13 @@ def benchmark_options(function: F) -> F:
     return function
 
 
+def benchmark_tuning_options(function: F) -> F:
+    """The benchmark's knobs without `--benchmark`: `run` times candidates when a job asks."""
+    for option in reversed(_BENCHMARK_OPTIONS[1:]):
+        function = option(function)
+    return function
+
+
 def build_benchmark_settings(options: dict[str, Any]) -> BenchmarkSettings:
     return BenchmarkSettings(
         runs=options["benchmark_runs"],

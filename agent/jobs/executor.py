@@ -14,14 +14,17 @@ from pydantic import ValidationError
 from agent.anonymize.error_text import scrub_error
 from agent.apply.apply_job import ChangeApplier
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
+from agent.jobs.benchmark_index import NO_SANDBOX, BenchmarkUnavailable, IndexBenchmarker
 from agent.jobs.simulate import SimulationUnavailable, judge_rewrite_job, simulate_indexes
 from shared.wire.jobs import (
+    BenchmarkIndexPayload,
     ChangePayload,
     JobBody,
     JobResult,
     JudgeRewritePayload,
     SimulateIndexesPayload,
 )
+from shared.wire.snapshot import TableStats
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class WorkloadView:
     statement_texts: dict[str, str] = field(default_factory=dict)
     known_columns: dict[str, set[str]] = field(default_factory=dict)
     server_version_num: int | None = None
+    tables: list[TableStats] = field(default_factory=list)  # for a benchmark's parameter sampling
 
 
 class JobExecutor:
@@ -43,11 +47,13 @@ class JobExecutor:
         *,
         allow_apply: bool,
         applier: ChangeApplier | None = None,
+        benchmarker: IndexBenchmarker | None = None,
     ) -> None:
         self._database = database
         self._workload = workload
         self._allow_apply = allow_apply
         self._applier = applier
+        self._benchmarker = benchmarker
 
     def execute(self, job: JobBody) -> JobResult:
         try:
@@ -55,6 +61,8 @@ class JobExecutor:
                 return self._simulate(SimulateIndexesPayload.model_validate(job.payload))
             if job.kind == "judge_rewrite":
                 return self._judge(JudgeRewritePayload.model_validate(job.payload))
+            if job.kind == "benchmark_index":
+                return self._benchmark(BenchmarkIndexPayload.model_validate(job.payload))
             if job.kind not in ("apply", "rollback"):
                 return JobResult(
                     status="refused", error=f"{job.kind} jobs are not supported by this agent version"
@@ -74,7 +82,7 @@ class JobExecutor:
             return JobResult(
                 status="failed", error=f"the {job.kind} payload is malformed: {scrub_error(error)}"
             )
-        except (SimulationUnavailable, DatabaseUnavailable) as error:
+        except (SimulationUnavailable, BenchmarkUnavailable, DatabaseUnavailable) as error:
             return JobResult(status="failed", error=scrub_error(error))
         except Exception as error:
             log.exception("job %s (%s) failed", job.id, job.kind)
@@ -99,4 +107,11 @@ class JobExecutor:
         version = self._version()
         with self._database.session() as session:
             result = judge_rewrite_job(session, payload, self._workload.statement_texts, version)
+        return JobResult(status="succeeded", result=result.model_dump(mode="json"))
+
+    def _benchmark(self, payload: BenchmarkIndexPayload) -> JobResult:
+        if self._benchmarker is None or not self._benchmarker.available:
+            return JobResult(status="failed", error=NO_SANDBOX)
+        self._version()  # the statement texts and tables come from a collection
+        result = self._benchmarker.run(payload, self._workload.statement_texts, self._workload.tables)
         return JobResult(status="succeeded", result=result.model_dump(mode="json"))

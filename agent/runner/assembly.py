@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from agent.apply.apply_job import ChangeApplier
 from agent.apply.errors import ChangeFailed
+from agent.benchmark.settings import BenchmarkSettings
 from agent.config import AgentConfig, collector_state_path
 from agent.db.session import MonitoredDatabase
+from agent.jobs.benchmark_index import IndexBenchmarker
 from agent.jobs.executor import JobExecutor, WorkloadView
 from agent.jobs.trust import PinnedKeys, parse_public_key
 from agent.jobs.verification import JobVerifier, ReplayStore
@@ -71,7 +73,9 @@ def _retry_sleep(stop: threading.Event) -> Callable[[float], None]:
 
 
 @contextmanager
-def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[AgentRunner]:
+def assembled_runner(
+    config: AgentConfig, stop: threading.Event, benchmark: BenchmarkSettings | None = None
+) -> Iterator[AgentRunner]:
     run = config.run
     client = build_client(config, stop)
     try:
@@ -90,7 +94,12 @@ def assembled_runner(config: AgentConfig, stop: threading.Event) -> Iterator[Age
     database = MonitoredDatabase(config.database_url, config.limits)
     workload = WorkloadView()
     applier = ChangeApplier(config.effective_apply_database_url, config.apply, sleep=_retry_sleep(stop))
-    executor = JobExecutor(database, workload, allow_apply=config.allow_apply, applier=applier)
+    benchmarker = IndexBenchmarker(
+        database, config.sandbox_database_url, config.limits, benchmark or BenchmarkSettings()
+    )
+    executor = JobExecutor(
+        database, workload, allow_apply=config.allow_apply, applier=applier, benchmarker=benchmarker
+    )
     verifier = JobVerifier(
         pinned,
         ReplayStore.load(config.spool_dir),

@@ -112,6 +112,7 @@ class AgentRunner:
             f"{table.schema_name}.{table.name}": {column.name for column in table.columns}
             for table in collection.schema.tables
         }
+        self._workload.tables = list(collection.schema.tables)
         report.collected = True
         return collection
 
@@ -185,6 +186,8 @@ class AgentRunner:
                 server_version=self._server_version,
                 spooled_snapshots=self._spool.pending_count,
                 dropped_snapshots=dropped,
+                # Said only when true: an older control plane refuses a heartbeat key it does not know.
+                sandbox=True if self._config.sandbox_database_url else None,
             ),
             deadline=deadline,
         )

@@ -149,7 +149,10 @@ class ControlPlaneClient:
         return ack
 
     def post_heartbeat(self, heartbeat: Heartbeat, *, deadline: float | None = None) -> None:
-        self.post_json("/agent/heartbeat", heartbeat, deadline=deadline)
+        # Unset optional fields stay out: an older control plane refuses keys it does not know.
+        self.post_json(
+            "/agent/heartbeat", heartbeat.model_dump(mode="json", exclude_none=True), deadline=deadline
+        )
 
     def renew_lease(self, job_id: UUID, *, deadline: float | None = None) -> LeaseRenewal | None:
         """Extends the lease of a job that is still running (a long index build).

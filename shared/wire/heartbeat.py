@@ -14,3 +14,7 @@ class Heartbeat(WireModel):
     dropped_snapshots: NonNegativeInt = Field(
         default=0, description="Evicted from the spool since the last heartbeat"
     )
+    # Added with issue 16; optional so that older agents' heartbeats still parse (absent: unknown, no).
+    sandbox: bool | None = Field(
+        default=None, description="A sandbox database is configured: the agent runs benchmark_index jobs"
+    )

@@ -16,10 +16,11 @@ from uuid import UUID
 
 from pydantic import Field
 
+from shared.wire.advice import BenchmarkEvidence
 from shared.wire.base import Fingerprint, NonNegativeInt, WireModel
 
-JobKind = Literal["simulate_indexes", "judge_rewrite", "apply", "rollback"]
-JOB_KINDS: tuple[JobKind, ...] = ("simulate_indexes", "judge_rewrite", "apply", "rollback")
+JobKind = Literal["simulate_indexes", "judge_rewrite", "apply", "rollback", "benchmark_index"]
+JOB_KINDS: tuple[JobKind, ...] = ("simulate_indexes", "judge_rewrite", "apply", "rollback", "benchmark_index")
 JobOutcome = Literal["succeeded", "failed", "refused"]
 KeyStatus = Literal["active", "next", "retired"]
 
@@ -74,6 +75,32 @@ class SimulateIndexesPayload(WireModel):
 class JudgeRewritePayload(WireModel):
     fingerprint: Fingerprint
     rewritten_sql: str = Field(min_length=1, max_length=100_000)
+
+
+class BenchmarkIndexPayload(WireModel):
+    """A verified candidate index to build on the agent's sandbox and time (issue 16).
+
+    `sql` must be exactly the CREATE INDEX the agent's own advisor writes for `table` and `columns`
+    (shared.sql.index_ddl); the agent rebuilds it from them and refuses any other text.
+    """
+
+    recommendation_id: UUID
+    sql: str = Field(min_length=1, max_length=20_000)
+    table: str = Field(pattern=r"^[^.]+\..+$", max_length=300, description="schema.table")
+    columns: list[ColumnKey] = Field(min_length=1, max_length=32)
+    fingerprints: list[Fingerprint] = Field(min_length=1, max_length=MAX_FINGERPRINTS)
+
+
+class NotTimed(WireModel):
+    fingerprint: Fingerprint
+    reason: ErrorText = Field(description="Why it was not timed; never a sampled value")
+
+
+class BenchmarkIndexResult(WireModel):
+    """What the sandbox measured: sizes, build time and latencies only, never a value bound to a run."""
+
+    benchmark: BenchmarkEvidence
+    not_timed: list[NotTimed] = Field(default_factory=list, max_length=MAX_FINGERPRINTS)
 
 
 class JobResult(WireModel):

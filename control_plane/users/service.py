@@ -70,6 +70,9 @@ class UserService:
     async def change_role(self, user_id: uuid.UUID, role: str) -> User:
         user = await self.get(user_id)
         previous = user.role
+        if previous == "admin" and role != "admin" and await self._active_admins() <= 1:
+            # A tenant with no admin could never add users, rotate tokens or approve a change again.
+            raise Conflict("this is the tenant's last admin: make another user admin first")
         await self._users.set_role(user_id, role)
         await self._audit.record(
             actor=self._actor,
@@ -79,6 +82,11 @@ class UserService:
             actor_user_id=self._context.user_id,
         )
         return await self.get(user_id)
+
+    async def _active_admins(self) -> int:
+        return sum(
+            1 for user in await self._users.list() if user.role == "admin" and user.disabled_at is None
+        )
 
     async def disable(self, user_id: uuid.UUID) -> None:
         if user_id == self._context.user_id:

@@ -1,8 +1,9 @@
-"""The README's dashboard picture, taken from the real demo: `python -m deploy.demo.screenshot`.
+"""The README's dashboard pictures, taken from the real demo: `python -m deploy.demo.screenshot`.
 
 Starts the demo stack (deploy/demo/stack.py), runs some shop workload, signs in as the demo admin in
-headless Chromium (Debian's chromium and chromedriver) and saves the shop's recommendations page at
-1440 px to docs/images/dashboard-recommendations.png; everything it started is stopped again.
+headless Chromium (Debian's chromium and chromedriver) and saves the shop's overview and its
+recommendations at 1440 px, and the overview on a 390 px phone in the dark theme, to docs/images/;
+everything it started is stopped again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from selenium.webdriver.support.wait import WebDriverWait
 from deploy.demo.shop import run_workload
 from deploy.demo.stack import start_demo
 
-PICTURE = Path(__file__).resolve().parents[2] / "docs" / "images" / "dashboard-recommendations.png"
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+# (file, route below the database, window width, dark theme)
+PICTURES = [
+    ("dashboard-overview.png", "", 1440, False),
+    ("dashboard-recommendations.png", "/recommendations", 1440, False),
+    ("dashboard-phone-dark.png", "", 390, True),
+]
 SETTLE_S = 12.0  # two agent polls: the workload's statements and the advisor's findings arrive
 
 
@@ -45,9 +52,16 @@ def main() -> None:
             WebDriverWait(driver, 20).until(
                 expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#databases tbody tr"))
             )
-            driver.get(f"{stack.dashboard_url}#/databases/{stack.database_id}/recommendations")
-            time.sleep(4)
-            driver.save_screenshot(str(PICTURE))
+            for name, route, width, dark in PICTURES:
+                driver.set_window_size(width, 1000 if width > 700 else 844)
+                scheme = "dark" if dark else "light"
+                driver.execute_cdp_cmd(
+                    "Emulation.setEmulatedMedia",
+                    {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+                )
+                driver.get(f"{stack.dashboard_url}#/databases/{stack.database_id}{route}")
+                time.sleep(4)  # the charts are drawn once their box has its width
+                driver.save_screenshot(str(IMAGES / name))
         finally:
             driver.quit()
 

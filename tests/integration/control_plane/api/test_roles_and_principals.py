@@ -68,3 +68,16 @@ def test_rotating_the_agent_token_revokes_the_old_one_at_once(client: TestClient
         e["action"] for e in client.get("/api/v1/audit", headers=as_user(client, acme, "admin")).json()
     ]
     assert {"database.create", "agent_token.create", "agent_token.revoke"} <= set(actions)
+
+
+def test_the_last_admin_cannot_be_demoted(client: TestClient, acme: SeededTenant) -> None:
+    admin = as_user(client, acme, "admin")
+
+    refused = client.patch(f"/api/v1/users/{acme.users['admin']}", json={"role": "viewer"}, headers=admin)
+    promoted = client.patch(f"/api/v1/users/{acme.users['analyst']}", json={"role": "admin"}, headers=admin)
+    stepped_down = client.patch(
+        f"/api/v1/users/{acme.users['admin']}", json={"role": "viewer"}, headers=admin
+    )
+
+    assert refused.status_code == 409 and "last admin" in refused.json()["detail"]
+    assert promoted.status_code == 200 and stepped_down.status_code == 200  # with a second admin, fine

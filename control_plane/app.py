@@ -36,6 +36,7 @@ from control_plane.edges.security_headers import SecurityHeaders, security_heade
 from control_plane.heatmap.endpoints import router as heatmap_router
 from control_plane.index_health.endpoints import router as index_health_router
 from control_plane.ingestion.endpoints import router as ingestion_router
+from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.job_kinds import register_job_kinds
 from control_plane.jobs.endpoints import agent_router as agent_jobs_router
 from control_plane.jobs.endpoints import user_router as jobs_router
@@ -60,6 +61,12 @@ log = logging.getLogger(__name__)
 def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
     settings = app_services.settings
     return [
+        # Snapshots accepted by POST /agent/snapshots, stored until none is left, then a short wait.
+        PeriodicJob(
+            "snapshot-inbox",
+            settings.snapshot_inbox_interval_s,
+            lambda: store_inbox(app_services.engine, settings),
+        ),
         PeriodicJob(
             "partitions",
             3600.0,

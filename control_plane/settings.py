@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     clock_skew_leeway_s: int = 5
 
     max_body_bytes: int = 16 * 1024 * 1024  # after decompression: a gzip bomb is cut off here too
+    # How long a worker waits, once the snapshot inbox is empty, before looking again: an accepted
+    # snapshot is stored within about this much (plus its own ~0.1 s) when a worker is free.
+    snapshot_inbox_interval_s: float = Field(default=0.25, gt=0)
     statement_stats_retention_days: int = 400
     db_pool_size: int = 10  # per server, shared out among its web workers
     # While the metadata database is away every request answers 503 with Retry-After within these

@@ -1,12 +1,15 @@
-"""Agent check-ins and snapshot storage, in the request's one transaction."""
+"""Agent check-ins, snapshots accepted into the inbox, and their storage (by a worker), each in its
+caller's one transaction."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.runs_repository import AnalysisWatchRepository
+from control_plane.benchmarks.repository import BenchmarkRepository
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
+from control_plane.ingestion.inbox import SnapshotInbox
 from control_plane.ingestion.repository import IngestionRepository
 from control_plane.recommendations.service import RecommendationService
 from control_plane.tenancy.context import TenantContext
@@ -22,6 +25,8 @@ class IngestionService:
         self._ingestion = IngestionRepository(session, context, context.database_id)
         self._recommendations = RecommendationService(session, context)
         self._analysis_watches = AnalysisWatchRepository(session, context)
+        self._benchmarks = BenchmarkRepository(session, context)
+        self._inbox = SnapshotInbox(session, context)
 
     async def heartbeat(self, heartbeat: Heartbeat) -> None:
         await self._databases.record_agent_contact(
@@ -30,6 +35,15 @@ class IngestionService:
         await self._databases.record_agent_spool(
             self._database_id, spooled=heartbeat.spooled_snapshots, dropped=heartbeat.dropped_snapshots
         )
+        # Absent (an older agent, or one without a sandbox): no benchmark jobs for it.
+        await self._benchmarks.record_sandbox(self._database_id, bool(heartbeat.sandbox))
+
+    async def accept(self, snapshot: Snapshot, body: bytes, content_encoding: str | None) -> bool:
+        """Keeps a validated body for the workers to store; False (and nothing kept) for a resend."""
+        accepted = await self._inbox.accept(self._database_id, snapshot.snapshot_id, body, content_encoding)
+        if not accepted:
+            SNAPSHOTS.labels("duplicate").inc()
+        return accepted
 
     async def store(self, snapshot: Snapshot) -> bool:
         """Stores the snapshot once; a resend of the same snapshot_id changes nothing and says so."""

@@ -20,6 +20,7 @@ from control_plane.models.recommendation import Recommendation
 from control_plane.models.refresh_token import RefreshToken
 from control_plane.models.signing_key import SigningKey
 from control_plane.models.snapshot import Snapshot
+from control_plane.models.snapshot_inbox import SnapshotInboxEntry
 from control_plane.models.statement import Statement, StatementStat
 from control_plane.models.statement_rollup import StatementDailyRollup, StatementRollup
 from control_plane.models.tenant import Tenant
@@ -46,6 +47,7 @@ __all__ = [
     "RefreshToken",
     "SigningKey",
     "Snapshot",
+    "SnapshotInboxEntry",
     "Statement",
     "StatementDailyRollup",
     "StatementRollup",

@@ -35,6 +35,7 @@ TENANT_TABLES = {
     "monitored_databases",
     "agent_tokens",
     "snapshots",
+    "snapshot_inbox",
     "statements",
     "statement_stats",
     "statement_rollups",

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 
 def stored_counts(metadata_url: str) -> tuple[int, int]:
@@ -26,10 +27,12 @@ def test_the_same_snapshot_posted_three_times_is_stored_once(
     agent = bearer(register_database(client, acme)["agent_token"])
     body = as_json(make_snapshot(statements=4))
 
-    answers = [client.post("/api/v1/agent/snapshots", json=body, headers=agent) for _ in range(3)]
+    answers = [client.post("/api/v1/agent/snapshots", json=body, headers=agent) for _ in range(2)]
+    assert drain_inbox(client) == 1
+    answers.append(client.post("/api/v1/agent/snapshots", json=body, headers=agent))  # stored by now
 
-    assert [a.status_code for a in answers] == [201, 200, 200]
-    assert [a.json()["stored"] for a in answers] == [True, False, False]
+    assert [a.status_code for a in answers] == [202, 200, 200]
+    assert [a.json()["duplicate"] for a in answers] == [False, True, True]
     assert stored_counts(metadata_url) == (1, 4)
 
 
@@ -43,7 +46,8 @@ def test_a_gzip_body_is_accepted(client: TestClient, acme: SeededTenant, metadat
         headers={**agent, "Content-Encoding": "gzip", "Content-Type": "application/json"},
     )
 
-    assert response.status_code == 201
+    assert response.status_code == 202
+    drain_inbox(client)
     assert stored_counts(metadata_url) == (1, 2)
 
 
@@ -83,6 +87,7 @@ def test_heartbeat_and_snapshots_show_in_the_database_list(client: TestClient, a
     agent = bearer(register_database(client, acme)["agent_token"])
 
     client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent)
+    drain_inbox(client)
 
     (database,) = client.get("/api/v1/databases", headers=as_user(client, acme, "viewer")).json()
     assert database["agent_last_seen_at"] is not None

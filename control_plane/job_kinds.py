@@ -8,6 +8,7 @@ them (tests/unit/control_plane/test_jobs_imports_no_domain.py).
 from __future__ import annotations
 
 from control_plane.analysis.proof import register_simulation_jobs
+from control_plane.benchmarks.service import register_benchmark_jobs
 from control_plane.changes.job_handlers import register_change_jobs
 from control_plane.jobs.handlers import JobKinds, job_kinds
 
@@ -16,4 +17,5 @@ def register_job_kinds(kinds: JobKinds = job_kinds) -> JobKinds:
     """Idempotent: registering the same handlers again changes nothing."""
     register_simulation_jobs(kinds)
     register_change_jobs(kinds)
+    register_benchmark_jobs(kinds)
     return kinds

@@ -25,7 +25,10 @@ class AgentJob(Base):
     __tablename__ = "agent_jobs"
     __table_args__ = (
         monitored_database_fk(),
-        CheckConstraint("kind IN ('simulate_indexes', 'judge_rewrite', 'apply', 'rollback')", name="kind"),
+        CheckConstraint(
+            "kind IN ('simulate_indexes', 'judge_rewrite', 'apply', 'rollback', 'benchmark_index')",
+            name="kind",
+        ),
         CheckConstraint("status IN ('queued', 'leased', 'succeeded', 'failed', 'expired')", name="status"),
         CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
         Index(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, Index, Integer, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +27,8 @@ class MonitoredDatabase(Base):
     agent_dropped_snapshots: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     # When apply and rollback jobs may run (control_plane.changes.maintenance_window); None: any time.
     maintenance_window: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    # The agent's heartbeat said it has a sandbox copy: benchmark_index jobs may be queued for it.
+    agent_sandbox: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
 
 
 class AgentToken(Base):

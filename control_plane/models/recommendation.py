@@ -34,7 +34,9 @@ class Recommendation(Base):
         monitored_database_fk(),
         CheckConstraint("source IN ('agent', 'rules', 'llm')", name="source"),
         CheckConstraint("kind IN ('create_index', 'drop_index', 'rewrite', 'config')", name="kind"),
-        CheckConstraint("tier IN ('verified', 'estimated', 'advisory', 'measured')", name="tier"),
+        CheckConstraint(
+            "tier IN ('verified', 'estimated', 'advisory', 'measured', 'benchmarked', 'demoted')", name="tier"
+        ),
         CheckConstraint(
             "status IN ('proposed', 'approved', 'applying', 'applied', 'failed', 'rejected', 'rolled_back', "
             "'superseded')",
@@ -108,3 +110,6 @@ class Recommendation(Base):
     # When the evidence (statements served, calls, costs) was measured: the collected_at of the
     # snapshot whose finding last refreshed it, or the time a proof or an analysis produced it.
     evidence_at: Mapped[datetime] = utc_now_column()
+    # A benchmark_index job's answer and verdict (control_plane.benchmarks, migration 0013): the
+    # real size, build time and latencies on the agent's sandbox; null until one answered.
+    benchmark: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)

@@ -102,6 +102,12 @@ class OverviewService:
         )
 
         def would_save_ms(idea: Any) -> float:
+            # Benchmarked: the real time saved per day on the sandbox, over the range's days.
+            saved_per_day = (idea.benchmark or {}).get("time_saved_ms_per_day")
+            if idea.tier == "benchmarked" and saved_per_day is not None:
+                return float(saved_per_day) * (until - since) / timedelta(days=1)
+            if idea.tier == "demoted":
+                return 0.0  # the real run found no gain worth ranking it for
             spent = sum(time_spent.get(fingerprint, 0.0) for fingerprint in idea.fingerprints)
             return spent * (idea.improvement_pct or 0.0) / 100
 

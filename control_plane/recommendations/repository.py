@@ -50,6 +50,9 @@ class RecommendationRepository:
             return []
         measured = {} if evidence_at is None else {"evidence_at": evidence_at}
         upsert = insert(Recommendation)
+        benchmarked = Recommendation.tier.in_(("benchmarked", "demoted")) & (
+            Recommendation.sql == upsert.excluded.sql
+        )
         stored = await self._session.scalars(
             upsert.on_conflict_do_update(
                 index_elements=[
@@ -59,6 +62,15 @@ class RecommendationRepository:
                 ],
                 set_={
                     **{name: upsert.excluded[name] for name in REFRESHED},
+                    # A benchmark's verdict (control_plane.benchmarks) outlives a finding reported again
+                    # with the same SQL: the real run outranks HypoPG's estimate; new SQL drops it.
+                    "tier": case((benchmarked, Recommendation.tier), else_=upsert.excluded.tier),
+                    "improvement_pct": case(
+                        (benchmarked, Recommendation.improvement_pct), else_=upsert.excluded.improvement_pct
+                    ),
+                    "benchmark": case(
+                        (Recommendation.sql == upsert.excluded.sql, Recommendation.benchmark), else_=null()
+                    ),
                     "lint": case(
                         (Recommendation.sql == upsert.excluded.sql, Recommendation.lint), else_=null()
                     ),

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from control_plane.benchmarks.schemas import BenchmarkOut
 from control_plane.changes.lifecycle import Action
 
 RecommendationStatus = Literal[
@@ -136,6 +137,10 @@ class RecommendationOut(BaseModel):
     allowed_actions: list[Action] = Field(
         default_factory=list,
         description="What the caller may do now: their permissions and the status's possible moves",
+    )
+    benchmark: BenchmarkOut | None = Field(
+        default=None,
+        description="create_index: the agent's sandbox run (issue 16) and its verdict; null when never asked",
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.benchmarks.schemas import BenchmarkOut
 from control_plane.changes.lifecycle import allowed_actions, applicable, rollback_available
 from control_plane.databases.service import tenant_database
 from control_plane.models import Recommendation
@@ -88,6 +89,7 @@ def recommendation_out(
         group=recommendation_group(row),
         applicable=applicable(row),
         allowed_actions=allowed_actions(row, context),
+        benchmark=None if row.benchmark is None else BenchmarkOut.model_validate(row.benchmark),
     )
 
 

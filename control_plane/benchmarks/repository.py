@@ -1,0 +1,75 @@
+"""SQL of benchmarks: the agent's sandbox flag, calls per day, and a recommendation's verdict."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.models import MonitoredDatabase, Recommendation, StatementRollup
+from control_plane.tenancy.context import TenantContext
+
+DAY = timedelta(days=1)
+
+
+class BenchmarkRepository:
+    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+        self._session = session
+        self._tenant_id = context.tenant_id
+
+    async def record_sandbox(self, database_id: uuid.UUID, sandbox: bool) -> None:
+        await self._session.execute(
+            update(MonitoredDatabase)
+            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
+            .values(agent_sandbox=sandbox)
+        )
+
+    async def has_sandbox(self, database_id: uuid.UUID) -> bool:
+        found = await self._session.scalar(
+            select(MonitoredDatabase.agent_sandbox).where(
+                MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
+            )
+        )
+        return bool(found)
+
+    async def recommendation(
+        self, recommendation_id: uuid.UUID, *, lock: bool = False
+    ) -> Recommendation | None:
+        query = select(Recommendation).where(
+            Recommendation.tenant_id == self._tenant_id, Recommendation.id == recommendation_id
+        )
+        if lock:
+            query = query.with_for_update()
+        return await self._session.scalar(query)
+
+    async def calls_per_day(
+        self, database_id: uuid.UUID, fingerprints: Sequence[str], now: datetime
+    ) -> dict[str, float]:
+        """Calls of each statement in the hourly rollups of the last 24 hours (first snapshots
+        included: on a young database they are all there is)."""
+        if not fingerprints:
+            return {}
+        rows = await self._session.execute(
+            select(StatementRollup.fingerprint, func.sum(StatementRollup.calls))
+            .where(
+                StatementRollup.tenant_id == self._tenant_id,
+                StatementRollup.database_id == database_id,
+                StatementRollup.bucket >= now - DAY,
+                StatementRollup.fingerprint.in_(list(fingerprints)),
+            )
+            .group_by(StatementRollup.fingerprint)
+        )
+        return {str(fingerprint): float(calls or 0) for fingerprint, calls in rows}
+
+    async def set_benchmark(
+        self, recommendation_id: uuid.UUID, benchmark: dict[str, Any], **values: Any
+    ) -> None:
+        await self._session.execute(
+            update(Recommendation)
+            .where(Recommendation.tenant_id == self._tenant_id, Recommendation.id == recommendation_id)
+            .values(benchmark=benchmark, updated_at=func.now(), **values)
+        )

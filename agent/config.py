@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -109,6 +110,10 @@ class AgentConfig:
     # A writable copy of the monitored database where `advise --benchmark` builds candidate indexes
     # and times the statements they serve; None: benchmarking is off.
     sandbox_database_url: str | None = None
+    # "pseudonyms": every schema, table, column and index name the agent sends is a keyed pseudonym
+    # (agent.privacy). The key is privacy_key, or one generated once in the spool (state) dir.
+    privacy_mode: Literal["off", "pseudonyms"] = "off"
+    privacy_key: str | None = None
 
     @property
     def cycle_deadline_s(self) -> float:

@@ -54,6 +54,26 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--spool-dir", envvar="OPTISCHEMA_SPOOL_DIR", type=click.Path(path_type=Path), default=None),
     click.option("--control-plane-public-key", envvar="OPTISCHEMA_CONTROL_PLANE_PUBLIC_KEY", default=None),
     click.option(
+        "--privacy-mode",
+        envvar="OPTISCHEMA_PRIVACY_MODE",
+        type=click.Choice(["off", "pseudonyms"]),
+        default=AgentConfig.privacy_mode,
+        show_default=True,
+        help="pseudonyms: send keyed pseudonyms instead of schema, table, column and index names",
+    ),
+    click.option(
+        "--pseudonymize/--no-pseudonymize",
+        envvar="OPTISCHEMA_PSEUDONYMIZE",
+        default=False,
+        help="The same as --privacy-mode pseudonyms (the spelling SPEC.md had first)",
+    ),
+    click.option(
+        "--privacy-key",
+        envvar=["OPTISCHEMA_PRIVACY_KEY", "OPTISCHEMA_PSEUDONYM_KEY"],
+        default=None,
+        help="The pseudonyms' HMAC key (16+ characters); default: generated once in the spool dir",
+    ),
+    click.option(
         "--max-connections",
         envvar="OPTISCHEMA_MAX_CONNECTIONS",
         type=click.IntRange(1, 10),
@@ -302,6 +322,8 @@ def build_config(options: dict[str, Any]) -> AgentConfig:
         sandbox_database_url=options["sandbox_database_url"],
         spool_dir=options["spool_dir"] or default_spool_dir(),
         control_plane_public_key=options["control_plane_public_key"],
+        privacy_mode="pseudonyms" if options["pseudonymize"] else options["privacy_mode"],
+        privacy_key=options["privacy_key"],
         limits=SessionLimits(
             max_connections=options["max_connections"],
             statement_timeout_ms=options["statement_timeout_ms"],

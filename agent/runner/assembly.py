@@ -16,6 +16,9 @@ from agent.jobs.benchmark_index import IndexBenchmarker
 from agent.jobs.executor import JobExecutor, WorkloadView
 from agent.jobs.trust import PinnedKeys, parse_public_key
 from agent.jobs.verification import JobVerifier, ReplayStore
+from agent.privacy.jobs import PseudonymousJobExecutor
+from agent.privacy.key import PrivacyKeyError, load_or_create_key
+from agent.privacy.names import NAMES_FILE, Pseudonyms
 from agent.runner.checkpoint import recover_state
 from agent.runner.cycle import AgentRunner
 from agent.runner.daemon import interruptible_sleep
@@ -62,6 +65,17 @@ def build_client(config: AgentConfig, stop: threading.Event) -> ControlPlaneClie
         raise ConfigurationError(str(error)) from None
 
 
+def privacy_names(config: AgentConfig) -> Pseudonyms | None:
+    """In privacy mode, the pseudonyms and their reverse map, kept beside the key in the spool dir."""
+    if config.privacy_mode == "off":
+        return None
+    try:
+        key = load_or_create_key(config.spool_dir, config.privacy_key)
+    except (PrivacyKeyError, OSError) as error:
+        raise ConfigurationError(f"privacy mode: {error}") from None
+    return Pseudonyms(key, config.spool_dir / NAMES_FILE)
+
+
 def _retry_sleep(stop: threading.Event) -> Callable[[float], None]:
     """The pause between lock retries of a change: cut short, and the change given up, on shutdown."""
 
@@ -97,8 +111,20 @@ def assembled_runner(
     benchmarker = IndexBenchmarker(
         database, config.sandbox_database_url, config.limits, benchmark or BenchmarkSettings()
     )
-    executor = JobExecutor(
-        database, workload, allow_apply=config.allow_apply, applier=applier, benchmarker=benchmarker
+    names = privacy_names(config)
+    executor = (
+        JobExecutor(
+            database, workload, allow_apply=config.allow_apply, applier=applier, benchmarker=benchmarker
+        )
+        if names is None
+        else PseudonymousJobExecutor(
+            database,
+            workload,
+            names,
+            allow_apply=config.allow_apply,
+            applier=applier,
+            benchmarker=benchmarker,
+        )
     )
     verifier = JobVerifier(
         pinned,
@@ -116,4 +142,6 @@ def assembled_runner(
     )
     collector = Collector(database, config.collector, recover_state(spool, collector_state_path(config)))
     with client, database:
-        yield AgentRunner(config, database, client, spool, collector=collector, jobs=jobs, workload=workload)
+        yield AgentRunner(
+            config, database, client, spool, collector=collector, jobs=jobs, workload=workload, names=names
+        )

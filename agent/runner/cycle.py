@@ -20,6 +20,8 @@ from agent.anonymize.findings import findings_for_wire
 from agent.config import AgentConfig, collector_state_path
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
 from agent.jobs.executor import WorkloadView
+from agent.privacy.names import Pseudonyms
+from agent.privacy.snapshot import PRIVACY_MODE, pseudonymous_snapshot
 from agent.runner.checkpoint import spool_with_state
 from agent.runner.job_round import JobRound
 from agent.runner.local_advice import advice_due, advise_database
@@ -70,6 +72,7 @@ class AgentRunner:
         jobs: JobRound,
         workload: WorkloadView,
         monotonic: Callable[[], float] = time.monotonic,
+        names: Pseudonyms | None = None,
     ) -> None:
         self._config = config
         self._database = database
@@ -79,6 +82,7 @@ class AgentRunner:
         self._jobs = jobs
         self._workload = workload
         self._monotonic = monotonic
+        self._names = names  # privacy mode: what is spooled and sent names only pseudonyms
         self._cycle = 0
         self._server_version: str | None = None
         self.shipping_stopped: str | None = None  # why, once the control plane refused our token
@@ -120,7 +124,11 @@ class AgentRunner:
         snapshot = collection.snapshot
         if advice_due(self._cycle, self._config.run.advise_every_cycles):
             snapshot = self._with_findings(snapshot, report)
+        if self._names is not None:
+            snapshot = pseudonymous_snapshot(snapshot, self._names)
         try:
+            if self._names is not None:
+                self._names.save()  # before the snapshot can be sent: every pseudonym can come back
             spool_with_state(self._spool, snapshot, collection.state, collector_state_path(self._config))
         except OSError as error:
             # The old baseline stays: the next cycle's delta covers this interval too.
@@ -188,6 +196,7 @@ class AgentRunner:
                 dropped_snapshots=dropped,
                 # Said only when true: an older control plane refuses a heartbeat key it does not know.
                 sandbox=True if self._config.sandbox_database_url else None,
+                privacy=None if self._names is None else PRIVACY_MODE,
             ),
             deadline=deadline,
         )

@@ -21,6 +21,8 @@ from shared.wire.base import Fingerprint, NonNegativeFloat, NonNegativeInt, Wire
 SNAPSHOT_SCHEMA_VERSION: Final = 2
 
 StatementType = Literal["select", "insert", "update", "delete", "merge"]
+# Privacy mode: every schema, table, column and index name in the payload is a keyed pseudonym.
+PrivacyMode = Literal["pseudonyms"]
 
 
 class StatementCounters(WireModel):
@@ -168,6 +170,13 @@ class Snapshot(WireModel):
     findings: AdviceReport | None = Field(
         default=None, description="The agent's own advisor run, already verified with HypoPG (version 2 on)"
     )
+    # Optional and left out of the JSON when unset: a control plane that predates it (extra keys
+    # are refused) still accepts every snapshot of an agent not in privacy mode, in either version.
+    privacy: PrivacyMode | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="'pseudonyms': every schema, table, column and index name is a keyed pseudonym",
+    )
 
     @model_validator(mode="after")
     def _findings_need_version_2(self) -> Snapshot:
@@ -187,6 +196,7 @@ __all__ = [
     "NonNegativeFloat",
     "NonNegativeInt",
     "PlanSample",
+    "PrivacyMode",
     "ServerInfo",
     "Snapshot",
     "StatementCounters",

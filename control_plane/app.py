@@ -21,6 +21,7 @@ from control_plane.api.services import AppServices
 from control_plane.audit.endpoints import router as audit_router
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.auth.endpoints import router as auth_router
+from control_plane.benchmarks.endpoints import router as benchmarks_router
 from control_plane.changes.endpoints import database_router as changes_database_router
 from control_plane.changes.endpoints import recommendation_router as changes_router
 from control_plane.changes.measured import measure_applied_changes
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         recommendations_router,
         changes_router,
         changes_database_router,
+        benchmarks_router,
         webhooks_router,
         audit_router,
         analysis_router,

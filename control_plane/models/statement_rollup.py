@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, Text
+from sqlalchemy import DateTime, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +23,17 @@ class StatementRollup(StatementCounterColumns, Base):
     """
 
     __tablename__ = "statement_rollups"
-    __table_args__ = ({"postgresql_partition_by": "RANGE (bucket)"},)
+    __table_args__ = (
+        # One statement's hours over a range (the query detail's series, the heatmap's cells).
+        Index(
+            "ix_statement_rollups_tenant_id_database_id_fingerprint_bucket",
+            "tenant_id",
+            "database_id",
+            "fingerprint",
+            "bucket",
+        ),
+        {"postgresql_partition_by": "RANGE (bucket)"},
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -52,6 +52,10 @@ def main() -> None:
             WebDriverWait(driver, 20).until(
                 expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#databases tbody tr"))
             )
+            # The demo has run for minutes, not days: show the last hour, one point per snapshot.
+            driver.execute_script(
+                'sessionStorage.setItem("optischema.range", JSON.stringify({preset: "1h"}))'
+            )
             for name, route, width, dark in PICTURES:
                 driver.set_window_size(width, 1000 if width > 700 else 844)
                 scheme = "dark" if dark else "light"

@@ -10,22 +10,30 @@ monitored database (the states come from tests.e2e.dashboard_flows):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.e2e.dashboard_flows import Dashboard, IndexHealthFindings, OverlappingIndexes
 from tests.e2e.order_items import DUPLICATE_INDEX, NO_MIN_STATS_AGE, UNUSED_INDEX
-from tests.integration.dashboard.test_in_a_browser import assert_no_console_errors, browser
+from tests.integration.dashboard.browser import assert_no_console_errors, chromium, requires_chromium
 
 pytest_plugins = ("tests.e2e.dashboard_flows",)
-__all__ = ["browser"]
+pytestmark = requires_chromium
 
 WAIT_S = 30  # the open page hears of the agent's result through the live stream (2 s polls)
 APPLY = {"OPTISCHEMA_ADVISE_EVERY_CYCLES": "0", "OPTISCHEMA_ALLOW_APPLY": "true"}
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as driver:
+        yield driver
 
 
 def sign_in(driver: Any, dashboard: Dashboard) -> WebDriverWait[Any]:

@@ -37,7 +37,7 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
-function plotOptions(width, series) {
+function plotOptions(width, series, xRange) {
   const ink = cssVar("--muted");
   const grid = cssVar("--line");
   const scales = [...new Set(series.map((one) => one.unit))];
@@ -55,7 +55,8 @@ function plotOptions(width, series) {
     height: HEIGHT,
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
-    scales: Object.fromEntries([["x", { time: true }], ...scales.map((unit) => [unit, { auto: true, range: (plot, min, max) => [0, max > 0 ? max * 1.05 : 1] }])]),
+    // x spans the chosen time range (not just the points: one point would stretch over years)
+    scales: Object.fromEntries([["x", { time: true, range: () => xRange }], ...scales.map((unit) => [unit, { auto: true, range: (plot, min, max) => [0, max > 0 ? max * 1.05 : 1] }])]),
     axes: [{ stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } }, ...scales.map(axis)],
     series: [
       { label: "time", value: (plot, seconds) => (seconds === null ? "–" : new Date(seconds * 1000).toLocaleString()) },
@@ -71,14 +72,18 @@ function plotOptions(width, series) {
   };
 }
 
-// times: Date[]; series: [{label, unit: key of UNITS, values: number[]}]. Returns the chart's box.
-export function timeChart(title, times, series, { id = null } = {}) {
+// times: Date[]; series: [{label, unit: key of UNITS, values: number[]}]; span: [from, to] Dates,
+// the range the x axis shows (default: the points', padded by an hour). Returns the chart's box.
+export function timeChart(title, times, series, { id = null, span = null } = {}) {
   const box = h("figure", { class: "chart", id, role: "img", "aria-label": `${title}: ${series.map((one) => one.label).join(", ")}` }, h("h3", {}, title));
   if (times.length === 0) {
     box.append(h("p", { class: "muted" }, "No intervals in this time range."));
     return box;
   }
   const data = [times.map((at) => at.getTime() / 1000), ...series.map((one) => one.values)];
+  const xRange = span
+    ? [span[0].getTime() / 1000, span[1].getTime() / 1000]
+    : [data[0][0] - 3600, data[0][data[0].length - 1] + 3600];
   const area = h("div", { class: "plot" });
   box.append(area);
   let plot = null;
@@ -87,7 +92,7 @@ export function timeChart(title, times, series, { id = null } = {}) {
     const width = Math.floor(area.clientWidth);
     if (width <= 0 || !area.isConnected) return;
     if (plot) plot.destroy();
-    plot = new window.uPlot(plotOptions(width, series), data, area);
+    plot = new window.uPlot(plotOptions(width, series, xRange), data, area);
     drawnWidth = width;
   };
   const observer = new ResizeObserver(() => {

@@ -7,7 +7,7 @@ import { timeChart } from "./charts.js";
 import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
 import { emptyState, errorLine, formatAgo, formatNumber, formatPct, formatWhen, h, replaceContent, sqlBlock } from "./dom.js";
 import { onLive } from "./live.js";
-import { rangeLabel, rangeQuery } from "./range.js";
+import { rangeBounds, rangeLabel, rangeQuery } from "./range.js";
 import { evidenceLabel, recommendationTitle } from "./recommendations.js";
 
 const AGENT_TEXT = {
@@ -72,8 +72,8 @@ function loadCharts(overview) {
   return h(
     "div",
     { class: "charts", id: "load" },
-    timeChart(`Statement time ${per}`, times, [{ label: "execution time", unit: "ms", values: overview.load.map((point) => point.total_exec_time_ms) }]),
-    timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: overview.load.map((point) => point.calls) }]),
+    timeChart(`Statement time ${per}`, times, [{ label: "execution time", unit: "ms", values: overview.load.map((point) => point.total_exec_time_ms) }], { span: rangeBounds() }),
+    timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: overview.load.map((point) => point.calls) }], { span: rangeBounds() }),
   );
 }
 

@@ -7,7 +7,7 @@ import { planTree, timeChart } from "./charts.js";
 import { databaseHeading, databaseHref, findDatabase } from "./database_nav.js";
 import { errorLine, formatMs, formatNumber, h, replaceContent } from "./dom.js";
 import { onLive } from "./live.js";
-import { rangeLabel, rangeQuery } from "./range.js";
+import { rangeBounds, rangeLabel, rangeQuery } from "./range.js";
 import { recommendationCard } from "./recommendations.js";
 
 // An agent's first snapshot (no interval) holds the counters since the last reset, often days of
@@ -31,13 +31,13 @@ function seriesCharts(detail) {
     h(
       "div",
       { class: "charts", id: "query-charts" },
-      timeChart("Mean time per call", times, [{ label: "mean", unit: "ms", values: points.map((point) => point.mean_exec_time_ms) }]),
-      timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: points.map((point) => point.calls) }]),
-      timeChart(`Rows ${per}`, times, [{ label: "rows", unit: "rows", values: points.map((point) => point.rows) }]),
+      timeChart("Mean time per call", times, [{ label: "mean", unit: "ms", values: points.map((point) => point.mean_exec_time_ms) }], { span: rangeBounds() }),
+      timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: points.map((point) => point.calls) }], { span: rangeBounds() }),
+      timeChart(`Rows ${per}`, times, [{ label: "rows", unit: "rows", values: points.map((point) => point.rows) }], { span: rangeBounds() }),
       timeChart(`Blocks ${per}`, times, [
         { label: "read from disk", unit: "blocks", values: points.map((point) => point.shared_blks_read) },
         { label: "found in cache", unit: "blocks", values: points.map((point) => point.shared_blks_hit) },
-      ]),
+      ], { span: rangeBounds() }),
     ),
   );
 }

@@ -18,11 +18,11 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.integration.control_plane.api.conftest import SeededTenant, register_database
 from tests.integration.control_plane.api.snapshots import fingerprint
+from tests.integration.dashboard.browser import assert_no_console_errors
 from tests.integration.dashboard.test_in_a_browser import (
     WAIT_S,
     api,
     api_settings,
-    assert_no_console_errors,
     browser,
     server_url,
     sign_in,

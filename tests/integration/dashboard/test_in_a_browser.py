@@ -11,17 +11,15 @@ test is skipped rather than downloading a browser.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from control_plane.app import create_app
 from control_plane.changes.measured import measure_applied_changes
@@ -46,44 +44,22 @@ from tests.integration.control_plane.changes.flow import (
     shop_with_finding,
 )
 from tests.integration.control_plane.changes.flow import finding as change_finding
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
-
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
+from tests.integration.control_plane.inbox import drain_inbox_at
+from tests.integration.dashboard.browser import (
+    assert_no_console_errors,
+    chromium,
+    requires_chromium,
+    served,
 )
+
+pytestmark = requires_chromium
 WAIT_S = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def server_url(api_settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn in a thread: a browser needs a real socket."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(api_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(api_settings) as url:
+        yield url
 
 
 @pytest.fixture
@@ -95,24 +71,15 @@ def shop(metadata_url: str, server_url: str) -> SeededTenant:
         admin = {"Authorization": f"Bearer {access.json()['access_token']}"}
         created = api.post("/databases", json={"name": "shop"}, headers=admin).json()
         agent = {"Authorization": f"Bearer {created['agent_token']}"}
-        assert api.post("/agent/snapshots", json=snapshot_with(finding()), headers=agent).status_code == 201
+        assert api.post("/agent/snapshots", json=snapshot_with(finding()), headers=agent).status_code == 202
+    drain_inbox_at(metadata_url)
     return tenant
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options
-    )
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -174,11 +141,6 @@ def buttons(element: Any) -> set[str]:
         for button in element.find_elements(By.CSS_SELECTOR, "button:not(.copy)")
         if button.is_displayed()
     }
-
-
-def assert_no_console_errors(driver: Any) -> None:
-    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-    assert problems == []  # no script error, no failed request, no Content-Security-Policy violation
 
 
 def test_sign_in_list_databases_and_see_a_verified_recommendation(

@@ -21,12 +21,12 @@ from tests.integration.control_plane.changes.flow import (
     send,
     workload,
 )
+from tests.integration.dashboard.browser import assert_no_console_errors
 from tests.integration.dashboard.test_every_page import open_route
 from tests.integration.dashboard.test_in_a_browser import (
     WAIT_S,
     api,
     api_settings,
-    assert_no_console_errors,
     browser,
     server_url,
     sign_in,

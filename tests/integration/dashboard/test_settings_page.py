@@ -11,10 +11,6 @@ default the page offers is seen to be the browser's and not the server's.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,24 +18,23 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from control_plane.app import create_app
 from tests.integration.control_plane.api.conftest import PASSWORD, SeededTenant, as_user, settings_for
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.select import Select  # noqa: E402
-from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
-
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
+from tests.integration.dashboard.browser import (
+    assert_no_console_errors,
+    chromium,
+    requires_chromium,
+    served,
 )
+
+pytestmark = requires_chromium
 WAIT_S = 10
 BROWSER_TIME_ZONE = "Asia/Tokyo"
 PHONE = (390, 844)  # the narrowest screen the dashboard is made for, in CSS pixels
@@ -47,50 +42,16 @@ NEW_PASSWORD = "a long enough password for a new colleague"
 PUBLIC_URL = "https://optischema.example.com"  # where agents reach the control plane
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server_url(metadata_url: str) -> Iterator[str]:
-    """The app served by uvicorn in a thread: a browser needs a real socket."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings_for(metadata_url, public_url=PUBLIC_URL, allow_private_outbound=True)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(settings_for(metadata_url, public_url=PUBLIC_URL, allow_private_outbound=True)) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER), env={"TZ": BROWSER_TIME_ZONE})
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
+    with chromium(time_zone=BROWSER_TIME_ZONE) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -154,11 +115,6 @@ def assert_every_field_labelled(driver: Any) -> None:
         """
     )
     assert unlabelled == []
-
-
-def assert_no_console_errors(driver: Any) -> None:
-    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-    assert problems == []  # no script error, no failed request, no Content-Security-Policy violation
 
 
 def login_status(api: TestClient, email: str, password: str) -> int:

@@ -1,0 +1,77 @@
+"""What the dashboard's browser tests share: the app served by uvicorn on a loopback port (a browser
+needs a real socket), headless Chromium with chromedriver (Debian's; without them the tests are
+skipped rather than downloading a browser), and the check that the console stayed clean."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+
+from control_plane.app import create_app
+from control_plane.settings import Settings
+
+webdriver = pytest.importorskip("selenium.webdriver")
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+requires_chromium = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
+)
+START_S = 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn in a thread; its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_S
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def chromium(time_zone: str | None = None) -> Iterator[Any]:
+    """A headless Chromium (a selenium WebDriver) keeping its console log; `time_zone` sets TZ."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    env = {"TZ": time_zone} if time_zone else None
+    driver = webdriver.Chrome(
+        service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER), env=env), options=options
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def assert_no_console_errors(driver: Any) -> None:
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert problems == []  # no script error, no failed request, no Content-Security-Policy violation

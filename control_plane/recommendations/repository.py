@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, null, select
+from sqlalchemy import case, func, null, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +50,8 @@ class RecommendationRepository:
             return []
         measured = {} if evidence_at is None else {"evidence_at": evidence_at}
         upsert = insert(Recommendation)
-        benchmarked = Recommendation.tier.in_(("benchmarked", "demoted")) & (
+        # Plain comparisons: an IN list's expanding parameters cannot go into an executemany().
+        benchmarked = or_(Recommendation.tier == "benchmarked", Recommendation.tier == "demoted") & (
             Recommendation.sql == upsert.excluded.sql
         )
         stored = await self._session.scalars(

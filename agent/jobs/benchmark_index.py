@@ -66,7 +66,7 @@ class IndexBenchmarker:
         # The signature proves who sent the text, not what it builds: only the agent's own DDL runs.
         if candidate.create_sql() != payload.sql:
             raise BenchmarkUnavailable(
-                f"the job's SQL is not the index this agent writes for {candidate.key()}: refused"
+                f"the SQL of the job is not the index this agent writes for {candidate.key()}: refused"
             )
         not_timed = [
             NotTimed(fingerprint=fp, reason=NOT_IN_WORKLOAD)

@@ -28,6 +28,7 @@ def _out(database: MonitoredDatabase, command_template: str) -> DatabaseOut:
         server_version=database.server_version,
         agent_spooled_snapshots=database.agent_spooled_snapshots,
         agent_dropped_snapshots=database.agent_dropped_snapshots,
+        privacy_mode="pseudonyms" if database.privacy_mode == "pseudonyms" else "off",
         agent_command_template=command_template,
     )
 

@@ -74,6 +74,14 @@ class DatabaseRepository:
             .values(**values)
         )
 
+    async def record_privacy_mode(self, database_id: uuid.UUID, privacy_mode: str) -> None:
+        """What the agent's latest snapshot or heartbeat said of its names: 'off' or 'pseudonyms'."""
+        await self._session.execute(
+            update(MonitoredDatabase)
+            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
+            .values(privacy_mode=privacy_mode)
+        )
+
     async def record_agent_spool(self, database_id: uuid.UUID, *, spooled: int, dropped: int) -> None:
         """From a heartbeat: the spool's size now, and evictions since the last heartbeat (added up)."""
         await self._session.execute(

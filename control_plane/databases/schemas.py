@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +27,11 @@ class DatabaseOut(BaseModel):
     server_version: str | None
     agent_spooled_snapshots: int = 0
     agent_dropped_snapshots: int = 0
+    privacy_mode: Literal["off", "pseudonyms"] = Field(
+        default="off",
+        description="'pseudonyms': the agent sends keyed pseudonyms, never names; the dashboard shows "
+        "only pseudonyms, since the key never leaves the agent",
+    )
     agent_command_template: str = Field(
         description="The `docker run` line with `<token>` where the agent token goes"
     )

@@ -16,6 +16,9 @@ from control_plane.tenancy.context import TenantContext
 from shared.wire.heartbeat import Heartbeat
 from shared.wire.snapshot import Snapshot
 
+# A database's privacy_mode when the agent says nothing of it (an older agent, or no privacy mode).
+PRIVACY_OFF = "off"
+
 
 class IngestionService:
     def __init__(self, session: AsyncSession, context: TenantContext) -> None:
@@ -35,6 +38,7 @@ class IngestionService:
         await self._databases.record_agent_spool(
             self._database_id, spooled=heartbeat.spooled_snapshots, dropped=heartbeat.dropped_snapshots
         )
+        await self._databases.record_privacy_mode(self._database_id, heartbeat.privacy or PRIVACY_OFF)
         # Absent (an older agent, or one without a sandbox): no benchmark jobs for it.
         await self._benchmarks.record_sandbox(self._database_id, bool(heartbeat.sandbox))
 
@@ -61,5 +65,6 @@ class IngestionService:
         await self._databases.record_agent_contact(
             self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version
         )
+        await self._databases.record_privacy_mode(self._database_id, snapshot.privacy or PRIVACY_OFF)
         SNAPSHOTS.labels("stored").inc()
         return True

@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, Index, Integer, LargeBinary, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +23,10 @@ from control_plane.models.base import Base, id_column, monitored_database_fk, te
 
 class MonitoredDatabase(Base):
     __tablename__ = "monitored_databases"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+        CheckConstraint("privacy_mode IN ('off', 'pseudonyms')", name="privacy_mode"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = tenant_id_column()
     id: Mapped[uuid.UUID] = id_column()
@@ -29,6 +42,9 @@ class MonitoredDatabase(Base):
     maintenance_window: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     # The agent's heartbeat said it has a sandbox copy: benchmark_index jobs may be queued for it.
     agent_sandbox: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # 'pseudonyms': the agent's snapshots and heartbeats said every name it sends is a keyed
+    # pseudonym (agent.privacy); the key stays with the agent, so nothing here can name the real schema.
+    privacy_mode: Mapped[str] = mapped_column(Text, nullable=False, server_default="off")
 
 
 class AgentToken(Base):

@@ -104,7 +104,12 @@ class Settings(BaseSettings):
     analysis_min_improvement_pct: float = Field(default=20.0, ge=0, le=100)
     # Issue 16: a benchmarked index must cut the real time of the statements it serves (weighted by
     # their calls per day) by at least this many per cent, or it is demoted.
-    benchmark_min_gain_pct: float = Field(default=10.0, ge=0, le=100)
+    benchmark_min_gain_pct: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="A benchmarked index must cut the real time of what it serves by this many per cent, else demoted",
+    )
     analysis_large_table_rows: int = Field(default=10_000, ge=1)
     analysis_selective_fraction: float = Field(default=0.1, gt=0, le=1)
     analysis_estimate_error_factor: float = Field(default=10.0, gt=1)

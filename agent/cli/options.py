@@ -256,8 +256,9 @@ def benchmark_options(function: F) -> F:
 
 
 def benchmark_tuning_options(function: F) -> F:
-    """The benchmark's knobs without `--benchmark`: `run` times candidates when a job asks."""
-    for option in reversed(_BENCHMARK_OPTIONS[1:]):
+    """The benchmark's knobs without `--benchmark` and its bar: `run` times candidates when a job
+    asks, and the control plane judges the gain (OPTISCHEMA_BENCHMARK_MIN_GAIN_PCT there)."""
+    for option in reversed(_BENCHMARK_OPTIONS[1:-1]):
         function = option(function)
     return function
 
@@ -268,7 +269,7 @@ def build_benchmark_settings(options: dict[str, Any]) -> BenchmarkSettings:
         warmups=options["benchmark_warmups"],
         statement_budget_ms=options["benchmark_statement_budget_ms"],
         total_budget_s=options["benchmark_total_budget"],
-        min_gain_pct=options["benchmark_min_gain"],
+        min_gain_pct=options.get("benchmark_min_gain", BenchmarkSettings.min_gain_pct),
     )
 
 

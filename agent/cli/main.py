@@ -27,7 +27,8 @@ from agent.cli.options import (
 from agent.collect.prerequisites import all_required_ok, check_server
 from agent.config import collector_state_path
 from agent.db.session import DatabaseUnavailable, MonitoredDatabase
-from agent.runner.assembly import ConfigurationError, assembled_runner
+from agent.privacy.snapshot import pseudonymous_snapshot
+from agent.runner.assembly import ConfigurationError, assembled_runner, privacy_names
 from agent.runner.control_plane_check import check_control_plane
 from agent.runner.daemon import run_cycles, stop_on_signals
 from agent.runner.local_advice import advise_database
@@ -91,10 +92,12 @@ def snapshot(output: Path | None, **options: Any) -> None:
             collection = Collector(
                 database, config.collector, load_state(collector_state_path(config))
             ).collect()
-    except (DatabaseUnavailable, PrerequisitesMissing) as error:
+        names = privacy_names(config)  # privacy mode: the payload names only pseudonyms, as `run` sends it
+    except (DatabaseUnavailable, PrerequisitesMissing, ConfigurationError) as error:
         click.echo(f"optischema-agent snapshot: {error}", err=True)
         sys.exit(1)
-    payload = collection.snapshot.model_dump_json(indent=2)
+    sent = collection.snapshot if names is None else pseudonymous_snapshot(collection.snapshot, names)
+    payload = sent.model_dump_json(indent=2)
     if output is None:
         click.echo(payload)
     else:

@@ -28,7 +28,9 @@ export function evidenceLabel(recommendation) {
     case "verified":
       return `verified by HypoPG: cost ${gain}`;
     case "benchmarked":
-      return `benchmarked on the sandbox: time ${gain}`;
+      return `benchmarked on the sandbox: real time ${change(recommendation.benchmark ? recommendation.benchmark.gain_pct : recommendation.improvement_pct)}`;
+    case "demoted":
+      return `demoted by the sandbox run: HypoPG estimated cost ${gain}, the real run did not bear it out`;
     case "estimated":
       return `estimated by the planner (not executed): cost ${gain}`;
     case "measured":
@@ -89,25 +91,40 @@ function riskLine(risk) {
   );
 }
 
-// The real timings on the sandbox copy (tier benchmarked, or a demoted one): beside the estimate.
+// What the sandbox run says (control_plane/benchmarks): queued, benchmarked (the real gain reached the
+// bar), demoted (it did not, with the figures), or failed; the real timings beside the estimate.
+const VERDICT_TEXT = {
+  queued: "Being timed on the sandbox copy: the agent builds the index there and runs the statements before and after.",
+  benchmarked: "Timed on the sandbox copy: the real gain reached the bar.",
+  demoted: "Demoted: timed on the sandbox copy, the real gain fell short of the estimate.",
+  failed: "The sandbox run failed.",
+};
+
 export function benchmarkSection(benchmark) {
   if (!benchmark) return null;
   const statements = benchmark.statements || [];
+  const built = benchmark.index_size_bytes !== null && benchmark.index_size_bytes !== undefined;
   return h(
     "div",
-    { class: "benchmark" },
+    { class: `benchmark verdict-${benchmark.verdict || "benchmarked"}`, "data-verdict": benchmark.verdict || "" },
     h("h3", {}, "Timed on the sandbox"),
-    h(
-      "p",
-      { class: "small" },
-      `Built in ${formatDuration(benchmark.build_seconds)}, ${formatBytes(benchmark.index_size_bytes)} on disk (real figures, not estimates).`,
-    ),
+    h("p", { class: "small" }, VERDICT_TEXT[benchmark.verdict] || "", benchmark.reason ? ` ${benchmark.reason}` : ""),
+    built || benchmark.gain_pct !== null && benchmark.gain_pct !== undefined
+      ? h(
+          "p",
+          { class: "small figures" },
+          benchmark.gain_pct !== null && benchmark.gain_pct !== undefined ? `Real time ${change(benchmark.gain_pct)}` : null,
+          benchmark.estimated_improvement_pct !== null && benchmark.estimated_improvement_pct !== undefined ? ` (HypoPG estimated cost ${change(benchmark.estimated_improvement_pct)})` : null,
+          benchmark.time_saved_ms_per_day ? `, ${formatMs(benchmark.time_saved_ms_per_day)} saved per day` : null,
+          built ? `. Built in ${formatDuration(benchmark.build_seconds)}, ${formatBytes(benchmark.index_size_bytes)} on disk (real, not estimated).` : null,
+        )
+      : null,
     statements.length
       ? scrollBox(
           h(
             "table",
             { "aria-label": "timings before and after" },
-            h("thead", {}, h("tr", {}, ["Statement", "Median before", "Median after", "p95 before", "p95 after"].map((title, index) => h("th", { scope: "col", class: index ? "num" : null }, title)))),
+            h("thead", {}, h("tr", {}, ["Statement", "Median before", "Median after", "p95 before", "p95 after", "Plan"].map((title, index) => h("th", { scope: "col", class: index && index < 5 ? "num" : null }, title)))),
             h(
               "tbody",
               {},
@@ -120,6 +137,7 @@ export function benchmarkSection(benchmark) {
                   h("td", { class: "num" }, formatMs(one.median_ms_after)),
                   h("td", { class: "num" }, formatMs(one.p95_ms_before)),
                   h("td", { class: "num" }, formatMs(one.p95_ms_after)),
+                  h("td", {}, one.plan_changed === false ? "unchanged" : one.plan_changed ? "changed" : "–"),
                 ),
               ),
             ),
@@ -268,7 +286,7 @@ function measuredFigure(recommendation) {
 }
 
 function headline(recommendation) {
-  if (recommendation.tier === "measured" || recommendation.tier === "advisory") return h("span", { class: "evidence-label" }, evidenceLabel(recommendation));
+  if (["measured", "advisory", "demoted"].includes(recommendation.tier)) return h("span", { class: "evidence-label" }, evidenceLabel(recommendation));
   const [label, figure] = evidenceLabel(recommendation).split(/: (?=[^:]*$)/);
   return h("span", { class: "evidence-label" }, `${label}: `, h("strong", {}, figure));
 }

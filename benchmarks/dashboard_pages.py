@@ -136,7 +136,12 @@ def time_calls(
             continue
         for repetition in range(WARM_UP + REPETITIONS):
             started = time.perf_counter()
-            response = client.get(call.path, params=call.params)
+            try:
+                response = client.get(call.path, params=call.params)
+            except httpx.HTTPError as error:  # counted as a failed call; the next ones still run
+                say(f"{call.name}: {type(error).__name__}: {error}")
+                timed.status = None
+                break
             elapsed_ms = (time.perf_counter() - started) * 1000
             timed.status = response.status_code
             if response.status_code != 200:

@@ -71,5 +71,9 @@ class BenchmarkRepository:
         await self._session.execute(
             update(Recommendation)
             .where(Recommendation.tenant_id == self._tenant_id, Recommendation.id == recommendation_id)
-            .values(benchmark=benchmark, updated_at=func.now(), **values)
+            # Touched as a status change is (migration 0008's trigger only sees statuses): the live
+            # stream then announces the verdict and open pages refetch the recommendation.
+            .values(
+                benchmark=benchmark, updated_at=func.now(), status_changed_at=func.clock_timestamp(), **values
+            )
         )

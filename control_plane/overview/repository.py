@@ -118,13 +118,20 @@ class OverviewRepository:
             select(both.c.fingerprint, func.sum(both.c.total)).group_by(both.c.fingerprint)
         )
         spent = {row[0]: float(row[1] or 0.0) for row in rows}
-        # Found among the range's few snapshots, not by a filter on its millions of raw rows.
-        first_snapshots_at = select(Snapshot.collected_at).where(
-            *self._snapshots_of_database(),
-            Snapshot.collected_at >= rollup_bucket(since),
-            Snapshot.collected_at < until + ROLLUP_BUCKET,
-            Snapshot.interval_seconds.is_(None),
+        # Found among the range's few snapshots, not by a filter on its millions of raw rows; usually
+        # there is none, and the raw rows (30 partitions to plan: 20 ms) are not asked at all.
+        first_snapshots_at = list(
+            await self._session.scalars(
+                select(Snapshot.collected_at).where(
+                    *self._snapshots_of_database(),
+                    Snapshot.collected_at >= rollup_bucket(since),
+                    Snapshot.collected_at < until + ROLLUP_BUCKET,
+                    Snapshot.interval_seconds.is_(None),
+                )
+            )
         )
+        if not first_snapshots_at:
+            return spent
         first_snapshots = await self._session.execute(
             select(StatementStat.fingerprint, func.sum(StatementStat.total_exec_time_ms))
             .where(

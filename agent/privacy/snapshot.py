@@ -8,6 +8,7 @@ a plan string becomes null, a finding is not sent), never sent as it was.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PRIVACY_MODE = "pseudonyms"
 EXPRESSION_KEY = "expr"
+_CACHED_TEXT_LENGTH = 4_000
 _NOT_REWRITTEN = (UnparseableStatementError, PseudonymCollision, RecursionError)
 
 
@@ -46,6 +48,19 @@ def pseudonymous_snapshot(snapshot: Snapshot, names: Pseudonyms) -> Snapshot:
 
 
 def pseudonymous_query(text: str, names: Pseudonyms) -> str | None:
+    # Parsing and printing take about 1.3 ms a statement (6.5 s for a first snapshot of 5,000), and a
+    # statement comes back cycle after cycle: short texts are remembered, as the anonymizer does.
+    if len(text) <= _CACHED_TEXT_LENGTH:
+        return _cached_query(text, names)
+    return _query(text, names)
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_query(text: str, names: Pseudonyms) -> str | None:
+    return _query(text, names)
+
+
+def _query(text: str, names: Pseudonyms) -> str | None:
     try:
         return pseudonymous_statement(text, names)
     except _NOT_REWRITTEN:

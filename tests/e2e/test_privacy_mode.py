@@ -101,16 +101,13 @@ def provider(names: Pseudonyms) -> Iterator[respx.MockRouter]:
 def agent_once(
     deployment: InProcessDeployment, settings: Settings, db_url: str, spool: Path, **env: str
 ) -> str:
-    environment = agent_environment(
-        db_url,
-        deployment.base_url,
-        deployment.agent_token,
-        spool,
-        OPTISCHEMA_PRIVACY_MODE="pseudonyms",
-        OPTISCHEMA_PRIVACY_KEY=PRIVACY_KEY,
-        OPTISCHEMA_ADVISE_TIME_BUDGET_S="60",
+    overrides = {
+        "OPTISCHEMA_PRIVACY_MODE": "pseudonyms",
+        "OPTISCHEMA_PRIVACY_KEY": PRIVACY_KEY,
+        "OPTISCHEMA_ADVISE_TIME_BUDGET_S": "60",
         **env,
-    )
+    }
+    environment = agent_environment(db_url, deployment.base_url, deployment.agent_token, spool, **overrides)
     result = run_agent("run", "--once", env=environment, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.api.errors import Conflict, NotFound
+from control_plane.audit.repository import AuditRepository
 from control_plane.auth.permissions import ensure_permission
 from control_plane.benchmarks.repository import BenchmarkRepository
 from control_plane.benchmarks.schemas import BenchmarkOut, BenchmarkQueued
@@ -41,6 +42,20 @@ async def _now(session: AsyncSession) -> datetime:
 
 def _stored(benchmark: BenchmarkOut) -> dict[str, Any]:
     return benchmark.model_dump(mode="json")
+
+
+async def _record(
+    session: AsyncSession, context: TenantContext, actor: str, action: str, row: Any, detail: dict[str, Any]
+) -> None:
+    """One event of the recommendation's audit trail, which its timeline shows (`action` without the
+    `recommendation.` prefix): benchmark, then benchmarked, demoted or benchmark_failed."""
+    await AuditRepository(session, context).record(
+        actor,
+        f"recommendation.{action}",
+        f"recommendation:{row.id}",
+        {"database_id": str(row.database_id), "status": row.status, "kind": row.kind, **detail},
+        actor_user_id=context.user_id if context.principal == "user" else None,
+    )
 
 
 class BenchmarkService:
@@ -102,6 +117,14 @@ class BenchmarkService:
             else earlier.get("estimated_improvement_pct"),
         )
         await self._benchmarks.set_benchmark(recommendation.id, _stored(queued))
+        await _record(
+            self._session,
+            self._context,
+            f"user:{self._context.user_id}",
+            "benchmark",
+            recommendation,
+            {"job_id": str(job.id), "role": self._context.role},
+        )
         return BenchmarkQueued(recommendation_id=recommendation.id, job_id=job.id, benchmark=queued)
 
 
@@ -129,6 +152,10 @@ async def record_benchmark_outcome(
             min_gain_pct=min_gain_pct,
         )
         await benchmarks.set_benchmark(recommendation.id, _stored(failed))
+        await _record(
+            session, context, _agent(context), "benchmark_failed", recommendation,
+            {"job_id": str(job.id), "error": failed.reason},
+        )  # fmt: skip
         return
     # HypoPG's figure: kept in the benchmark when an earlier run already replaced improvement_pct.
     estimated = stored.get("estimated_improvement_pct")
@@ -141,6 +168,23 @@ async def record_benchmark_outcome(
     else:
         values = {"tier": "demoted", "improvement_pct": estimated}
     await benchmarks.set_benchmark(recommendation.id, _stored(judged), **values)
+    await _record(
+        session,
+        context,
+        _agent(context),
+        judged.verdict,
+        recommendation,
+        {
+            "job_id": str(job.id),
+            "reason": judged.reason,
+            "index_size_bytes": judged.index_size_bytes,
+            "duration_s": judged.build_seconds,
+        },
+    )
+
+
+def _agent(context: TenantContext) -> str:
+    return f"agent:{context.database_id}" if context.principal == "agent" else "optischema"
 
 
 class BenchmarkIndexHandler(JobKindHandler):

@@ -127,6 +127,15 @@ def test_a_real_gain_makes_it_benchmarked_with_the_timings(client: TestClient, a
         == "the real run: median 12.1 ms -> 0.4 ms (96.7 % time saved), at least the 10 % needed"
     )
 
+    moves = [(e["action"], e["actor"], e["detail"]["job_id"]) for e in found["timeline"][1:]]
+    assert moves == [("benchmark", "user", job_id), ("benchmarked", "agent", job_id)]
+    last = found["timeline"][-1]["detail"]
+    assert (last["index_size_bytes"], last["duration_s"], last["reason"]) == (
+        2_201_600,
+        0.3,
+        verdict["reason"],
+    )
+
     # Reported again with the same SQL, the finding refreshes its evidence but keeps the verdict.
     send(client, shop.agent, workload(datetime.now(UTC), findings=report(finding())))
     again = recommendation(client, shop)
@@ -163,4 +172,6 @@ def test_a_failed_benchmark_says_why_and_leaves_the_tier(client: TestClient, acm
     assert found["tier"] == "verified"
     assert found["benchmark"]["verdict"] == "failed"
     assert found["benchmark"]["reason"] == "the sandbox refused (InsufficientPrivilege)"
+    assert found["timeline"][-1]["action"] == "benchmark_failed"
+    assert found["timeline"][-1]["detail"]["reason"] == "the sandbox refused (InsufficientPrivilege)"
     assert benchmark(client, shop).status_code == 202  # it may be asked again

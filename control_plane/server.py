@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import math
@@ -11,8 +10,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,7 +20,6 @@ from control_plane.api.services import AppServices
 from control_plane.app import background_jobs, create_app
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.db.engine import create_engine
-from control_plane.ingestion.companion import start_companion, stop_companion
 from control_plane.job_kinds import register_job_kinds
 from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
@@ -57,24 +53,7 @@ def _tune_runtime() -> None:
 def worker_app() -> FastAPI:
     """The app of one web worker process; its settings come from the environment `serve` checked."""
     _configure_logging()
-    return _with_companion(create_app(), get_settings())
-
-
-def _with_companion(app: FastAPI, settings: Settings) -> FastAPI:
-    """The app, with this process's snapshot ingestion process (see control_plane.ingestion.companion)
-    started now and stopped when the app shuts down."""
-    start_companion(settings)
-    app_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        try:
-            async with app_lifespan(app) as state:
-                yield state
-        finally:
-            await asyncio.to_thread(stop_companion)
-
-    app.router.lifespan_context = lifespan
+    app = create_app()
     _tune_runtime()
     return app
 
@@ -108,13 +87,15 @@ def serve() -> None:
         raise SystemExit(1) from None
     if settings.workers == "only":
         log.info("running background workers only")
+        _tune_runtime()  # they decode and store the snapshots agents send
         asyncio.run(_workers_only(settings))
         return
     # Client addresses behind a proxy are resolved by our own trusted-proxy rule, not uvicorn's.
     host, port = settings.host, settings.port
     workers = settings.web_workers
     if workers == 1:
-        app = _with_companion(create_app(settings), settings)
+        app = create_app(settings)
+        _tune_runtime()
         uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
         return
     # Every worker runs the background jobs too: each job is safe to run concurrently.

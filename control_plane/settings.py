@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # False behind a PgBouncer in transaction mode older than 1.21 (Debian bookworm's is 1.18): no
     # named prepared statements (see control_plane.db.engine.engine_from_url).
     metadata_statement_cache: bool = True
-    # Web worker processes, each with its snapshot-ingesting companion process. None: one per two
+    # Web worker processes (snapshots are stored by the workers, see OPTISCHEMA_WORKERS). None: one per two
     # cores (at least one, at most four) in production, one in development.
     web_concurrency: int | None = Field(default=None, ge=1, le=64)
     login_rate_limit: str = "10/minute"
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     def web_workers(self) -> int:
         if self.web_concurrency is not None:
             return self.web_concurrency
-        # Half the cores: the other half go to the companions and, often, PostgreSQL on the same
+        # Half the cores: the other half go to the workers storing snapshots and, often, PostgreSQL on the same
         # host. On two cores, one worker served reads faster while ingesting than two did.
         return 1 if self.env == "development" else max(1, min(4, (os.cpu_count() or 1) // 2))
 

@@ -37,7 +37,7 @@ class MetadataUnavailable(ConnectionError):
     A ConnectionError, as the refused connect it most often is, so code that already treated an
     unreachable database as an OSError (start-up key generation, optischema-admin) still does.
     Carries only the class name of the driver's error, never its message (which can name hosts and
-    users), and pickles, so it can cross from the ingestion companion process to its web worker.
+    users), and pickles, so it can cross process boundaries.
     """
 
     def __init__(self, reason: str = "unreachable") -> None:

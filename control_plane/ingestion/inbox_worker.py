@@ -26,9 +26,9 @@ from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
 
 log = logging.getLogger(__name__)
-# A body that fails to store is tried again after 10 s, 20 s, ... at most 10 minutes apart: it
+# A body that fails to store is tried again after 1 s, 2 s, 4 s, ... at most 10 minutes apart: it
 # never holds up the entries behind it, and a fault that passes (a missing partition) heals.
-RETRY_BASE = timedelta(seconds=10)
+RETRY_BASE = timedelta(seconds=1)
 RETRY_MAX = timedelta(minutes=10)
 
 

@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 import anyio
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
 from control_plane.models import DatabaseSchema, Plan
 from control_plane.models import Snapshot as SnapshotRow
 from control_plane.tenancy.context import TenantContext
@@ -32,6 +34,8 @@ ROLLUP_BUCKET = timedelta(hours=1)
 # `statements.last_seen_at` is kept to within this: a known statement's row is rewritten at most
 # once per this period, not on every snapshot.
 LAST_SEEN_PRECISION = timedelta(hours=1)
+DUPLICATE_TABLE = "42P07"
+_PARTITION_ATTEMPTS = 3
 
 
 def rollup_bucket(at: datetime) -> datetime:
@@ -156,11 +160,25 @@ class IngestionRepository:
 
     async def ensure_partition(self, at: datetime) -> None:
         """The day's partitions of `statement_stats` and both rollups (UTC days, as the
-        partition bounds are)."""
-        await self._session.execute(
-            text("SELECT optischema_ensure_statement_stats_partitions(:day, 1)"),
-            {"day": at.astimezone(UTC).date()},
-        )
+        partition bounds are).
+
+        Workers store snapshots concurrently: two may find the day's partition missing and both
+        create it; the second then fails (42P07 or 23505 on the catalog) once the first commits, and
+        tries again in a savepoint, now finding it there.
+        """
+        ensure = text("SELECT optischema_ensure_statement_stats_partitions(:day, 1)")
+        day = {"day": at.astimezone(UTC).date()}
+        for attempt in range(_PARTITION_ATTEMPTS):
+            try:
+                async with self._session.begin_nested():
+                    await self._session.execute(ensure, day)
+                return
+            except DBAPIError as error:
+                if (
+                    sqlstate(error) not in (DUPLICATE_TABLE, UNIQUE_VIOLATION)
+                    or attempt == _PARTITION_ATTEMPTS - 1
+                ):
+                    raise
 
     async def store_statements(self, snapshot: Snapshot) -> None:
         """The statement catalog, the raw interval rows and the hourly and daily rollups: three statements,

@@ -15,7 +15,7 @@ Design, and why:
   SECURITY DEFINER lookup across tenants. Naming the tenant gives nothing away: tenant ids are in
   every access token, and a forged tenant part just finds no row. A database-stored ticket rather
   than a signed one: "used once" has to hold across API processes, which needs shared state anyway.
-- Polling, not LISTEN/NOTIFY: snapshots are stored by ingestion companion processes, and API
+- Polling, not LISTEN/NOTIFY: snapshots are stored by worker processes (the snapshot inbox), and API
   processes may sit behind PgBouncer in transaction mode, where LISTEN does not work. Each open
   stream runs one short transaction every `live_poll_s` (2 s): a UNION of four index range scans
   (control_plane.live.repository). No connection is held between polls: each poll borrows a pooled

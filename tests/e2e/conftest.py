@@ -23,6 +23,7 @@ import pytest
 from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
 from tests.integration.advise.conftest import fresh_statistics
 from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
+from tests.integration.control_plane.inbox import drain_inbox_at
 
 __all__ = ["AGENT_COMMAND"]
 # Test modules load it as a plugin (pytest_plugins) after importing its names: rewrite its asserts too.
@@ -49,6 +50,7 @@ class Deployment:
     agent_token: str
     monitored_url: str
     spool_dir: Path
+    metadata_url: str
 
     @property
     def api(self) -> httpx.Client:
@@ -71,7 +73,11 @@ class Deployment:
         )
 
     def run_agent_once(self, **overrides: str) -> Any:
-        return run_agent("run", "--once", env=self.agent_env(**overrides), timeout=180)
+        """One agent cycle, with what it delivered stored: the server runs no workers, the test
+        stores its snapshot inbox (see tests.integration.control_plane.inbox)."""
+        result = run_agent("run", "--once", env=self.agent_env(**overrides), timeout=180)
+        drain_inbox_at(self.metadata_url)
+        return result
 
     def spooled(self) -> list[Path]:
         return sorted((self.spool_dir / "snapshots").glob("*"))
@@ -153,7 +159,9 @@ def deployment(
     server.start()
     try:
         access, body = register_shop(server.base_url, email)
-        yield Deployment(server, access, body["id"], body["agent_token"], db_url, tmp_path / "spool")
+        yield Deployment(
+            server, access, body["id"], body["agent_token"], db_url, tmp_path / "spool", metadata_url
+        )
     finally:
         server.stop()
 

@@ -1,8 +1,8 @@
 """The metadata database goes away and comes back: every route answers 503 with Retry-After meanwhile,
 never a 500 or a hang, and the same server process serves again afterwards without a restart.
 
-The HTTP test runs the real `optischema-control-plane` (with its background workers and its
-snapshot-ingesting companion) over a metadata database on a cluster of its own, which it stops and
+The HTTP test runs the real `optischema-control-plane` (with its background workers, which also
+store the snapshot inbox) over a metadata database on a cluster of its own, which it stops and
 starts again. The in-process tests reach the two failures an outage cannot produce on cue: a pooled
 connection killed mid-transaction (`pg_terminate_backend`, as a fast shutdown does) and a pool with
 no free connection.
@@ -10,11 +10,7 @@ no free connection.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import pickle
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +22,12 @@ from sqlalchemy import text
 from control_plane.db.availability import MetadataUnavailable
 from control_plane.db.engine import engine_from_url
 from control_plane.db.session import lookup_session
-from control_plane.ingestion import companion
+from control_plane.ingestion.inbox_worker import store_inbox
+from control_plane.settings import Settings
 from deploy.local.control_plane_process import ControlPlaneProcess
 from deploy.local.throwaway_cluster import free_port
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox_at
 from tests.integration.control_plane.own_metadata import (
     OwnMetadata,
     Tenant,
@@ -105,8 +103,9 @@ def test_every_route_answers_503_while_the_metadata_database_is_away(
             _wait_until_ready(client)
             assert client.get("/api/v1/databases", headers=tenant.user_headers).status_code == 200
             assert _send(client, requests[4]).status_code == 204  # heartbeat
-            stored = _send(client, requests[5])  # a fresh snapshot through the companion process
-            assert stored.status_code == 201, stored.text
+            stored = _send(client, requests[5])  # a fresh snapshot, into the inbox
+            assert stored.status_code == 202, stored.text
+            drain_inbox_at(own_metadata.url)  # stored by the server's workers or, first, by this test
             fresh = tenant_with_database(own_metadata.url, client, name="after")  # logins, writes
             assert client.get("/api/v1/databases", headers=fresh.user_headers).json()[0]["name"] == "shop"
         log = server.log_tail(200_000)
@@ -154,19 +153,15 @@ async def test_a_pool_with_no_free_connection_is_unavailable(metadata_url: str) 
         await engine.dispose()
 
 
-def test_the_ingestion_companion_hands_back_an_outage_its_worker_can_answer() -> None:
-    # The companion process's side of POST /agent/snapshots, run here: its database refuses
-    # connections, and what crosses back to the web worker must be a MetadataUnavailable (pickled).
-    loop = asyncio.new_event_loop()
+@pytest.mark.asyncio
+async def test_a_worker_storing_the_inbox_finds_an_outage_it_can_log_and_retry() -> None:
+    # What the background loop (control_plane.workers.runner) logs as one line and retries.
     nowhere = f"postgresql://optischema@127.0.0.1:{free_port()}/metadata"
-    process = companion._THIS_PROCESS
-    process.loop, process.engine = loop, engine_from_url(nowhere, pool_size=1, max_overflow=0)
+    settings = Settings(metadata_url=nowhere, env="development", workers="only")
+    engine = engine_from_url(nowhere, pool_size=1, max_overflow=0)
     try:
-        body = json.dumps(as_json(make_snapshot())).encode()
         with pytest.raises(MetadataUnavailable) as raised:
-            companion._ingest(uuid.uuid4(), uuid.uuid4(), body, None, 1 << 20)
-        assert pickle.loads(pickle.dumps(raised.value)).reason == "ConnectionRefusedError"
+            await store_inbox(engine, settings)
+        assert raised.value.reason == "ConnectionRefusedError"
     finally:
-        loop.run_until_complete(process.engine.dispose())
-        process.loop = process.engine = None
-        loop.close()
+        await engine.dispose()

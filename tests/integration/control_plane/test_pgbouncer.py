@@ -4,8 +4,8 @@ metadata database, as most managed PostgreSQL set-ups have it.
 PgBouncer runs with two server connections and SCRAM for a login role that is neither superuser nor
 owner, only a member of `optischema_app`, and the control plane runs with
 OPTISCHEMA_METADATA_STATEMENT_CACHE=false (no named prepared statements, which a 1.18 PgBouncer
-cannot carry between transactions). A real server subprocess (web, background workers, ingestion
-companion) serves a whole tenant flow through it; in-process, two tenants' transactions interleaved
+cannot carry between transactions). A real server subprocess (web and background workers, which
+store the snapshot inbox) serves a whole tenant flow through it; in-process, two tenants' transactions interleaved
 over those two server connections never see each other's rows, and no tenant binding (the role or
 `app.tenant_id`) survives on a pooled server connection.
 """
@@ -27,6 +27,7 @@ from control_plane.tenancy.context import TenantContext
 from deploy.local.control_plane_process import ControlPlaneProcess
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.conftest import create_tenant_with_admin
+from tests.integration.control_plane.inbox import drain_inbox_at
 from tests.integration.control_plane.own_metadata import (
     LOGIN_ROLE,
     PGBOUNCER_SERVER_CONNECTIONS,
@@ -71,7 +72,8 @@ def test_a_whole_tenant_flow_through_pgbouncer(bounced: Bounced, tmp_path: Path)
                 assert beat.status_code == 204, beat.text
                 snapshot = as_json(make_snapshot(statements=5))
                 first = client.post("/api/v1/agent/snapshots", json=snapshot, headers=tenant.agent_headers)
-                assert first.status_code == 201, first.text
+                assert first.status_code == 202, first.text
+                drain_inbox_at(bounced.app_url(), metadata_statement_cache=False)  # or the server's workers
                 again = client.post("/api/v1/agent/snapshots", json=snapshot, headers=tenant.agent_headers)
                 assert again.status_code == 200 and again.json()["duplicate"], again.text
                 databases = client.get("/api/v1/databases", headers=tenant.user_headers).json()

@@ -1,13 +1,11 @@
-"""The real server with two web workers, each ingesting through its companion process.
-
-The in-process app (TestClient) ingests in the worker itself; this is the path operators run.
+"""The real server with two web workers, and the snapshots they accept stored by a workers-only
+process (`OPTISCHEMA_WORKERS=only`): the path operators run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +15,12 @@ import httpx
 import psycopg
 import pytest
 
-from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
+from deploy.local.control_plane_process import (
+    SCRIPTS,
+    ControlPlaneProcess,
+    control_plane_environment,
+    run_admin,
+)
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 
 ADMIN_EMAIL = "admin@workers.example"
@@ -58,6 +61,25 @@ def server(metadata_url: str, tmp_path: Path) -> Iterator[ControlPlaneProcess]:
         process.stop()
 
 
+@pytest.fixture
+def workers(metadata_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **control_plane_environment(metadata_url),
+        "OPTISCHEMA_WORKERS": "only",
+        "OPTISCHEMA_SECRET_KEY": "a-secret-key-for-the-workers-only-process-0123456789",
+        "OPTISCHEMA_SNAPSHOT_INBOX_INTERVAL_S": "0.05",
+    }
+    with (tmp_path / "workers.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(SCRIPTS / "optischema-control-plane")], env=env, stdout=log, stderr=log
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def agent_token(client: httpx.Client) -> str:
     login = client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     created = client.post(
@@ -69,13 +91,13 @@ def agent_token(client: httpx.Client) -> str:
     return str(created.json()["agent_token"])
 
 
-def test_snapshots_are_stored_once_and_refused_whole_through_the_companions(
-    server: ControlPlaneProcess, metadata_url: str
+def test_snapshots_are_accepted_once_refused_whole_and_stored_by_a_workers_process(
+    server: ControlPlaneProcess, workers: subprocess.Popen[bytes], metadata_url: str
 ) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as client:
         agent = {"Authorization": f"Bearer {agent_token(client)}"}
         body = as_json(make_snapshot(statements=5))
-        # Separate connections, so that both workers (and so both companions) get some.
+        # Separate connections, so that both web workers get some.
         answers = [
             httpx.post(f"{server.base_url}/api/v1/agent/snapshots", json=body, headers=agent, timeout=30)
             for _ in range(4)
@@ -88,13 +110,18 @@ def test_snapshots_are_stored_once_and_refused_whole_through_the_companions(
         )
         metrics = client.get("/metrics").text
 
-    assert [a.status_code for a in answers] == [201, 200, 200, 200]
-    assert [a.json()["stored"] for a in answers] == [True, False, False, False]
+    assert [a.status_code for a in answers] == [202, 200, 200, 200]
+    assert [a.json()["duplicate"] for a in answers] == [False, True, True, True]
     assert {a.json()["snapshot_id"] for a in answers} == {body["snapshot_id"]}
     assert refused.status_code == 422
     assert refused.json()["detail"]["code"] == "unsupported_schema_version"
     assert "optischema_snapshots_ingested_total" in metrics
-    with psycopg.connect(metadata_url) as conn:
+    # Autocommit: an open transaction would hold off the workers creating the day's partitions.
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60  # generous: a busy 2-core machine, not a budget
+        while conn.execute("SELECT count(*) FROM statement_stats").fetchone() != (5,):
+            assert time.monotonic() < deadline and workers.poll() is None, "the workers did not store it"
+            time.sleep(0.05)
         assert conn.execute("SELECT count(*) FROM statement_stats").fetchone() == (5,)
         assert conn.execute("SELECT sum(samples) FROM statement_rollups").fetchone() == (5,)
 
@@ -102,7 +129,7 @@ def test_snapshots_are_stored_once_and_refused_whole_through_the_companions(
 def test_stopping_the_server_ends_every_process_it_started(server: ControlPlaneProcess) -> None:
     assert server._process is not None
     started = processes_under(server._process.pid)
-    assert len(started) >= 4  # two web workers, each with its companion
+    assert len(started) >= 2  # two web workers
 
     server.stop()
 
@@ -110,17 +137,3 @@ def test_stopping_the_server_ends_every_process_it_started(server: ControlPlaneP
     while any(alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [pid for pid in started if alive(pid)] == []
-
-
-def test_a_companion_ends_with_its_worker_however_the_worker_ends(server: ControlPlaneProcess) -> None:
-    assert server._process is not None
-    workers = processes_under(server._process.pid)
-    worker = next(pid for pid in workers if processes_under(pid))
-    (its_companion,) = processes_under(worker)
-
-    os.kill(worker, signal.SIGKILL)  # no shutdown of any kind
-
-    deadline = time.monotonic() + 10
-    while alive(its_companion) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not alive(its_companion)

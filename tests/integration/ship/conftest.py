@@ -78,7 +78,7 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(recorded)
             reply = self.script.popleft() if self.script else Reply(0)
-        status = reply.status or (201 if recorded.path == SNAPSHOTS_PATH else 204)
+        status = reply.status or (202 if recorded.path == SNAPSHOTS_PATH else 204)  # as the control plane
         body = reply.body
         if body is AUTO:
             body = self._default_body(recorded, status)

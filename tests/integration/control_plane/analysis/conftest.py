@@ -39,6 +39,7 @@ from tests.integration.control_plane.api.conftest import (
     seed_tenant,
     settings_for,
 )
+from tests.integration.control_plane.inbox import drain_inbox
 
 LLM_URL = "https://llm.example.test/v1/chat/completions"
 LOOKUP = "SELECT id, kind FROM events WHERE device_id = $1"
@@ -278,7 +279,8 @@ class Shop:
         response = self.client.post(
             "/api/v1/agent/snapshots", json=snapshot.model_dump(mode="json"), headers=bearer(self.agent_token)
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
+        drain_inbox(self.client)
 
     def analyze(self, headers: dict[str, str] | None = None) -> str:
         response = self.client.post(

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 INDEX_SQL = "CREATE INDEX CONCURRENTLY orders_customer_id_status_idx ON public.orders (customer_id, status);"
 
@@ -49,7 +50,9 @@ def snapshot_with(*findings: Recommendation) -> dict[str, Any]:
 
 
 def post(client: TestClient, agent: dict[str, str], body: dict[str, Any]) -> int:
-    return client.post("/api/v1/agent/snapshots", json=body, headers=agent).status_code
+    status = client.post("/api/v1/agent/snapshots", json=body, headers=agent).status_code
+    drain_inbox(client)
+    return status
 
 
 def recommendations(client: TestClient, tenant: SeededTenant, database_id: str, query: str = "") -> Any:
@@ -65,7 +68,7 @@ def test_findings_appear_as_verified_recommendations_and_in_the_query_detail(
 ) -> None:
     database = register_database(client, acme)
 
-    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 201
+    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 202
 
     (listed,) = recommendations(client, acme, database["id"])
     assert {
@@ -138,8 +141,8 @@ def test_snapshot_versions_1_and_2_are_accepted_and_3_is_not(client: TestClient,
     version_1_with_findings = {**snapshot_with(finding()), "schema_version": 1}
     version_3 = {**as_json(make_snapshot()), "schema_version": 3}
 
-    assert post(client, agent, version_1) == 201
-    assert post(client, agent, snapshot_with(finding())) == 201
+    assert post(client, agent, version_1) == 202
+    assert post(client, agent, snapshot_with(finding())) == 202
     refused = client.post("/api/v1/agent/snapshots", json=version_1_with_findings, headers=agent)
     assert refused.status_code == 422 and "version 1" in refused.json()["detail"]["message"]
     unsupported = client.post("/api/v1/agent/snapshots", json=version_3, headers=agent)

@@ -12,6 +12,7 @@ from shared.wire.snapshot import IntervalInfo, Snapshot
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
 from tests.integration.control_plane.changes.flow import finding, report
+from tests.integration.control_plane.inbox import drain_inbox
 
 
 def iso(at: datetime) -> str:
@@ -62,7 +63,8 @@ def test_ideas_are_ranked_by_the_time_saved_over_every_day_of_the_range(
     ]
     for snapshot in snapshots:
         sent = client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=agent)
-        assert sent.status_code == 201, sent.text
+        assert sent.status_code == 202, sent.text
+    drain_inbox(client)
     viewer = as_user(client, acme, "viewer")
     at = f"/api/v1/databases/{database['id']}/overview"
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from shared.wire.snapshot import IntervalInfo, Snapshot
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 # 10:05 10:20 10:40 10:55 | 11:00 11:30 | 12:15 12:45
@@ -34,7 +35,8 @@ def first_snapshot(at: datetime) -> Snapshot:
 def restart(client: TestClient, token: str, times: list[datetime]) -> None:
     for at in times:
         sent = client.post("/api/v1/agent/snapshots", json=as_json(first_snapshot(at)), headers=bearer(token))
-        assert sent.status_code == 201, sent.text
+        assert sent.status_code == 202, sent.text
+        drain_inbox(client)
 
 
 def ingest(client: TestClient, token: str, times: list[datetime], statements: int = 4) -> None:
@@ -50,7 +52,8 @@ def ingest(client: TestClient, token: str, times: list[datetime], statements: in
             }
         )
         sent = client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=bearer(token))
-        assert sent.status_code == 201, sent.text
+        assert sent.status_code == 202, sent.text
+        drain_inbox(client)
 
 
 def raw_times(metadata_url: str, database_id: str, since: datetime, until: datetime) -> dict[str, float]:
@@ -167,6 +170,7 @@ def test_a_query_over_seven_days_comes_by_the_hour_without_the_first_snapshot(
         update={"interval": IntervalInfo(kind="since_reset", started_at=None, ended_at=start, seconds=None)}
     )
     client.post("/api/v1/agent/snapshots", json=as_json(first), headers=bearer(database["agent_token"]))
+    drain_inbox(client)
     later = [start + timedelta(minutes=m) for m in (20, 50, 70)] + [
         now - timedelta(days=2, minutes=m) for m in (5, 35)
     ]

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 
 def test_top_queries_are_ordered_with_their_share_of_load(client: TestClient, acme: SeededTenant) -> None:
@@ -17,8 +18,9 @@ def test_top_queries_are_ordered_with_their_share_of_load(client: TestClient, ac
     for minutes_ago in (10, 5):
         snapshot = make_snapshot(statements=3, collected_at=now - timedelta(minutes=minutes_ago))
         assert (
-            client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=agent).status_code == 201
+            client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=agent).status_code == 202
         )
+    drain_inbox(client)
 
     top = client.get(
         f"/api/v1/databases/{database['id']}/queries?limit=2", headers=as_user(client, acme, "viewer")
@@ -37,6 +39,7 @@ def test_one_query_has_its_series_and_latest_plan(client: TestClient, acme: Seed
     database = register_database(client, acme)
     agent = bearer(database["agent_token"])
     client.post("/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=agent)
+    drain_inbox(client)
 
     detail = client.get(
         f"/api/v1/databases/{database['id']}/queries/{fingerprint(0)}",
@@ -60,6 +63,7 @@ def test_deleting_a_database_removes_its_data(client: TestClient, acme: SeededTe
     client.post(
         "/api/v1/agent/snapshots", json=as_json(make_snapshot()), headers=bearer(database["agent_token"])
     )
+    drain_inbox(client)
     admin = as_user(client, acme, "admin")
 
     assert client.delete(f"/api/v1/databases/{database['id']}", headers=admin).status_code == 204

@@ -25,6 +25,7 @@ from shared.wire.snapshot import (
 )
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import fingerprint
+from tests.integration.control_plane.inbox import drain_inbox
 
 INDEX_KEY = "create_index:public.orders(customer_id,status)"
 DROP_KEY = "drop_index:public.orders_note_idx"
@@ -145,7 +146,8 @@ def snapshot(
 
 def send(client: TestClient, agent: dict[str, str], body: dict[str, Any]) -> None:
     response = client.post("/api/v1/agent/snapshots", json=body, headers=agent)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    drain_inbox(client)
 
 
 def listed(client: TestClient, tenant: SeededTenant, database_id: str) -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, event
 from shared.wire.snapshot import Snapshot
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 # Snapshots over three UTC hours of a past day (partitions are made for any day up to 62 ahead).
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
@@ -27,13 +28,15 @@ COLLECTED = [DAY + timedelta(hours=10, minutes=m) for m in (5, 20, 40, 55, 60, 9
 
 
 def post(client: TestClient, token: str, snapshot: Snapshot) -> int:
-    return client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=bearer(token)).status_code
+    status = client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=bearer(token)).status_code
+    drain_inbox(client)
+    return status
 
 
 def ingest_three_hours(client: TestClient, token: str) -> None:
     for number, at in enumerate(COLLECTED):
         # Different counts per snapshot, so that a sum taken over the wrong rows cannot match.
-        assert post(client, token, make_snapshot(statements=4, collected_at=at, calls=number + 1)) == 201
+        assert post(client, token, make_snapshot(statements=4, collected_at=at, calls=number + 1)) == 202
 
 
 def raw_sums(
@@ -114,7 +117,7 @@ def test_a_resent_snapshot_adds_nothing(client: TestClient, acme: SeededTenant, 
     snapshot = make_snapshot(statements=2, collected_at=COLLECTED[0])
     viewer = as_user(client, acme, "viewer")
 
-    assert [post(client, database["agent_token"], snapshot) for _ in range(3)] == [201, 200, 200]
+    assert [post(client, database["agent_token"], snapshot) for _ in range(3)] == [202, 200, 200]
 
     rows = top(
         client,
@@ -132,7 +135,7 @@ def test_deleting_a_database_removes_its_rollups(
 ) -> None:
     kept, deleted = register_database(client, acme, "kept"), register_database(client, acme, "deleted")
     for database in (kept, deleted):
-        assert post(client, database["agent_token"], make_snapshot(collected_at=COLLECTED[0])) == 201
+        assert post(client, database["agent_token"], make_snapshot(collected_at=COLLECTED[0])) == 202
 
     assert (
         client.delete(
@@ -173,7 +176,7 @@ def test_a_snapshot_is_stored_in_the_same_few_statements_whatever_its_size(
     ):
         snapshot = make_snapshot(statements=size, collected_at=at)
         with statements_sent() as sent:
-            assert post(client, token, snapshot) == 201
+            assert post(client, token, snapshot) == 202
         counts[label] = len(sent)
 
     # Only the first sight of a fingerprint adds it to the catalog: one statement fewer after that.
@@ -192,9 +195,9 @@ def test_a_known_statement_is_not_rewritten_by_every_snapshot(
         with psycopg.connect(metadata_url) as conn:
             return conn.execute("SELECT fingerprint, xmin::text FROM statements ORDER BY 1").fetchall()
 
-    assert post(client, token, make_snapshot(collected_at=COLLECTED[0])) == 201
+    assert post(client, token, make_snapshot(collected_at=COLLECTED[0])) == 202
     first = catalog()
-    assert post(client, token, make_snapshot(collected_at=COLLECTED[1])) == 201
+    assert post(client, token, make_snapshot(collected_at=COLLECTED[1])) == 202
 
     assert catalog() == first  # same row versions: untouched (last_seen_at moves at most hourly)
 
@@ -205,11 +208,11 @@ def test_without_a_range_the_window_starts_on_the_hour_a_day_back(
     database = register_database(client, acme)
     start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     # Statement 0 just inside the window, statement 1 just before it (a snapshot carries one each).
-    assert post(client, database["agent_token"], make_snapshot(statements=1, collected_at=start)) == 201
+    assert post(client, database["agent_token"], make_snapshot(statements=1, collected_at=start)) == 202
     before = make_snapshot(statements=2, collected_at=start - timedelta(microseconds=1))
     assert (
         post(client, database["agent_token"], before.model_copy(update={"statements": before.statements[1:]}))
-        == 201
+        == 202
     )
 
     rows = top(client, as_user(client, acme, "viewer"), database["id"])
@@ -221,14 +224,14 @@ def test_a_statement_seen_again_after_an_hour_has_its_last_seen_at_moved(
     client: TestClient, acme: SeededTenant, metadata_url: str
 ) -> None:
     token = register_database(client, acme)["agent_token"]
-    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[0])) == 201
+    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[0])) == 202
     with psycopg.connect(metadata_url, autocommit=True) as conn:
         conn.execute(
             "UPDATE statements SET last_seen_at = now() - interval '2 hours' WHERE fingerprint = %s",
             [fingerprint(0)],
         )
 
-    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[1])) == 201
+    assert post(client, token, make_snapshot(statements=2, collected_at=COLLECTED[1])) == 202
 
     with psycopg.connect(metadata_url) as conn:
         ages = conn.execute(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from shared.wire.snapshot import StatementStats
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 # Two hours: 10:20 and 10:50 in the first, 11:10 and 11:40 in the second.
@@ -51,7 +52,8 @@ def seed(client: TestClient, tenant: SeededTenant) -> str:
         sent = client.post(
             "/api/v1/agent/snapshots", json=as_json(snapshot), headers=bearer(database["agent_token"])
         )
-        assert sent.status_code == 201, sent.text
+        assert sent.status_code == 202, sent.text
+    drain_inbox(client)
     return database["id"]
 
 

@@ -18,6 +18,7 @@ from shared.wire.jobs import JobBody, JobsResponse
 from shared.wire.snapshot import IntervalInfo, ServerInfo, Snapshot, StatementStats
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import fingerprint
+from tests.integration.control_plane.inbox import drain_inbox
 
 INDEX_SQL = "CREATE INDEX CONCURRENTLY orders_customer_id_status_idx ON public.orders (customer_id, status);"
 ROLLBACK_SQL = "DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_id_status_idx;"
@@ -104,7 +105,8 @@ def report(*findings: Recommendation) -> AdviceReport:
 
 def send(client: TestClient, agent: dict[str, str], snapshot: dict[str, Any]) -> None:
     response = client.post("/api/v1/agent/snapshots", json=snapshot, headers=agent)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    drain_inbox(client)
 
 
 def shop_with_finding(client: TestClient, tenant: SeededTenant, *findings: Recommendation) -> Shop:

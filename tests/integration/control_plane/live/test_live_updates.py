@@ -21,6 +21,7 @@ from tests.integration.control_plane.api.conftest import SECRET, SeededTenant, s
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.api.test_agent_findings import finding, snapshot_with
 from tests.integration.control_plane.api.test_agent_jobs import SIMULATED, SIMULATION
+from tests.integration.control_plane.inbox import drain_inbox_at
 from tests.integration.control_plane.live.conftest import (
     Event,
     live_settings,
@@ -99,15 +100,18 @@ def test_the_stream_opens_with_a_ticket_and_nothing_else(api: httpx.Client, acme
     ] == [401] * 6
 
 
-def test_a_snapshot_stored_by_the_agent_reaches_an_open_stream(api: httpx.Client, acme: SeededTenant) -> None:
+def test_a_snapshot_stored_by_the_agent_reaches_an_open_stream(
+    api: httpx.Client, acme: SeededTenant, metadata_url: str
+) -> None:
     database_id, agent = database(api, acme)
     snapshot = make_snapshot()
 
     with streaming(api, database_id, ticket(api, signed_in(api, acme))) as stream:
         stored = api.post("/agent/snapshots", json=as_json(snapshot), headers=agent)
+        drain_inbox_at(metadata_url)
         event, _ = stream.until("snapshot")
 
-    assert stored.status_code == 201, stored.text
+    assert stored.status_code == 202, stored.text
     assert event.data["database_id"] == database_id
     assert datetime.fromisoformat(event.data["collected_at"]) == snapshot.collected_at
 
@@ -115,10 +119,15 @@ def test_a_snapshot_stored_by_the_agent_reaches_an_open_stream(api: httpx.Client
 def test_a_snapshot_stored_by_another_server_process_reaches_the_stream(
     api: httpx.Client, acme: SeededTenant, metadata_url: str, tmp_path: Path
 ) -> None:
-    """The real `optischema-control-plane`, whose ingestion companion process stores the snapshot:
-    the stream learns of it through the metadata database alone."""
+    """The real `optischema-control-plane`, whose own workers store the snapshot it accepted: the
+    stream learns of it through the metadata database alone."""
     database_id, agent = database(api, acme)
-    other_server = {"OPTISCHEMA_SECRET_KEY": SECRET, "OPTISCHEMA_WEB_CONCURRENCY": "1"}
+    other_server = {
+        "OPTISCHEMA_SECRET_KEY": SECRET,
+        "OPTISCHEMA_WEB_CONCURRENCY": "1",
+        "OPTISCHEMA_WORKERS": "on",
+        "OPTISCHEMA_SNAPSHOT_INBOX_INTERVAL_S": "0.05",
+    }
 
     with (
         control_plane_server(metadata_url, tmp_path / "other.log", other_server) as other,
@@ -133,7 +142,7 @@ def test_a_snapshot_stored_by_another_server_process_reaches_the_stream(
         )
         event, _ = stream.until("snapshot")
 
-    assert stored.status_code == 201, stored.text
+    assert stored.status_code == 202, stored.text
     assert event.data["database_id"] == database_id
 
 
@@ -159,12 +168,13 @@ def test_a_job_and_its_result_reach_an_open_stream(api: httpx.Client, acme: Seed
 
 
 def test_a_new_recommendation_and_its_rejection_reach_an_open_stream(
-    api: httpx.Client, acme: SeededTenant
+    api: httpx.Client, acme: SeededTenant, metadata_url: str
 ) -> None:
     database_id, agent = database(api, acme)
 
     with streaming(api, database_id, ticket(api, signed_in(api, acme))) as stream:
-        assert api.post("/agent/snapshots", json=snapshot_with(finding()), headers=agent).status_code == 201
+        assert api.post("/agent/snapshots", json=snapshot_with(finding()), headers=agent).status_code == 202
+        drain_inbox_at(metadata_url)
         proposed, _ = stream.until("recommendation", status="proposed")
         recommendation_id = proposed.data["recommendation_id"]
         rejected = api.post(
@@ -179,7 +189,7 @@ def test_a_new_recommendation_and_its_rejection_reach_an_open_stream(
 
 
 def test_another_tenants_stream_sees_nothing_and_its_database_is_not_found(
-    api: httpx.Client, acme: SeededTenant, globex: SeededTenant
+    api: httpx.Client, acme: SeededTenant, globex: SeededTenant, metadata_url: str
 ) -> None:
     acme_database, acme_agent = database(api, acme)
     globex_database, _ = database(api, globex)
@@ -193,11 +203,12 @@ def test_another_tenants_stream_sees_nothing_and_its_database_is_not_found(
         streaming(api, globex_database, ticket(api, globex_viewer)) as globex_stream,
     ):
         stored = api.post("/agent/snapshots", json=snapshot_with(finding()), headers=acme_agent)
+        drain_inbox_at(metadata_url)
         acme_stream.until("snapshot")
         acme_stream.until("recommendation")
         globex_saw = globex_stream.polls(3)  # each keep-alive follows one more poll
 
-    assert stored.status_code == 201
+    assert stored.status_code == 202
     assert (foreign.status_code, spent_again.status_code) == (404, 401)
     assert [event for event in globex_saw if event.name in CHANGES] == []
 

@@ -20,7 +20,7 @@ from agent.apply.apply_job import ChangeApplier
 from agent.db.session import MonitoredDatabase
 from agent.jobs.benchmark_index import IndexBenchmarker
 from agent.jobs.executor import JobExecutor, WorkloadView
-from agent.privacy.names import PSEUDONYM, PseudonymCollision, Pseudonyms, UnknownPseudonym
+from agent.privacy.names import PseudonymCollision, Pseudonyms, UnknownPseudonym
 from agent.privacy.sql_text import pseudonymous_statement, real_expression, real_statement
 from shared.sql.index_ddl import split_table_name
 from shared.sql.parsing import UnparseableStatementError
@@ -68,6 +68,9 @@ class PseudonymousJobExecutor(JobExecutor):
         except (UnknownPseudonym, UnparseableStatementError, ValueError) as error:
             log.warning("job %s (%s) refused: %s", job.id, job.kind, error)
             return JobResult(status="refused", error=f"refused by the agent: {error}")
+        # Before anything runs: a name the control plane chose is remembered even if the agent dies
+        # mid-build, so the index is reported under that name afterwards.
+        self.names.save()
         result = super().execute(job.model_copy(update={"payload": real_payload}))
         return self._pseudonymous_result(job, result)
 
@@ -89,9 +92,7 @@ class PseudonymousJobExecutor(JobExecutor):
             update = {
                 "sql": real_statement(change.sql, names),
                 "table": None if change.table is None else names.real_qualified(change.table),
-                "index_name": None
-                if change.index_name is None
-                else _real_or_chosen(change.index_name, names),
+                "index_name": None if change.index_name is None else names.real_or_chosen(change.index_name),
             }
             return _dumped(change.model_copy(update=update))
         return job.payload
@@ -171,16 +172,6 @@ class PseudonymousJobExecutor(JobExecutor):
             log.info("withheld from the control plane: %s", text)
             return WITHHELD
         return text
-
-
-def _real_or_chosen(index_name: str, names: Pseudonyms) -> str:
-    """A pseudonym's real name; any other name was chosen by the control plane and is kept."""
-    try:
-        return names.real(index_name)
-    except UnknownPseudonym:
-        if PSEUDONYM.match(index_name):
-            raise
-        return index_name
 
 
 def _sent_index(real_index: str, job: JobBody, names: Pseudonyms) -> str:

@@ -45,18 +45,39 @@ class Pseudonyms:
         self._key = key
         self._store = store
         self._real_by_digest: dict[str, str] = {}
+        # Index names the control plane chose (`t_3f9a1c2b_c_12ab34cd_idx`): made of pseudonyms, so
+        # they travel as they are, and the index it asked for is reported under the name it gave.
+        self._chosen: set[str] = set()
         self._unsaved = False
         if store is not None and store.exists():
-            for name in json.loads(store.read_text()):
+            saved = json.loads(store.read_text())
+            for name in saved.get("names", []):
                 self._remember(str(name))
+            self._chosen.update(str(name) for name in saved.get("chosen_by_control_plane", []))
 
     def digest(self, name: str) -> str:
         return hmac.new(self._key, name.encode(), hashlib.sha256).hexdigest()[:_DIGEST_CHARS]
 
     def pseudonym(self, name: str, kind: NameKind) -> str:
         """The pseudonym of a name as the catalog spells it (unquoted names already folded)."""
+        if name in self._chosen:
+            return name
         self._remember(name)
         return f"{kind}_{self.digest(name)}"
+
+    def real_or_chosen(self, name: str) -> str:
+        """An index name in a job: a pseudonym's real name, or a new name the control plane chose.
+
+        A name that is neither a pseudonym nor new to the agent is refused: the control plane knows
+        no real name, and a job that guesses one must not learn from the answer that it was right."""
+        if PSEUDONYM.match(name):
+            return self.real(name)
+        if self.is_real_name(name):
+            raise UnknownPseudonym("the job names an object by a name this agent never sent")
+        if name not in self._chosen:
+            self._chosen.add(name)
+            self._unsaved = True
+        return name
 
     def qualified(self, name: str) -> str:
         """`schema.table` (or a bare table) as `s_….t_…`."""
@@ -95,7 +116,13 @@ class Pseudonyms:
         partial = self._store.with_suffix(".partial")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            json.dump(sorted(self._real_by_digest.values()), file)
+            json.dump(
+                {
+                    "names": sorted(self._real_by_digest.values()),
+                    "chosen_by_control_plane": sorted(self._chosen),
+                },
+                file,
+            )
         os.replace(partial, self._store)
         self._unsaved = False
 

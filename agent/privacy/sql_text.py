@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from agent.privacy.names import PSEUDONYM, NameKind, Pseudonyms
+from agent.privacy.names import PSEUDONYM, NameKind, Pseudonyms, UnknownPseudonym
 from shared.sql.normalized_text import split_segments
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement, to_postgres_sql
 
@@ -63,13 +63,16 @@ def pseudonymous_tree(tree: exp.Expression, names: Pseudonyms) -> exp.Expression
 
 
 def real_tree(tree: exp.Expression, names: Pseudonyms) -> exp.Expression:
-    """Pseudonyms back to names (quoted: the catalog spelling exactly). A name that is not a
-    pseudonym was chosen by the control plane (a new index's name) and stays as written."""
+    """Pseudonyms back to names (quoted: the catalog spelling exactly). Only an index may have a name
+    that is not a pseudonym: a new one the control plane chose, kept as written."""
 
     def rename(identifier: exp.Identifier) -> exp.Identifier:
-        if identifier.quoted or not PSEUDONYM.match(str(identifier.this)):
-            return identifier
-        return exp.Identifier(this=names.real(str(identifier.this)), quoted=True)
+        text = str(identifier.this)
+        if name_kind(identifier) == "i" and not PSEUDONYM.match(text):
+            return exp.Identifier(this=names.real_or_chosen(_folded(identifier)), quoted=True)
+        if identifier.quoted:
+            raise UnknownPseudonym("a quoted name in the job is not one of this agent's pseudonyms")
+        return exp.Identifier(this=names.real(text), quoted=True)
 
     _rewrite(tree, rename)
     return tree

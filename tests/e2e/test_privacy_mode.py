@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def answer_for(names: Pseudonyms) -> Any:
         suggestions = (
             [{"kind": "create_index", "table": table, "columns": [tier, key], "rationale": "selective filter",
               "confidence": 0.8, "risk": "low"}]
-            if tier in request.content.decode()
+            if f"{tier} = $1" in request.content.decode()
             else []
         )  # fmt: skip
         return httpx.Response(
@@ -137,12 +138,16 @@ def leaked(text: str) -> list[str]:
     return [name for name in SECRET_NAMES if name in text.lower()]
 
 
-def index_on_ssn_hash(db: psycopg.Connection) -> str | None:
-    row = db.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'vault_private' AND tablename = 'customer_secrets' "
-        "AND indexdef LIKE '%(ssn_hash)%'"
-    ).fetchone()
-    return None if row is None else str(row[0])
+def real_indexes(db: psycopg.Connection) -> dict[str, str]:
+    """The monitored table's indexes: {"USING btree (columns)": name}."""
+    rows = db.execute(
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE schemaname = 'vault_private' AND tablename = 'customer_secrets'"
+    ).fetchall()
+    return {
+        str(definition).split(" ON vault_private.customer_secrets ")[1]: str(name)
+        for name, definition in rows
+    }
 
 
 def reported_indexes(metadata_url: str) -> list[dict[str, Any]]:
@@ -153,8 +158,11 @@ def reported_indexes(metadata_url: str) -> list[dict[str, Any]]:
 
 def jobs(metadata_url: str) -> list[dict[str, Any]]:
     with psycopg.connect(metadata_url) as conn:
-        rows = conn.execute("SELECT kind, status, payload, result, error FROM agent_jobs ORDER BY created_at")
-        return [dict(zip(("kind", "status", "payload", "result", "error"), row, strict=True)) for row in rows]
+        rows = conn.execute(
+            "SELECT kind, status, payload, result, error, recommendation_id FROM agent_jobs ORDER BY created_at"
+        )
+        keys = ("kind", "status", "payload", "result", "error", "recommendation_id")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 @pytest.mark.slow
@@ -196,10 +204,17 @@ def test_no_real_name_leaves_the_agent_and_an_approved_index_is_built_through_ps
             [tier, names.pseudonym("id", "c")]
         ]
         assert simulated[0]["result"]["indexes"][0]["table"] == table
+        # The model's idea, proven by the agent in pseudonyms: its DDL names the index itself.
+        analysis = deployment.get(f"/databases/{deployment.database_id}/analyses/{asked.json()['run_id']}")
+        proofs = [r for r in recommendations if r["columns"] == [tier, names.pseudonym("id", "c")]]
+        assert len(proofs) == 1, (analysis, simulated)
+        [proven] = proofs
+        assert (proven["source"], proven["tier"]) == ("llm", "verified")
 
         with deployment.api() as api:
-            approved = api.post(f"/recommendations/{finding['id']}/approve", json={})
-        assert approved.status_code in (200, 202), approved.text
+            for approving in (finding, proven):
+                approved = api.post(f"/recommendations/{approving['id']}/approve", json={})
+                assert approved.status_code in (200, 202), approved.text
         agent_once(
             deployment,
             settings,
@@ -208,24 +223,34 @@ def test_no_real_name_leaves_the_agent_and_an_approved_index_is_built_through_ps
             OPTISCHEMA_ADVISE_EVERY_CYCLES="0",
             OPTISCHEMA_ALLOW_APPLY="true",
         )
-        applied = [r for r in deployment.get(f"/databases/{deployment.database_id}/recommendations")
-                   if r["id"] == finding["id"]]  # fmt: skip
+        applied = {
+            r["id"]: r["status"]
+            for r in deployment.get(f"/databases/{deployment.database_id}/recommendations")
+        }
         run(secrets_db, LOOKUP, [[f"{n:032x}"] for n in range(40, 60)])
         agent_once(
             deployment, settings, db_url, spool, OPTISCHEMA_ADVISE_EVERY_CYCLES="0"
         )  # after the change
 
-    built = index_on_ssn_hash(secrets_db)
-    assert built is not None and "ON vault_private.customer_secrets USING btree (ssn_hash)" in built
-    assert applied[0]["status"] == "applied"
-    [change] = [job for job in jobs(metadata_url) if job["kind"] == "apply"]
-    assert change["status"] == "succeeded", change
-    assert change["result"]["outcome"] == "applied"
-    assert change["result"]["index_name"] == change["payload"]["index_name"]  # its pseudonym, not its name
-    assert change["result"]["index_valid"] is True
-
-    # The next snapshot reports the new index under the very pseudonym the approved SQL gave it.
-    assert {"name": change["payload"]["index_name"], "columns": [ssn_hash]} in reported_indexes(metadata_url)
+    assert (applied[finding["id"]], applied[proven["id"]]) == ("applied", "applied")
+    changes = {job["recommendation_id"]: job for job in jobs(metadata_url) if job["kind"] == "apply"}
+    for change in changes.values():
+        assert (change["status"], change["result"]["outcome"]) == ("succeeded", "applied"), change
+        assert change["result"]["index_name"] == change["payload"]["index_name"]  # a pseudonym, not a name
+        assert change["result"]["index_valid"] is True
+    # Built on the real table and columns: the agent's finding under its real name, the control
+    # plane's under the name its DDL chose (made of pseudonyms only).
+    built = real_indexes(secrets_db)
+    assert built["USING btree (ssn_hash)"].endswith("_ssn_hash_idx")
+    chosen = changes[uuid.UUID(proven["id"])]["payload"]["index_name"]
+    assert built["USING btree (card_tier, id)"] == chosen
+    # The next snapshot reports both indexes under the names the approved SQL gave them.
+    reported = reported_indexes(metadata_url)
+    assert {
+        "name": changes[uuid.UUID(finding["id"])]["payload"]["index_name"],
+        "columns": [ssn_hash],
+    } in reported
+    assert {"name": chosen, "columns": [tier, names.pseudonym("id", "c")]} in reported
 
     stored = everything_stored(metadata_url)
     assert names.pseudonym("customer_secrets", "t") in stored  # the dump does see the stored rows

@@ -173,11 +173,33 @@ def test_a_pseudonym_never_given_out_is_refused(names: Pseudonyms) -> None:
         real_expression("LOWER(c_ffffffff)", names)
 
 
-def test_names_the_control_plane_chose_stay_as_written(names: Pseudonyms) -> None:
+def test_an_index_name_the_control_plane_chose_travels_as_it_is(names: Pseudonyms) -> None:
     table = names.pseudonym("customer_secrets", "t")
     column = names.pseudonym("ssn_hash", "c")
-    back = real_statement(f"CREATE INDEX CONCURRENTLY idx_from_the_llm ON {table} ({column})", names)
-    assert back == 'CREATE INDEX CONCURRENTLY idx_from_the_llm ON "customer_secrets"("ssn_hash")'
+    chosen = f"{table}_{column}_idx"  # what the control plane's own DDL names an index
+    back = real_statement(f"CREATE INDEX CONCURRENTLY {chosen} ON {table} ({column})", names)
+    assert back == f'CREATE INDEX CONCURRENTLY "{chosen}" ON "customer_secrets"("ssn_hash")'
+    # Built under that name, the index is reported under it: the control plane finds what it asked for.
+    assert names.pseudonym(chosen, "i") == chosen
+    assert real_statement(f"DROP INDEX CONCURRENTLY IF EXISTS {chosen}", names).endswith(f'"{chosen}"')
+
+
+@pytest.mark.parametrize(
+    "job_sql",
+    [
+        pytest.param(
+            "CREATE INDEX CONCURRENTLY customer_secrets ON {t} ({c})", id="a-real-name-as-index-name"
+        ),
+        pytest.param("CREATE INDEX CONCURRENTLY new_idx ON customer_secrets ({c})", id="a-real-table-name"),
+        pytest.param("CREATE INDEX CONCURRENTLY new_idx ON {t} (ssn_hash)", id="a-real-column-name"),
+        pytest.param('CREATE INDEX CONCURRENTLY new_idx ON {t} ("{c}")', id="a-quoted-pseudonym"),
+    ],
+)
+def test_a_job_that_names_anything_but_a_pseudonym_is_refused(job_sql: str, names: Pseudonyms) -> None:
+    # Whether it guessed right or not, the job learns nothing: it is refused before anything runs.
+    table, column = names.pseudonym("customer_secrets", "t"), names.pseudonym("ssn_hash", "c")
+    with pytest.raises(UnknownPseudonym):
+        real_statement(job_sql.format(t=table, c=column), names)
 
 
 def test_the_reverse_map_survives_a_restart(tmp_path: Path) -> None:

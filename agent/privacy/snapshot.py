@@ -39,6 +39,8 @@ def pseudonymous_snapshot(snapshot: Snapshot, names: Pseudonyms) -> Snapshot:
             "indexes": [i for i in (_index(i, names) for i in snapshot.indexes) if i is not None],
             "plans": [plan for plan in plans if plan is not None],
             "dropped": dropped,
+            # Not a schema object, but a name all the same (`payroll_prod`): the control plane never uses it.
+            "database_name": names.pseudonym(snapshot.database_name, "d"),
             "findings": None
             if snapshot.findings is None
             else pseudonymous_findings(snapshot.findings, names),

@@ -22,6 +22,7 @@ from shared.wire.snapshot import (
 KEY = b"a test key that is long enough!!"
 # Every name planted below: none of them may appear in the sent JSON, in any case.
 PLANTED = (
+    "payroll_prod",
     "vaultschema",
     "customer_secrets",
     "ssn_hash",
@@ -56,7 +57,7 @@ def a_snapshot() -> Snapshot:
         snapshot_id=uuid.uuid4(),
         agent_version="test",
         collected_at=T0,
-        database_name="shop",
+        database_name="payroll_prod",
         interval=IntervalInfo(kind="since_reset", started_at=None, ended_at=T0, seconds=None),
         server=ServerInfo(version="16.4", version_num=160004, is_replica=False),
         statements=[

@@ -10,6 +10,7 @@ from pathlib import Path
 BENCHMARKS = [
     "benchmarks.collector_cycle",
     "benchmarks.control_plane_ingestion",
+    "benchmarks.ingestion_workers",
     "benchmarks.advisor_tpch",
     "benchmarks.dashboard_pages",
 ]
@@ -19,7 +20,11 @@ RESULTS = Path(__file__).with_name("results.json")
 def judged(figure: dict[str, object]) -> dict[str, object]:
     budget = figure.get("budget")
     value = figure["value"]
-    ok = None if budget is None else bool(isinstance(value, int | float) and value <= budget)  # type: ignore[operator]
+    if budget is None:
+        return {**figure, "ok": None}
+    number = isinstance(value, int | float)
+    # A rate's budget is its floor ("at_least"); every other budget is a ceiling.
+    ok = bool(number and (value >= budget if figure.get("at_least") else value <= budget))  # type: ignore[operator]
     return {**figure, "ok": ok}
 
 

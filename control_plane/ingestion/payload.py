@@ -15,6 +15,7 @@ import pydantic_core
 from fastapi import HTTPException, status
 from pydantic import ValidationError
 
+from shared.wire.base import NUL_FREE, json_holds_nul
 from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, Snapshot
 
 # The versions this control plane accepts: the current one and the previous one, so agents can be
@@ -83,8 +84,10 @@ def parse_snapshot(data: bytes) -> Snapshot:
             f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}: upgrade the agent",
             "unsupported_schema_version",
         )
+    # The NUL check over the whole text at once, not field by field (see shared.wire.base).
+    context = None if json_holds_nul(data) else NUL_FREE
     try:
-        snapshot = Snapshot.model_validate(document)
+        snapshot = Snapshot.model_validate(document, context=context)
     except ValidationError as error:
         raise PayloadRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, _describe(error), "invalid") from None
     fingerprints = [statement.fingerprint for statement in snapshot.statements]

@@ -1,0 +1,242 @@
+"""Snapshot ingestion that scales with workers: 1, 2 and 4 `OPTISCHEMA_WORKERS=only` processes.
+
+The real server (`optischema-control-plane`, workers off) accepts 5,000-statement snapshots from
+eight agents into its inbox and answers 202; the worker processes, started beside it exactly as an
+operator would, store them. For each worker count the agents send a fresh batch back to back while
+readers call top queries and one query's detail; the figures are the snapshots stored per second
+(first request to an empty inbox), the accepted latency, and the reads' latency meanwhile.
+
+Goal (issue 15) on the 2-core reference machine: at least 15 snapshots/s stored, accepted p50
+under 100 ms, reads p99 under 100 ms while ingesting. The load average is printed: others' work on
+the machine shows in every figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from benchmarks.control_plane_ingestion import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    METADATA_SETTINGS,
+    REQUEST_TIMEOUT_S,
+    MonitoredDatabase,
+    Recorder,
+    bearer,
+    build_workload,
+    percentile,
+    read_once,
+    rounded,
+    snapshot_body,
+)
+from deploy.local.control_plane_process import (
+    SCRIPTS,
+    control_plane_environment,
+    control_plane_server,
+    run_admin,
+)
+from deploy.local.throwaway_cluster import running_cluster
+
+WORKER_COUNTS = (1, 2, 4)
+AGENTS = 8
+SNAPSHOTS_PER_RUN = 32  # 4 per agent: long enough for a rate, short enough for `make bench`
+READERS = 2
+INBOX_INTERVAL_S = "0.05"
+WORKER_START_S = 4.0  # imports, engine, first turn of every background job
+RUN_TIMEOUT_S = 300.0
+GOAL_SNAPSHOTS_PER_S = 15
+GOAL_ACCEPTED_P50_MS = 100
+GOAL_READ_P99_MS = 100
+
+
+def say(message: str) -> None:
+    print(f"ingestion_workers: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def workers_only(metadata_url: str, count: int, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    env = {
+        **control_plane_environment(metadata_url),
+        "OPTISCHEMA_WORKERS": "only",
+        "OPTISCHEMA_SECRET_KEY": secrets.token_urlsafe(48),
+        "OPTISCHEMA_SNAPSHOT_INBOX_INTERVAL_S": INBOX_INTERVAL_S,
+    }
+    processes = []
+    for number in range(count):
+        with (log_dir / f"workers-{count}-{number}.log").open("wb") as log:
+            command = [str(SCRIPTS / "optischema-control-plane")]
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
+    try:
+        time.sleep(WORKER_START_S)
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def stored_snapshots(metadata_url: str) -> int:
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM snapshots").fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass
+class Run:
+    workers: int
+    recorder: Recorder = field(default_factory=Recorder)
+    seconds: float = 0.0
+    stored: int = 0
+
+
+async def ingest(
+    base_url: str,
+    metadata_url: str,
+    access_token: str,
+    databases: list[MonitoredDatabase],
+    bodies: list[list[bytes]],
+    run: Run,
+) -> None:
+    recorder = run.recorder
+    before = await asyncio.to_thread(stored_snapshots, metadata_url)
+    expected = before + sum(len(queue) for queue in bodies)
+    limits = httpx.Limits(
+        max_connections=AGENTS + READERS + 2, max_keepalive_connections=AGENTS + READERS + 2
+    )
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits, trust_env=False
+    ) as client:
+        ingesting = asyncio.Event()
+        ingesting.set()
+
+        async def agent(database: MonitoredDatabase, queue: list[bytes]) -> None:
+            headers = {
+                **bearer(database.agent_token),
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            }
+            for body in queue:
+                started = time.perf_counter()
+                response = await client.post("/api/v1/agent/snapshots", content=body, headers=headers)
+                if response.status_code != 202:
+                    recorder.error(f"POST /agent/snapshots: {response.status_code} {response.text[:300]}")
+                    continue
+                recorder.ingest_ms.append((time.perf_counter() - started) * 1000)
+
+        async def reader(number: int) -> None:
+            rng, headers = random.Random(number), bearer(access_token)
+            while ingesting.is_set():
+                await read_once(client, headers, rng.choice(databases).id, rng, recorder)
+
+        async def until_stored() -> None:
+            while await asyncio.to_thread(stored_snapshots, metadata_url) < expected:
+                await asyncio.sleep(0.05)
+
+        readers = [asyncio.create_task(reader(n)) for n in range(READERS)]
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(agent(d, q) for d, q in zip(databases, bodies, strict=True)))
+            await asyncio.wait_for(until_stored(), timeout=RUN_TIMEOUT_S)
+        except TimeoutError:
+            recorder.error(f"the inbox was not stored within {RUN_TIMEOUT_S}s")
+        finally:
+            run.seconds = time.perf_counter() - started
+            ingesting.clear()
+            await asyncio.gather(*readers)
+    run.stored = await asyncio.to_thread(stored_snapshots, metadata_url) - before
+
+
+def build_bodies(run: int, start: datetime) -> list[list[bytes]]:
+    """Per agent, its next snapshots: each run's intervals follow the previous run's."""
+    per_agent = SNAPSHOTS_PER_RUN // AGENTS
+    bodies = []
+    for number in range(AGENTS):
+        workload, rng = build_workload(seed=number), random.Random(1_000 * run + number)
+        first = start + timedelta(seconds=30 * per_agent * run)
+        bodies.append(
+            [snapshot_body(workload, rng, first + timedelta(seconds=30 * n)) for n in range(per_agent)]
+        )
+    return bodies
+
+
+def set_up(base_url: str) -> tuple[str, list[MonitoredDatabase]]:
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
+        login = client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert login.status_code == 200, login.text
+        token = str(login.json()["access_token"])
+        databases = []
+        for number in range(AGENTS):
+            created = client.post("/api/v1/databases", json={"name": f"shop-{number}"}, headers=bearer(token))
+            assert created.status_code == 201, created.text
+            databases.append(MonitoredDatabase(str(created.json()["id"]), str(created.json()["agent_token"])))
+    return token, databases
+
+
+def measure(metadata_url: str, scratch: Path) -> list[Run]:
+    now = datetime.now(UTC)
+    # All runs' intervals today (UTC), so that every one lands in a partition made ahead of time.
+    start = max(now.replace(hour=0, minute=0, second=1, microsecond=0), now - timedelta(hours=2))
+    runs = []
+    with control_plane_server(metadata_url, scratch / "control-plane.log") as server:
+        token, databases = set_up(server.base_url)
+        say("warm-up: one snapshot per agent, stored by one worker")
+        with workers_only(metadata_url, 1, scratch):
+            warm_up = [queue[:1] for queue in build_bodies(0, start)]
+            asyncio.run(ingest(server.base_url, metadata_url, token, databases, warm_up, Run(0)))
+        for number, count in enumerate(WORKER_COUNTS, start=1):
+            bodies = build_bodies(number, start)
+            say(f"{count} worker(s): {SNAPSHOTS_PER_RUN} snapshots from {AGENTS} agents, {READERS} readers")
+            run = Run(count)
+            with workers_only(metadata_url, count, scratch):
+                asyncio.run(ingest(server.base_url, metadata_url, token, databases, bodies, run))
+            say(
+                f"{count} worker(s): {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)"
+            )
+            runs.append(run)
+    return runs
+
+
+def main() -> list[dict[str, object]]:
+    say("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    with running_cluster(METADATA_SETTINGS) as cluster, tempfile.TemporaryDirectory() as scratch:
+        metadata_url = cluster.create_database("optischema_metadata")
+        run_admin(metadata_url, "migrate")
+        run_admin(
+            metadata_url, "create-tenant", "--name", "bench", "--admin-email", ADMIN_EMAIL,
+            "--admin-password", ADMIN_PASSWORD,
+        )  # fmt: skip
+        runs = measure(metadata_url, Path(scratch))
+    say("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    figures: list[dict[str, object]] = []
+    for run in runs:
+        reads = run.recorder.top_ms + run.recorder.detail_ms
+        prefix = f"ingestion_{run.workers}_workers"
+        figures += [
+            {"name": f"{prefix}_snapshots_per_second", "value": round(run.stored / run.seconds, 2) if run.seconds else None, "unit": "snapshots/s", "budget": GOAL_SNAPSHOTS_PER_S, "at_least": True},
+            {"name": f"{prefix}_accepted_p50_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.5)), "unit": "ms", "budget": GOAL_ACCEPTED_P50_MS},
+            {"name": f"{prefix}_accepted_p99_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.99)), "unit": "ms", "budget": None},
+            {"name": f"{prefix}_read_p99_ms", "value": rounded(percentile(reads, 0.99)), "unit": "ms", "budget": GOAL_READ_P99_MS},
+            {"name": f"{prefix}_errors", "value": len(run.recorder.errors), "unit": "errors", "budget": 0},
+        ]  # fmt: skip
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps({"benchmarks": main()}, indent=2))

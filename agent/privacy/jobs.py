@@ -26,6 +26,7 @@ from shared.sql.index_ddl import split_table_name
 from shared.sql.parsing import UnparseableStatementError
 from shared.wire.jobs import (
     BenchmarkIndexPayload,
+    BenchmarkIndexResult,
     CandidateIndexSpec,
     ChangePayload,
     ChangeResult,
@@ -79,11 +80,19 @@ class PseudonymousJobExecutor(JobExecutor):
         if job.kind == "simulate_indexes":
             simulate = SimulateIndexesPayload.model_validate(job.payload)
             candidates = [self._real_candidate(candidate) for candidate in simulate.candidates]
-            return _dumped(simulate.model_copy(update={"candidates": candidates}))
+            fingerprints = [names.real_fingerprint(f) for f in simulate.fingerprints]
+            return _dumped(
+                simulate.model_copy(update={"candidates": candidates, "fingerprints": fingerprints})
+            )
         if job.kind == "judge_rewrite":
             judge = JudgeRewritePayload.model_validate(job.payload)
             return _dumped(
-                judge.model_copy(update={"rewritten_sql": real_statement(judge.rewritten_sql, names)})
+                judge.model_copy(
+                    update={
+                        "rewritten_sql": real_statement(judge.rewritten_sql, names),
+                        "fingerprint": names.real_fingerprint(judge.fingerprint),
+                    }
+                )
             )
         if job.kind == "benchmark_index":
             return self._real_benchmark(BenchmarkIndexPayload.model_validate(job.payload))
@@ -106,7 +115,12 @@ class PseudonymousJobExecutor(JobExecutor):
         real_sql = CandidateIndex(schema, table, columns).create_sql()
         if pseudonymous_statement(real_sql, names) != pseudonymous_statement(payload.sql, names):
             raise ValueError("the job's SQL is not the index this agent writes for its table and columns")
-        update = {"table": f"{schema}.{table}", "columns": list(columns), "sql": real_sql}
+        update = {
+            "table": f"{schema}.{table}",
+            "columns": list(columns),
+            "sql": real_sql,
+            "fingerprints": [names.real_fingerprint(f) for f in payload.fingerprints],
+        }
         return _dumped(payload.model_copy(update=update))
 
     def _real_key(self, column: str) -> str:
@@ -144,16 +158,25 @@ class PseudonymousJobExecutor(JobExecutor):
                 for estimate, spec in zip(simulated.indexes, asked, strict=True)
             ]
             statements = [
-                s.model_copy(update={"error": self._optional_text(s.error)}) for s in simulated.statements
+                s.model_copy(
+                    update={
+                        "fingerprint": names.fingerprint(s.fingerprint),
+                        "error": self._optional_text(s.error),
+                    }
+                )
+                for s in simulated.statements
             ]
             return _dumped(simulated.model_copy(update={"indexes": indexes, "statements": statements}))
         if job.kind == "judge_rewrite":
             judged = JudgeRewriteResult.model_validate(answer)
             update = {
+                "fingerprint": names.fingerprint(judged.fingerprint),
                 "reason": self._optional_text(judged.reason),
                 "error": self._optional_text(judged.error),
             }
             return _dumped(judged.model_copy(update=update))
+        if job.kind == "benchmark_index":
+            return _dumped(self._pseudonymous_benchmark(BenchmarkIndexResult.model_validate(answer)))
         if job.kind in ("apply", "rollback"):
             change = ChangeResult.model_validate(answer)
             index = change.index_name
@@ -163,6 +186,21 @@ class PseudonymousJobExecutor(JobExecutor):
             }
             return _dumped(change.model_copy(update=changed))
         return answer
+
+    def _pseudonymous_benchmark(self, result: BenchmarkIndexResult) -> BenchmarkIndexResult:
+        names = self.names
+        timed = [
+            s.model_copy(update={"fingerprint": names.fingerprint(s.fingerprint)})
+            for s in result.benchmark.statements
+        ]
+        not_timed = [
+            s.model_copy(
+                update={"fingerprint": names.fingerprint(s.fingerprint), "reason": self._free_text(s.reason)}
+            )
+            for s in result.not_timed
+        ]
+        benchmark = result.benchmark.model_copy(update={"statements": timed})
+        return result.model_copy(update={"benchmark": benchmark, "not_timed": not_timed})
 
     def _optional_text(self, text: str | None) -> str | None:
         return None if text is None else self._free_text(text)

@@ -48,12 +48,16 @@ class Pseudonyms:
         # Index names the control plane chose (`t_3f9a1c2b_c_12ab34cd_idx`): made of pseudonyms, so
         # they travel as they are, and the index it asked for is reported under the name it gave.
         self._chosen: set[str] = set()
+        # A statement's fingerprint hashes its text, names included: anyone who guesses the text could
+        # confirm it. What is sent is keyed like the names, and mapped back for jobs.
+        self._fingerprints: dict[str, str] = {}
         self._unsaved = False
         if store is not None and store.exists():
             saved = json.loads(store.read_text())
             for name in saved.get("names", []):
                 self._remember(str(name))
             self._chosen.update(str(name) for name in saved.get("chosen_by_control_plane", []))
+            self._fingerprints.update(saved.get("fingerprints", {}))
 
     def digest(self, name: str) -> str:
         return hmac.new(self._key, name.encode(), hashlib.sha256).hexdigest()[:_DIGEST_CHARS]
@@ -78,6 +82,22 @@ class Pseudonyms:
             self._chosen.add(name)
             self._unsaved = True
         return name
+
+    def fingerprint(self, real: str) -> str:
+        """A statement's fingerprint as sent: 16 hex digits of HMAC-SHA256, stable like the names."""
+        sent = hmac.new(self._key, b"fingerprint:" + real.encode(), hashlib.sha256).hexdigest()[:16]
+        if self._fingerprints.get(sent) != real:
+            self._fingerprints[sent] = real
+            self._unsaved = True
+        return sent
+
+    def real_fingerprint(self, sent: str) -> str:
+        """The fingerprint behind one the agent sent. Any other is refused rather than looked up: an
+        answer would tell whether a guessed statement's real fingerprint is in the workload."""
+        real = self._fingerprints.get(sent)
+        if real is None:
+            raise UnknownPseudonym("the job names a statement fingerprint this agent never sent")
+        return real
 
     def qualified(self, name: str) -> str:
         """`schema.table` (or a bare table) as `s_….t_…`."""
@@ -120,6 +140,7 @@ class Pseudonyms:
                 {
                     "names": sorted(self._real_by_digest.values()),
                     "chosen_by_control_plane": sorted(self._chosen),
+                    "fingerprints": self._fingerprints,
                 },
                 file,
             )

@@ -16,7 +16,7 @@ from agent.privacy.names import PseudonymCollision, Pseudonyms
 from agent.privacy.plan import pseudonymous_plan
 from agent.privacy.sql_text import pseudonymous_expression, pseudonymous_statement, pseudonymous_type
 from shared.sql.parsing import UnparseableStatementError
-from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation
+from shared.wire.advice import AdviceReport, BenchmarkEvidence, QueryEvidence, Recommendation
 from shared.wire.snapshot import ColumnStats, IndexStats, PlanSample, Snapshot, StatementStats, TableStats
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,13 @@ def _statement(statement: StatementStats, names: Pseudonyms) -> StatementStats |
         relations = [names.qualified(relation) for relation in statement.relations]
     except PseudonymCollision:
         return None
-    return statement.model_copy(update={"query": query, "relations": relations})
+    return statement.model_copy(
+        update={
+            "query": query,
+            "relations": relations,
+            "fingerprint": names.fingerprint(statement.fingerprint),
+        }
+    )
 
 
 def _column(column: ColumnStats, names: Pseudonyms) -> ColumnStats:
@@ -134,7 +140,9 @@ def _index(index: IndexStats, names: Pseudonyms) -> IndexStats | None:
 
 def _plan(sample: PlanSample, names: Pseudonyms) -> PlanSample | None:
     plan = pseudonymous_plan(sample.plan, names)
-    return sample.model_copy(update={"plan": plan}) if isinstance(plan, dict) else None
+    if not isinstance(plan, dict):
+        return None
+    return sample.model_copy(update={"plan": plan, "fingerprint": names.fingerprint(sample.fingerprint)})
 
 
 def pseudonymous_findings(report: AdviceReport, names: Pseudonyms) -> AdviceReport:
@@ -162,6 +170,7 @@ def _recommendation(recommendation: Recommendation, names: Pseudonyms) -> Recomm
             "table": None if table is None else names.qualified(table),
             "columns": [column for column in columns if column is not None],
             "queries": queries,
+            "benchmark": _benchmark(recommendation.benchmark, names),
             "rationale": _rationale(recommendation, len(queries)),
         }
     )
@@ -169,7 +178,20 @@ def _recommendation(recommendation: Recommendation, names: Pseudonyms) -> Recomm
 
 def _evidence(evidence: QueryEvidence, names: Pseudonyms) -> QueryEvidence | None:
     query = pseudonymous_query(evidence.query, names)
-    return None if query is None else evidence.model_copy(update={"query": query})
+    if query is None:
+        return None
+    return evidence.model_copy(
+        update={"query": query, "fingerprint": names.fingerprint(evidence.fingerprint)}
+    )
+
+
+def _benchmark(evidence: BenchmarkEvidence | None, names: Pseudonyms) -> BenchmarkEvidence | None:
+    if evidence is None:
+        return None
+    statements = [
+        s.model_copy(update={"fingerprint": names.fingerprint(s.fingerprint)}) for s in evidence.statements
+    ]
+    return evidence.model_copy(update={"statements": statements})
 
 
 def _rationale(recommendation: Recommendation, statements: int) -> str:

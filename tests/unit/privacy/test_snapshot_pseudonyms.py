@@ -133,7 +133,7 @@ def a_snapshot() -> Snapshot:
 def test_no_planted_name_is_left_anywhere() -> None:
     sent = pseudonymous_snapshot(a_snapshot(), Pseudonyms(KEY))
     text = sent.model_dump_json().lower()
-    assert [name for name in PLANTED if name in text] == []
+    assert [name for name in (*PLANTED, FINGERPRINT) if name in text] == []
     assert sent.privacy == "pseudonyms"
 
 
@@ -143,7 +143,10 @@ def test_every_part_keeps_its_structure() -> None:
     [statement] = sent.statements
     assert sent.dropped.unparseable == 1
     assert statement.relations == [names.qualified("vaultschema.customer_secrets")]
-    assert statement.fingerprint == FINGERPRINT
+    # Keyed like the names: the real fingerprint hashes the real text, which a guess could confirm.
+    assert statement.fingerprint == names.fingerprint(FINGERPRINT) != FINGERPRINT
+    assert sent.plans[0].fingerprint == statement.fingerprint
+    assert names.real_fingerprint(statement.fingerprint) == FINGERPRINT
     [table] = sent.tables
     assert [c.type for c in table.columns] == ["VARCHAR(64)", names.pseudonym("tier_kind", "y")]
     [index] = sent.indexes

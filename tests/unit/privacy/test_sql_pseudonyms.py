@@ -165,6 +165,13 @@ def test_text_that_does_not_parse_is_refused_not_passed_on(text: str, names: Pse
         pseudonymous_statement(text, names)
 
 
+def test_a_fingerprint_never_sent_is_refused_not_looked_up(names: Pseudonyms) -> None:
+    sent = names.fingerprint("0123456789abcdef")
+    assert names.real_fingerprint(sent) == "0123456789abcdef"
+    with pytest.raises(UnknownPseudonym):
+        names.real_fingerprint("0123456789abcdef")  # a real one, guessed: no answer says it exists
+
+
 def test_a_pseudonym_never_given_out_is_refused(names: Pseudonyms) -> None:
     pseudonymous_statement("SELECT id FROM customer_secrets", names)
     with pytest.raises(UnknownPseudonym):

@@ -139,15 +139,25 @@ def _index(index: IndexStats, names: Pseudonyms) -> IndexStats | None:
 
 
 def _plan(sample: PlanSample, names: Pseudonyms) -> PlanSample | None:
-    plan = pseudonymous_plan(sample.plan, names)
+    try:
+        plan = pseudonymous_plan(sample.plan, names)
+    except PseudonymCollision:
+        return None
     if not isinstance(plan, dict):
         return None
     return sample.model_copy(update={"plan": plan, "fingerprint": names.fingerprint(sample.fingerprint)})
 
 
 def pseudonymous_findings(report: AdviceReport, names: Pseudonyms) -> AdviceReport:
-    kept = [r for r in (_recommendation(r, names) for r in report.recommendations) if r is not None]
+    kept = [r for r in (_kept_recommendation(r, names) for r in report.recommendations) if r is not None]
     return report.model_copy(update={"recommendations": kept, "skipped": []})
+
+
+def _kept_recommendation(recommendation: Recommendation, names: Pseudonyms) -> Recommendation | None:
+    try:
+        return _recommendation(recommendation, names)
+    except PseudonymCollision:
+        return None
 
 
 def _recommendation(recommendation: Recommendation, names: Pseudonyms) -> Recommendation | None:

@@ -125,7 +125,13 @@ class AgentRunner:
         if advice_due(self._cycle, self._config.run.advise_every_cycles):
             snapshot = self._with_findings(snapshot, report)
         if self._names is not None:
-            snapshot = pseudonymous_snapshot(snapshot, self._names)
+            try:
+                snapshot = pseudonymous_snapshot(snapshot, self._names)
+            except Exception as error:
+                # Nothing with a real name is spooled: the baseline stays, the next delta covers it.
+                log.exception("the snapshot could not be pseudonymized; it is not sent")
+                report.failed("privacy", error)
+                return
         try:
             if self._names is not None:
                 self._names.save()  # before the snapshot can be sent: every pseudonym can come back

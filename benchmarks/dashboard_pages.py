@@ -8,8 +8,9 @@ under row-level security) answers over HTTP on loopback.
 
 Each call is made WARM_UP times untimed, then REPETITIONS times one after the other (SLOW_REPETITIONS
 when its last warm-up took over SLOW_CALL_MS); its p50 and p95 are reported, and per page the
-slowest of its calls' p95 against the budget: 200 ms on the reference machine (2 cores). Calls whose parameters or paths this server does not have (found in its OpenAPI
-document) are skipped and named in the output.
+slowest of its calls' p95 against the budget: 200 ms on the reference machine (2 cores). Calls whose
+parameters or paths this server does not have (found in its OpenAPI document) are skipped and named
+in the output.
 
     .venv/bin/python -m benchmarks.dashboard_pages [--statements 10000] [--days 30] [--repetitions 20]
 """

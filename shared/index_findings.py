@@ -273,6 +273,11 @@ def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None)
         items = _key_items(definition) if definition is not None else None
         if items is not None:
             shapes.append((index, *items))
+    # Compared within each table only: across a database's hundreds of indexes, comparing every
+    # pair was 600 x 600 tuples (110 ms of the index-health page on 2 cores).
+    by_table: dict[tuple[str, str], list[tuple[IndexStats, tuple[str, ...], str]]] = {}
+    for shape in shapes:
+        by_table.setdefault((shape[0].schema_name, shape[0].table), []).append(shape)
     found = []
     for short, short_keys, short_rest in shapes:
         # A unique or constraint index enforces what the wider one does not; INCLUDE columns serve
@@ -283,10 +288,8 @@ def _prefix_redundant(indexes: Iterable[IndexStats], raw: RawDefinitions | None)
         # prefix of `(a, b)`.
         wider = sorted(
             (len(keys), long.name, long)
-            for long, keys, _ in shapes
-            if (long.schema_name, long.table) == (short.schema_name, short.table)
-            and len(keys) > len(short_keys)
-            and keys[: len(short_keys)] == short_keys
+            for long, keys, _ in by_table[(short.schema_name, short.table)]
+            if len(keys) > len(short_keys) and keys[: len(short_keys)] == short_keys
         )
         if wider:
             long = wider[0][2]

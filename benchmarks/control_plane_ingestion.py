@@ -357,6 +357,19 @@ async def read_once(
         recorder.error(f"GET query detail: {detail.status_code} {detail.text[:300]}")
 
 
+async def until_readable(client: httpx.AsyncClient, access_token: str, database_ids: list[str]) -> None:
+    """Waits for the workers to store the warm-up snapshots (accepted is not yet stored), so that
+    the readers find 50 statements in every database from their first call."""
+    deadline = time.monotonic() + STORE_TIMEOUT_S
+    for database_id in database_ids:
+        path = f"/api/v1/databases/{database_id}/queries"
+        while time.monotonic() < deadline:
+            response = await client.get(path, params={"limit": 50}, headers=bearer(access_token))
+            if response.status_code == 200 and len(response.json()) == 50:
+                break
+            await asyncio.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class MonitoredDatabase:
     id: str
@@ -414,6 +427,8 @@ async def measure(base_url: str, access_token: str, databases: list[MonitoredDat
             for database, queue in zip(databases, bodies, strict=True)
             if await post_snapshot(client, database.agent_token, queue.pop(0), results.first)
         ]
+
+        await until_readable(client, access_token, readable)
 
         say(f"sequential: {SEQUENTIAL_SNAPSHOTS} snapshots from one agent")
         for body in bodies[0][:SEQUENTIAL_SNAPSHOTS]:

@@ -45,8 +45,8 @@ class IngestionService:
     async def accept(self, snapshot: Snapshot, body: bytes, content_encoding: str | None) -> bool:
         """Keeps a validated body for the workers to store; False (and nothing kept) for a resend."""
         accepted = await self._inbox.accept(self._database_id, snapshot.snapshot_id, body, content_encoding)
-        if not accepted:
-            SNAPSHOTS.labels("duplicate").inc()
+        # Counted by the process that answers: "stored" is counted by the worker that stores it.
+        SNAPSHOTS.labels("accepted" if accepted else "duplicate").inc()
         return accepted
 
     async def store(self, snapshot: Snapshot) -> bool:

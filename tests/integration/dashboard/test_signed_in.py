@@ -51,7 +51,7 @@ def test_an_admin_signs_in_lists_databases_and_sees_a_recommendation_with_its_ev
     client: TestClient, acme: SeededTenant
 ) -> None:
     database = register_database(client, acme)
-    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 201
+    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 202
     admin = sign_in(client, acme.emails["admin"])
 
     assert client.get("/login").status_code == 200
@@ -101,7 +101,7 @@ def test_a_stale_access_token_is_renewed_with_the_refresh_token_once(
 
 def test_the_workflow_calls_answer_with_what_the_scripts_read(client: TestClient, acme: SeededTenant) -> None:
     database = register_database(client, acme)
-    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 201
+    assert post(client, bearer(database["agent_token"]), snapshot_with(finding())) == 202
     admin = sign_in(client, acme.emails["admin"])
     (listed,) = get(client, f"/databases/{database['id']}/recommendations", admin)
 

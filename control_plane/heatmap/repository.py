@@ -59,19 +59,25 @@ class HeatmapRepository:
         )
 
     async def busiest(self, grid: Grid, since: datetime, until: datetime, limit: int) -> list[BusyStatement]:
-        exact = QueryRepository(self._session, self._context, self._database_id).counters_select(
-            since, until, without_first_snapshots=True
-        )
-        counters = exact.cte("counters") if grid.hourly else exact.subquery("counters")
+        queries = QueryRepository(self._session, self._context, self._database_id)
+        # Ranked on the exact sums, whole days read from the daily rollups; then only the kept
+        # statements' hours (the hourly rollups by fingerprint, 0015) or raw intervals are read.
+        ranked = queries.counters_select(
+            since, until, without_first_snapshots=True, whole_days=True
+        ).subquery("ranked")
         top = (
-            select(counters.c.fingerprint, func.sum(counters.c.total_exec_time_ms).label("total"))
-            .group_by(counters.c.fingerprint)
-            .order_by(desc("total"), counters.c.fingerprint)
+            select(ranked.c.fingerprint, func.sum(ranked.c.total_exec_time_ms).label("total"))
+            .group_by(ranked.c.fingerprint)
+            .order_by(desc("total"), ranked.c.fingerprint)
             .limit(limit)
             .cte("top")
         )
         kept = select(top.c.fingerprint)
-        times = counters if grid.hourly else self._raw_intervals(since, until, kept)
+        times = (
+            queries.counters_select(since, until, without_first_snapshots=True).subquery("hours")
+            if grid.hourly
+            else self._raw_intervals(since, until, kept)
+        )
         # Seconds since the grid's start over the bucket width; `to` itself (or float rounding of
         # a fractional width) would make index `count`: it belongs to the last bucket.
         offset_s = cast(func.extract("epoch", times.c.at), Float) - grid.start.timestamp()

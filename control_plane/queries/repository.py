@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -37,7 +37,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
-from control_plane.models import Plan, Snapshot, Statement, StatementRollup, StatementStat
+from control_plane.models import (
+    Plan,
+    Snapshot,
+    Statement,
+    StatementDailyRollup,
+    StatementRollup,
+    StatementStat,
+)
 from control_plane.tenancy.context import TenantContext
 
 __all__ = ["QueryRepository", "StatementSums", "TopPage", "rollup_bucket"]
@@ -64,6 +71,16 @@ class StatementSums:
 class TopPage:
     matching: int  # statements in the range (that the search matched), before paging
     statements: list[StatementSums]
+
+
+def _whole_days(after_first: datetime, last: datetime) -> tuple[datetime, datetime]:
+    """[first midnight at or after `after_first`, last midnight at or before `last`): the UTC days
+    whose every hour lies in [after_first, last), the hours a range reads rolled up for sure."""
+    start = after_first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if start < after_first:
+        start += timedelta(days=1)
+    end = last.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, end
 
 
 def _aware(at: datetime) -> datetime:
@@ -99,9 +116,15 @@ class QueryRepository:
         ).where(*self._in_range(since, until), *where)
 
     def counters_in_range(self, since: datetime, until: datetime) -> Any:
-        return self.counters_select(since, until).subquery("counters")
+        return self.counters_select(since, until, whole_days=True).subquery("counters")
 
-    def counters_select(self, since: datetime, until: datetime, without_first_snapshots: bool = False) -> Any:
+    def counters_select(
+        self,
+        since: datetime,
+        until: datetime,
+        without_first_snapshots: bool = False,
+        whole_days: bool = False,
+    ) -> Any:
         """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
 
         `at` is a rollup's hour start or a raw row's `collected_at`: grouping by any grid of whole
@@ -134,6 +157,26 @@ class QueryRepository:
             StatementRollup.bucket >= rolled_from,
             StatementRollup.bucket <= rolled_to,
         )
+        days: list[Select[Any]] = []
+        day_from, day_to = _whole_days(after_first, last)
+        if whole_days and day_from < day_to:
+            # Days that lie whole inside the hours read rolled up whichever way the edges go come
+            # from the daily rollups: 30 days of 10,000 statements are ~300,000 daily rows instead
+            # of 2.7 million hourly ones (2.2 s -> ~0.4 s on 2 cores). `at` is then a midnight:
+            # only for callers that sum per statement, not per hour.
+            rollups = rollups.where(or_(StatementRollup.bucket < day_from, StatementRollup.bucket >= day_to))
+            days.append(
+                select(
+                    StatementDailyRollup.fingerprint,
+                    StatementDailyRollup.bucket.label("at"),
+                    *(getattr(StatementDailyRollup, name) for name in SUMMED),
+                ).where(
+                    StatementDailyRollup.tenant_id == self._tenant_id,
+                    StatementDailyRollup.database_id == self._database_id,
+                    StatementDailyRollup.bucket >= day_from,
+                    StatementDailyRollup.bucket < day_to,
+                )
+            )
         intervals = [StatementStat.interval_seconds.is_not(None)] if without_first_snapshots else []
         raw = [self._raw(since, until, StatementStat.collected_at < after_first, first_cut, *intervals)]
         if first != last:
@@ -163,7 +206,7 @@ class QueryRepository:
                     ),
                 )
             )
-        return union_all(rollups, *raw)
+        return union_all(rollups, *days, *raw)
 
     async def top(
         self,

@@ -238,3 +238,38 @@ def test_a_statement_seen_again_after_an_hour_has_its_last_seen_at_moved(
             "SELECT fingerprint, now() - last_seen_at < interval '1 minute' FROM statements ORDER BY fingerprint"
         ).fetchall()
     assert dict(ages) == {fingerprint(0): True, fingerprint(1): True}
+
+
+def test_ranges_of_days_read_whole_days_rolled_up_and_still_equal_the_intervals(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    start = DAY - timedelta(days=3)  # four days: 22:40 on the first, then 03:10 and 21:50 on each
+    collected = [start + timedelta(hours=22, minutes=40)] + [
+        start + timedelta(days=d, hours=h, minutes=m) for d in (1, 2, 3) for h, m in ((3, 10), (21, 50))
+    ]
+    for number, at in enumerate(collected):
+        assert (
+            post(
+                client,
+                database["agent_token"],
+                make_snapshot(statements=3, collected_at=at, calls=number + 1),
+            )
+            == 202
+        )
+    viewer = as_user(client, acme, "viewer")
+    ranges = {
+        "two whole days and both edges cut": (
+            start + timedelta(hours=22),
+            start + timedelta(days=3, hours=4),
+        ),
+        "from midnight to midnight": (start + timedelta(days=1), start + timedelta(days=3)),
+        "a day and a half": (start + timedelta(days=1, hours=12), start + timedelta(days=3, hours=22)),
+        "everything": (start, start + timedelta(days=4)),
+    }
+
+    for name, (since, until) in ranges.items():
+        rows = top(client, viewer, database["id"], **{"from": since.isoformat(), "to": until.isoformat()})
+        expected = raw_sums(metadata_url, database["id"], since, until)
+        assert expected, name
+        assert {r["fingerprint"]: (r["calls"], r["total_exec_time_ms"]) for r in rows} == expected, name

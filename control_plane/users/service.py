@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.api.errors import BadRequest, Conflict, NotFound
 from control_plane.audit.repository import AuditRepository
 from control_plane.auth.passwords import hash_password, verify_password
-from control_plane.auth.permissions import ensure_permission
+from control_plane.auth.permissions import ensure_permission, permissions_of
 from control_plane.auth.repository import RefreshTokenRepository
 from control_plane.models import User
 from control_plane.tenancy.context import TenantContext
@@ -70,8 +70,8 @@ class UserService:
     async def change_role(self, user_id: uuid.UUID, role: str) -> User:
         user = await self.get(user_id)
         previous = user.role
-        if previous == "admin" and role != "admin" and await self._active_admins() <= 1:
-            # A tenant with no admin could never add users, rotate tokens or approve a change again.
+        if _manages_users(previous) and not _manages_users(role) and await self._user_managers() <= 1:
+            # A tenant where nobody manages users could never add one, rotate tokens or approve again.
             raise Conflict("this is the tenant's last admin: make another user admin first")
         await self._users.set_role(user_id, role)
         await self._audit.record(
@@ -83,9 +83,9 @@ class UserService:
         )
         return await self.get(user_id)
 
-    async def _active_admins(self) -> int:
+    async def _user_managers(self) -> int:
         return sum(
-            1 for user in await self._users.list() if user.role == "admin" and user.disabled_at is None
+            1 for user in await self._users.list() if _manages_users(user.role) and user.disabled_at is None
         )
 
     async def disable(self, user_id: uuid.UUID) -> None:
@@ -116,3 +116,8 @@ class UserService:
             detail={},
             actor_user_id=self._context.user_id,
         )
+
+
+def _manages_users(role: str) -> bool:
+    """Whether the role holds `user.manage` (the permission table says which roles do)."""
+    return "user.manage" in permissions_of(role)

@@ -74,7 +74,9 @@ class HeatmapRepository:
         )
         kept = select(top.c.fingerprint)
         times = (
-            queries.counters_select(since, until, without_first_snapshots=True).subquery("hours")
+            queries.counters_select(since, until, without_first_snapshots=True, fingerprints=kept).subquery(
+                "hours"
+            )
             if grid.hourly
             else self._raw_intervals(since, until, kept)
         )

@@ -124,6 +124,7 @@ class QueryRepository:
         until: datetime,
         without_first_snapshots: bool = False,
         whole_days: bool = False,
+        fingerprints: Any = None,
     ) -> Any:
         """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
 
@@ -206,7 +207,14 @@ class QueryRepository:
                     ),
                 )
             )
-        return union_all(rollups, *days, *raw)
+        branches = [rollups, *days, *raw]
+        if fingerprints is not None:
+            # In every branch, not around the union: PostgreSQL does not push a semi-join into a
+            # UNION ALL, and the whole range would be read to keep 20 statements (0.4 s for 7 days).
+            branches = [
+                branch.where(branch.selected_columns.fingerprint.in_(fingerprints)) for branch in branches
+            ]
+        return union_all(*branches)
 
     async def top(
         self,

@@ -28,6 +28,7 @@ class InProcessDeployment:
     access_token: str
     database_id: str
     agent_token: str
+    metadata_url: str  # the server runs no workers: a test stores its snapshot inbox from here
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -72,4 +73,4 @@ def deployed(settings: Settings) -> Iterator[InProcessDeployment]:
     email = create_tenant_admin(settings.metadata_url)
     with serving(settings) as base_url:
         access, body = register_shop(base_url, email)
-        yield InProcessDeployment(base_url, access, body["id"], body["agent_token"])
+        yield InProcessDeployment(base_url, access, body["id"], body["agent_token"], settings.metadata_url)

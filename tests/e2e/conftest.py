@@ -186,6 +186,8 @@ def plant_events(db: psycopg.Connection) -> None:
 
 
 def stored_snapshot_ids(metadata_url: str) -> list[str]:
+    """The snapshots stored so far, once what the inbox holds is stored (the server runs no workers)."""
+    drain_inbox_at(metadata_url)
     with psycopg.connect(metadata_url) as conn:
         rows = conn.execute("SELECT snapshot_id::text FROM snapshots ORDER BY collected_at").fetchall()
     return [row[0] for row in rows]

@@ -60,6 +60,7 @@ from tests.e2e.order_items import (
 )
 from tests.integration.agent.conftest import run_agent
 from tests.integration.control_plane.analysis.conftest import LLM_URL, openai_settings, run_worker
+from tests.integration.control_plane.inbox import drain_inbox_at
 
 VIEWER_PASSWORD = "an end-to-end viewer password, long enough"
 
@@ -125,6 +126,7 @@ class Dashboard:
         done = run_agent("run", "--once", env=env, timeout=240)
         self.agent_logs.append(done.stderr)
         assert done.returncode == 0, done.stderr[-3000:]
+        drain_inbox_at(self.settings.metadata_url)  # the server runs no workers
 
     def analyse(self) -> dict[str, Any]:
         """An analysis run asked for over the API, then one turn of the worker, as its timer would."""

@@ -30,6 +30,7 @@ from tests.integration.control_plane.analysis.conftest import (
     openai_settings,
     run_worker,
 )
+from tests.integration.control_plane.inbox import drain_inbox_at
 
 LOOKUP = "SELECT id, kind FROM events WHERE device_id = $1"
 ACCOUNTS_OF_KIND = "SELECT DISTINCT account_id FROM events WHERE account_id IN (SELECT account_id FROM events WHERE kind = $1)"
@@ -77,6 +78,7 @@ def agent_once(deployment: InProcessDeployment, db_url: str, spool: Path, **over
     env = agent_environment(db_url, deployment.base_url, deployment.agent_token, spool, **overrides)
     result = run_agent("run", "--once", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
+    drain_inbox_at(deployment.metadata_url)
 
 
 def analyse(deployment: InProcessDeployment, settings: Settings) -> dict[str, Any]:

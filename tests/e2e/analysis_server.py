@@ -4,22 +4,16 @@ as a real subprocess against it, and the analysis worker is turned by hand for d
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 
-from control_plane.app import create_app
 from control_plane.settings import Settings
-from deploy.local.throwaway_cluster import free_port
 from tests.e2e.conftest import create_tenant_admin, register_shop
-
-START_TIMEOUT_S = 30.0
+from tests.served_app import serving
 
 
 @dataclass
@@ -43,29 +37,6 @@ class InProcessDeployment:
             response = client.get(path)
         assert response.status_code == 200, response.text
         return response.json()
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app on a free loopback port for the length of the block; its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, run_workers=False), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="control-plane", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the in-process control plane did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @contextmanager

@@ -5,18 +5,14 @@ skipped rather than downloading a browser), and the check that the console staye
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 
-from control_plane.app import create_app
 from control_plane.settings import Settings
+from tests.served_app import serving
 
 webdriver = pytest.importorskip("selenium.webdriver")
 
@@ -25,33 +21,11 @@ CHROMEDRIVER = shutil.which("chromedriver")
 requires_chromium = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
 )
-START_S = 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn in a thread; its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_S
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def served(settings: Settings) -> AbstractContextManager[str]:
+    """The app served by uvicorn in a thread; its base URL (tests.served_app)."""
+    return serving(settings)
 
 
 @contextmanager

@@ -93,8 +93,9 @@ def test_an_apply_jobs_result_reaches_the_open_recommendation_without_a_reload(
     mark_document(browser)
 
     def status(driver: Any) -> str:
-        card = driver.find_element(By.CSS_SELECTOR, "#recommendation-detail .recommendation")
-        return str(card.get_attribute("data-status"))
+        # Read in the page in one step: a live redraw may replace the card between two WebDriver calls.
+        script = 'const c = document.querySelector("#recommendation-detail .recommendation"); return c && c.dataset.status;'
+        return str(driver.execute_script(script))
 
     shop = Shop(acme, walked.database_id, agent, walked.covering_id)
     assert approve(api, shop).status_code == 200
@@ -103,7 +104,9 @@ def test_an_apply_jobs_result_reaches_the_open_recommendation_without_a_reload(
     answer(api, shop, job.id, {"status": "succeeded", "result": applied_result()})
 
     WebDriverWait(browser, WAIT_S).until(lambda d: status(d) == "applied")
-    timeline = browser.find_element(By.CSS_SELECTOR, "#recommendation-detail .timeline").text
+    timeline = str(
+        browser.execute_script('return document.querySelector("#recommendation-detail .timeline").innerText;')
+    )
     assert "approve" in timeline and acme.emails["admin"] in timeline and "apply" in timeline
     assert same_document(browser)
     assert_no_console_errors(browser)

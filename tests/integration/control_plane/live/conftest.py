@@ -10,20 +10,17 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from control_plane.app import create_app
 from control_plane.settings import Settings
-from deploy.local.throwaway_cluster import free_port
 from tests.integration.control_plane.api.conftest import PASSWORD, SeededTenant, seed_tenant, settings_for
+from tests.served_app import serving
 
 POLL_S = 0.2
 WAIT_S = 15.0  # a deadline for failing, many poll intervals long
@@ -39,25 +36,9 @@ def live_settings(metadata_url: str, **overrides: object) -> Settings:
     return settings_for(metadata_url, **values)
 
 
-@contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn in a thread, as tests/integration/dashboard does."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serve(settings: Settings) -> AbstractContextManager[str]:
+    """The app served by uvicorn in a thread (tests.served_app)."""
+    return serving(settings)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def events(db: psycopg.Connection) -> psycopg.Connection:
             device_id int NOT NULL,
             kind text NOT NULL,
             created_at timestamptz NOT NULL
-        );
+        ) WITH (autovacuum_enabled = false);  -- no visibility map set behind the tests' backs
         INSERT INTO events (account_id, device_id, kind, created_at)
         SELECT g % 2003, (g / 7) % 1009, (ARRAY['click','view','buy'])[1 + g % 3],
                timestamptz '2026-01-01' + g * interval '1 second'

@@ -246,8 +246,11 @@ def _soak(
                 phase("up")
                 pause(plan.between_faults_s)
 
-                phase("metadata database stopped")
+                # Stopping takes seconds on a loaded machine, and /readyz may say either meanwhile:
+                # only once the server is down is a 200 a lie.
+                phase("metadata database stopping")
                 metadata.executor.stop()
+                phase("metadata database stopped")
                 pause(plan.metadata_outage_s)
                 metadata.executor.start()
                 phase("up")

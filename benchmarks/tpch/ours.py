@@ -1,8 +1,10 @@
 """Our advisor, called only through its CLI contract:
 
     optischema-agent advise --database-url URL --format json
+    optischema-agent advise --benchmark --sandbox-database-url SANDBOX --database-url URL --format json
 
-(the console script beside the running interpreter; `--min-improvement` left at its default). The
+(the console script beside the running interpreter; `--min-improvement` left at its default; the
+benchmark's knobs from their OPTISCHEMA_BENCHMARK_* environment variables, as a user would set them). The
 environment variable OPTISCHEMA_BENCH_ADVISOR_CMD replaces `optischema-agent` by another command (split
 like a shell would), e.g. a stand-in while the advisor is being written; the arguments are the same.
 """
@@ -38,8 +40,11 @@ def advisor_command() -> list[str]:
     return [str(Path(sys.executable).with_name("optischema-agent"))]
 
 
-def advise(url: str, timeout_s: float) -> OurAdvice:
+def advise(url: str, timeout_s: float, sandbox_url: str | None = None) -> OurAdvice:
+    """With `sandbox_url`: `advise --benchmark` there; the recommendations then hold the tiers it gave."""
     command = [*advisor_command(), "advise", "--database-url", url, "--format", "json"]
+    if sandbox_url is not None:
+        command += ["--benchmark", "--sandbox-database-url", sandbox_url]
     started = time.perf_counter()
     completed = subprocess.run(
         command,
@@ -70,4 +75,30 @@ def advise(url: str, timeout_s: float) -> OurAdvice:
         statements_analyzed=document.get("statements_analyzed"),
         recommendations=recommendations,
         skipped=list(document.get("skipped") or []),
+    )
+
+
+@dataclass
+class BenchmarkedAdvice:
+    """`advise --benchmark`'s answer: the survivors (tier `benchmarked`), the demoted (their reasons, from
+    `skipped`), and the verified ones it could not measure (their rationale says why)."""
+
+    advice: OurAdvice
+    survivors: list[str]
+    demoted: list[str]
+    not_measured: list[str]
+
+
+def advise_benchmarked(url: str, sandbox_url: str, timeout_s: float) -> BenchmarkedAdvice:
+    advice = advise(url, timeout_s, sandbox_url)
+    demoted = sorted(
+        {str(s.get("reason")) for s in advice.skipped if "below the" in str(s.get("reason") or "")}
+    )
+    return BenchmarkedAdvice(
+        advice=advice,
+        survivors=[str(r["sql"]) for r in advice.recommendations if r.get("tier") == "benchmarked"],
+        demoted=demoted,
+        not_measured=[
+            f"{r['sql']}: {r.get('rationale')}" for r in advice.recommendations if r.get("tier") == "verified"
+        ],
     )

@@ -8,6 +8,7 @@ figures; one that could not be measured at all stays `verified`, its rationale s
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 from agent.advise.advisor import Advisor, AdvisorSettings
@@ -61,6 +62,25 @@ def _candidate(recommendation: Recommendation) -> CandidateIndex | None:
     return candidate if candidate.create_sql() == recommendation.sql else None
 
 
+def _others(
+    collection: Collection, candidate: CandidateIndex, served: list[ServedStatement]
+) -> list[ServedStatement]:
+    """The workload's other statements that name the index's table: only their plans can change."""
+    mentions = re.compile(rf"\b{re.escape(candidate.table)}\b", re.IGNORECASE)
+    fingerprints = {s.fingerprint for s in served}
+    return [
+        ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)
+        for item in collection.workload
+        if item.stats.fingerprint not in fingerprints and mentions.search(item.raw_text)
+    ]
+
+
+def _slowed(result: CandidateBenchmark, settings: BenchmarkSettings) -> list[str]:
+    """Fingerprints of the statements the index made slower beyond noise, or over the budget."""
+    slowed = result.slowed(settings.max_slowdown_pct, settings.slowdown_floor_ms)
+    return [t.fingerprint for t in slowed] + result.over_budget_with_index
+
+
 def benchmark_report(
     report: AdviceReport, collection: Collection, sandbox: AgentSession, settings: BenchmarkSettings
 ) -> AdviceReport:
@@ -79,7 +99,7 @@ def benchmark_report(
             for q in recommendation.queries
             if q.fingerprint in raw_texts
         ]
-        result = bench.run(candidate, served)
+        result = bench.run(candidate, served, _others(collection, candidate, served))
         not_timed = "; ".join(f"{fp}: {reason}" for fp, reason in result.skipped.items())
         if not result.measured:
             reason = result.failure or "nothing was timed"
@@ -90,7 +110,7 @@ def benchmark_report(
                     update={"rationale": f"{recommendation.rationale} Not benchmarked: {reason}{detail}."}
                 )
             )
-        elif result.gain_pct >= settings.min_gain_pct:
+        elif result.gain_pct >= settings.min_gain_pct and not _slowed(result, settings):
             log.info("benchmark: %s kept, real gain %.1f%%", candidate.key(), result.gain_pct)
             note = f" Benchmarked on the sandbox: {result.summary()}."
             if not_timed:
@@ -106,10 +126,14 @@ def benchmark_report(
             )
         else:
             log.info("benchmark: %s demoted, real gain %.1f%%", candidate.key(), result.gain_pct)
-            reason = (
-                f"{candidate.key()}: HypoPG estimated {recommendation.improvement_pct or 0:g}% but the "
-                f"{result.summary()}, below the {settings.min_gain_pct:g}% a benchmarked index needs"
-            )
+            reason = f"{candidate.key()}: HypoPG estimated {recommendation.improvement_pct or 0:g}% but the {result.summary()}"
+            if result.gain_pct < settings.min_gain_pct:
+                reason += f", below the {settings.min_gain_pct:g}% a benchmarked index needs"
+            if slowed := _slowed(result, settings):
+                reason += (
+                    f"; it makes {', '.join(slowed)} slower, by more than the "
+                    f"{settings.max_slowdown_pct:g}% a benchmarked index may cost any statement"
+                )
             skipped += [
                 SkippedStatement(fingerprint=q.fingerprint, query=q.query, reason=reason)
                 for q in recommendation.queries

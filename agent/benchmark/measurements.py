@@ -45,6 +45,9 @@ class StatementTiming:
         return percentile(self.after_ms, 0.95)
 
     index_name: str = ""  # the benchmark's own name for the index, as the plans show it
+    # False: a statement the index was not recommended for, timed because the index changed its plan.
+    served: bool = True
+    timed_out_with_index: bool = False  # a run with the index exceeded the statement budget
 
     @property
     def plan_changed(self) -> bool:
@@ -70,6 +73,10 @@ class CandidateBenchmark:
     timings: list[StatementTiming] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # fingerprint -> why it was not timed
     failure: str | None = None  # why nothing could be measured (the build failed, the budget ran out)
+    # Statements of the workload on the same table that could not be checked for a changed plan.
+    unchecked: dict[str, str] = field(default_factory=dict)
+    # Statements that ran within the statement budget without the index and exceeded it with it.
+    over_budget_with_index: list[str] = field(default_factory=list)
 
     @property
     def measured(self) -> bool:
@@ -82,11 +89,24 @@ class CandidateBenchmark:
         after = sum(t.calls * t.credited_ms_after for t in self.timings)
         return 100.0 * (before - after) / before if before > 0 else 0.0
 
+    def slowed(self, max_pct: float, floor_ms: float) -> list[StatementTiming]:
+        """Timed statements whose plan used the index and whose median got more than `max_pct` per
+        cent and more than `floor_ms` slower: an index may not buy one statement's gain with another's
+        time (TPC-H at SF 1: Q7, 9, 13 and 21 ran 40-140 % slower with indexes meant for others)."""
+        return [
+            t
+            for t in self.timings
+            if t.index_used
+            and t.median_ms_after > t.median_ms_before * (1 + max_pct / 100)
+            and t.median_ms_after - t.median_ms_before > floor_ms
+        ]
+
     def summary(self) -> str:
         """The measured figures in one sentence, for reasons and rationales."""
         statements = "; ".join(
             f"{t.fingerprint}: median {t.median_ms_before:.3f} ms -> {t.median_ms_after:.3f} ms"
             + ("" if t.index_used else ", no plan used the index")
+            + ("" if t.served else ", not served but its plan changed")
             for t in self.timings
         )
         return (

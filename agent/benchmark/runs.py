@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
+from psycopg.errors import QueryCanceled
 
 from agent.benchmark.measurements import StatementTiming
 from agent.db.session import AGENT_MARKER, AgentSession
 
 BENCHMARK_SETTING_PREFIX = "optischema_bench.p"
 _EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) EXECUTE {}({})"
+_PLAN = "EXPLAIN (FORMAT JSON) EXECUTE {}({})"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,38 @@ def timed_run(session: AgentSession, statement: PreparedStatement, run: int, dro
     )
 
 
+def _with_index(
+    session: AgentSession, statement: PreparedStatement, run: int, timing: StatementTiming
+) -> Run:
+    """A run with the index; one cancelled by the statement budget is noted on the timing when the
+    same values ran within it without the index (the warm-up runs that side first)."""
+    try:
+        return timed_run(session, statement, run, None)
+    except QueryCanceled:
+        timing.timed_out_with_index = True
+        raise
+
+
+def plan_changes(session: AgentSession, statement: PreparedStatement, drop_index: str, probes: int) -> bool:
+    """Whether the index changes the plan of the statement for any of its first `probes` value sets:
+    EXPLAIN only (planning, nothing executed), with and without the index, each rolled back."""
+    for run in range(probes):
+        shapes = set()
+        for drop_first in (drop_index, None):
+            with session.rolled_back():
+                explain = sql.SQL(_PLAN).format(sql.Identifier(statement.name), statement.bind(session, run))
+                if drop_first is not None:
+                    session.connection.execute(drop_first)
+                row = session.connection.execute(
+                    sql.Composed([sql.SQL(AGENT_MARKER + " "), explain, sql.SQL(" " + AGENT_MARKER)])
+                ).fetchone()
+            assert row is not None
+            shapes.add(_shape(row[0][0]["Plan"]))
+        if len(shapes) > 1:
+            return True
+    return False
+
+
 def time_statement(
     session: AgentSession,
     statement: PreparedStatement,
@@ -101,12 +135,15 @@ def time_statement(
     for run in range(warmups):
         check_budget()
         timed_run(session, statement, run, drop_index)
-        timed_run(session, statement, run, None)
+        _with_index(session, statement, run, timing)
     for run in range(runs):
         sides: Sequence[bool] = (True, False) if run % 2 == 0 else (False, True)
         for before in sides:
             check_budget()
-            result = timed_run(session, statement, run, drop_index if before else None)
+            if before:
+                result = timed_run(session, statement, run, drop_index)
+            else:
+                result = _with_index(session, statement, run, timing)
             (timing.before_ms if before else timing.after_ms).append(result.milliseconds)
             (timing.buffers_before if before else timing.buffers_after).append(result.shared_buffers)
             (timing.plans_before if before else timing.plans_after).add(result.shape)

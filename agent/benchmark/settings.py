@@ -22,6 +22,15 @@ class BenchmarkSettings:
     # A recommendation stays only if the real time of the statements it serves (weighted by their
     # calls) falls by at least this many per cent; HypoPG's estimate was already held to its own bar.
     min_gain_pct: float = 10.0
+    # No statement of the workload may get slower than this (median, per cent and milliseconds) with
+    # the index, served or not. 10 %: on a shared 2-core machine the medians of 7 alternating runs of
+    # one plan stayed within 5 % of each other for TPC-H statements of 50 ms-3 s; 1 ms: below that a
+    # few scheduling delays make 10 % (a 0.3 ms lookup read 0.35 ms on the next run, same plan).
+    max_slowdown_pct: float = 10.0
+    slowdown_floor_ms: float = 1.0
+    # Value sets with which the plan of every other statement on the index's table is checked (EXPLAIN
+    # only, with and without the index): a changed plan gets the statement timed like a served one.
+    plan_probes: int = 3
     # Distinct values tried per parameter (most common values first, then histogram bounds).
     values_per_parameter: int = 20
     # A LIMIT/OFFSET parameter is not a column value: it gets these instead of a sample.

@@ -178,3 +178,22 @@ def test_an_index_hypopg_liked_but_the_real_run_does_not_is_demoted_beside_a_ben
     assert "below the 10% a benchmarked index needs" in demoted["reason"]
     assert bench_indexes(pair.sandbox) == []
     assert SECRET not in output
+
+
+def test_an_index_that_makes_a_statement_slower_is_demoted_whatever_its_gain(pair: Pair) -> None:
+    planted(pair)
+    config = AgentConfig(database_url=pair.monitored_url, sandbox_database_url=pair.sandbox_url)
+    database = MonitoredDatabase(config.database_url, config.limits)
+    # A tolerance below zero makes every timed statement that used the index "slower": the real
+    # gain is there (the test above), and the slowdown rule alone decides.
+    strict = BenchmarkSettings(runs=3, max_slowdown_pct=-100.0, slowdown_floor_ms=-1e9)
+
+    with database:
+        report = advise_and_benchmark(database, config, config.collector, AdvisorSettings(), strict)
+
+    assert [r for r in report.recommendations if r.kind == "create_index"] == []
+    [reason] = {s.reason for s in report.skipped if (s.query or "").startswith("SELECT id, kind FROM events")}
+    assert reason.startswith("public.events(device_id): HypoPG estimated ")
+    assert "below the" not in reason  # the gain was enough
+    assert "slower, by more than the -100% a benchmarked index may cost any statement" in reason
+    assert bench_indexes(pair.sandbox) == []

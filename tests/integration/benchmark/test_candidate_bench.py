@@ -83,3 +83,44 @@ def test_a_budget_running_out_between_runs_still_drops_the_built_index(pair: Pai
     assert result.build_seconds > 0 and result.index_size_bytes > 0  # it was built, then dropped
     assert bench_indexes(pair.sandbox) == []
     assert sandbox_rows(pair.sandbox) == sandbox_before
+
+
+KIND_COUNT = "SELECT count(*) FROM events WHERE kind = %s"
+DEVICE_RANGE = "SELECT max(amount) FROM events WHERE device_id >= %s AND device_id < %s"
+
+
+@pytest.mark.both_servers
+def test_other_statements_on_the_table_are_timed_when_the_index_changes_their_plan(pair: Pair) -> None:
+    planted(pair)
+    pair.workload(KIND_COUNT, [["buy"], ["view"]])
+    pair.workload(DEVICE_RANGE, [[10, 20], [500, 600]])
+    database = MonitoredDatabase(pair.monitored_url)
+    with database:
+        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
+    statements = {
+        item.raw_text.split(" WHERE")[0]: ServedStatement(
+            item.stats.fingerprint, item.stats.calls, item.raw_text
+        )
+        for item in collection.workload
+        if " events" in item.raw_text
+    }
+    served = statements.pop("SELECT id, kind FROM events")
+    others = list(statements.values())
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+
+    with sandbox, sandbox.session() as session:
+        result = CandidateBench(
+            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
+        ).run(CandidateIndex("public", "events", ("device_id",)), [served], others)
+
+    timed = {t.fingerprint: t for t in result.timings}
+    # The lookup it serves; the update and the range read it was not recommended for, whose plans
+    # it changes (an index scan instead of a sequential one; the range bound as a range, not empty).
+    assert timed[served.fingerprint].served
+    for text in ("UPDATE events SET amount = $1", "SELECT max(amount) FROM events"):
+        other = timed[statements[text].fingerprint]
+        assert not other.served and other.plan_changed and other.index_used
+    # The count by kind cannot use an index on device_id: its plan is the same, it is not timed.
+    assert statements["SELECT count(*) FROM events"].fingerprint not in timed
+    assert "not served but its plan changed" in result.summary()
+    assert bench_indexes(pair.sandbox) == []

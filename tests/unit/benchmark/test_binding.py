@@ -1,0 +1,56 @@
+"""How sampled values are put together: ranges that are ranges, IN lists of distinct values, patterns."""
+
+from __future__ import annotations
+
+from agent.benchmark.binding import RANGE_WIDTHS, like_pattern, neutral_value, range_bounds
+from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
+
+
+def test_range_bounds_are_ordered_non_empty_and_cycle_from_narrow_to_wide() -> None:
+    values = [f"{n:03d}" for n in range(101)]  # sorted, as the server returns them
+
+    pairs = range_bounds(values, 6)
+
+    # TPC-H Q6's `l_shipdate >= $1 AND l_shipdate < $2` got one date twice: an empty range.
+    assert all(low < high for low, high in pairs)
+    widths = [int(high) - int(low) for low, high in pairs]
+    assert widths == [round(w * 100) for w in RANGE_WIDTHS] * 2
+    assert len({low for low, _ in pairs}) == 6  # starting points spread over the column
+
+
+def test_range_bounds_of_a_column_with_one_value_or_none() -> None:
+    assert range_bounds(["7"], 3) == [("7", "7")] * 3
+    assert range_bounds([], 3) == []
+    assert range_bounds(["1", "2"], 2) == [("1", "2"), ("1", "2")]
+
+
+def test_a_like_pattern_is_a_word_of_a_value_between_wildcards() -> None:
+    assert like_pattern("goldenrod lavender spring chocolate lace") == "%spring%"
+    assert like_pattern("single") == "%single%"
+
+
+def test_neutral_values_by_type_and_none_for_a_type_without_one() -> None:
+    assert neutral_value("numeric") == neutral_value("integer") == "1"
+    assert neutral_value("numeric(15,2)") == "1"
+    assert neutral_value("text") == neutral_value("character varying") == "x"
+    assert neutral_value("date") is None
+
+
+def timing(fingerprint: str, before: float, after: float, *, used: bool = True) -> StatementTiming:
+    t = StatementTiming(fingerprint, calls=1, before_ms=[before] * 3, after_ms=[after] * 3, index_name="ix")
+    t.plans_after.add("Index Scan(ix)" if used else "Seq Scan")
+    return t
+
+
+def test_slowed_takes_both_the_share_and_the_floor_and_only_plans_that_used_the_index() -> None:
+    result = CandidateBenchmark(
+        "t(x)",
+        timings=[
+            timing("a" * 16, 100.0, 150.0),  # +50 %, +50 ms: slowed
+            timing("b" * 16, 100.0, 105.0),  # +5 %: noise
+            timing("c" * 16, 0.3, 0.5),  # +67 % but 0.2 ms: under the floor
+            timing("d" * 16, 100.0, 150.0, used=False),  # no plan used the index: not its doing
+        ],
+    )
+
+    assert [t.fingerprint for t in result.slowed(10.0, 1.0)] == ["a" * 16]

@@ -46,6 +46,7 @@ from control_plane.notifications.delivery import deliver_due_webhooks
 from control_plane.notifications.endpoints import router as webhooks_router
 from control_plane.overview.endpoints import router as overview_router
 from control_plane.queries.endpoints import router as queries_router
+from control_plane.queries.running_totals import maintain_running_totals
 from control_plane.recommendations.endpoints import router as recommendations_router
 from control_plane.settings import Settings, get_settings
 from control_plane.signing.endpoints import router as signing_router
@@ -72,6 +73,12 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
             "partitions",
             3600.0,
             lambda: maintain_partitions(app_services.engine, settings.statement_stats_retention_days),
+        ),
+        # Prefix sums of the daily rollups, which long ranges read instead of every day's rows.
+        PeriodicJob(
+            "running-totals",
+            settings.running_totals_interval_s,
+            lambda: maintain_running_totals(app_services.engine, settings),
         ),
         # Rotation's automatic step (a `next` key past its grace period becomes active) and a retry
         # of the start-up key generation should the metadata database have been down then.

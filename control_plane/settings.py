@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # snapshot is stored within about this much (plus its own ~0.1 s) when a worker is free.
     snapshot_inbox_interval_s: float = Field(default=0.25, gt=0)
     statement_stats_retention_days: int = 400
+    # The running totals (control_plane.queries.running_totals) are brought up to yesterday this
+    # often; a day is summed once it has been over for the settle time, and snapshots stored less
+    # than the settle time before a computation are not trusted to be in it (a storing transaction
+    # can still be open: ~0.1 s each, minutes only for a backlog). Until then ranges read rollups.
+    running_totals_interval_s: float = Field(default=600.0, gt=0)
+    running_totals_settle_s: float = Field(default=600.0, ge=0)
     db_pool_size: int = 10  # per server, shared out among its web workers
     # While the metadata database is away every request answers 503 with Retry-After within these
     # bounds, never a 500 or a hang (a `connect_timeout` in OPTISCHEMA_METADATA_URL wins).

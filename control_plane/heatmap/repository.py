@@ -63,7 +63,7 @@ class HeatmapRepository:
         # Ranked on the exact sums, whole days read from the daily rollups; then only the kept
         # statements' hours (the hourly rollups by fingerprint, 0015) or raw intervals are read.
         ranked = queries.counters_select(
-            since, until, without_first_snapshots=True, whole_days=True
+            since, until, without_first_snapshots=True, whole_days=True, totals=await queries.running_totals()
         ).subquery("ranked")
         top = (
             select(ranked.c.fingerprint, func.sum(ranked.c.total_exec_time_ms).label("total"))

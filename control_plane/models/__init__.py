@@ -23,6 +23,7 @@ from control_plane.models.snapshot import Snapshot
 from control_plane.models.snapshot_inbox import SnapshotInboxEntry
 from control_plane.models.statement import Statement, StatementStat
 from control_plane.models.statement_rollup import StatementDailyRollup, StatementRollup
+from control_plane.models.statement_running_total import StatementRunningTotal, StatementRunningTotalState
 from control_plane.models.tenant import Tenant
 from control_plane.models.user import User
 from control_plane.models.webhook import Webhook, WebhookDelivery
@@ -51,6 +52,8 @@ __all__ = [
     "Statement",
     "StatementDailyRollup",
     "StatementRollup",
+    "StatementRunningTotal",
+    "StatementRunningTotalState",
     "StatementStat",
     "Tenant",
     "TenantLLMSettings",

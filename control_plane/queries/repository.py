@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    and_,
     case,
     cast,
     desc,
@@ -43,8 +44,10 @@ from control_plane.models import (
     Statement,
     StatementDailyRollup,
     StatementRollup,
+    StatementRunningTotal,
     StatementStat,
 )
+from control_plane.queries.running_totals_repository import DAY, RunningTotals, RunningTotalsRepository
 from control_plane.tenancy.context import TenantContext
 
 __all__ = ["QueryRepository", "StatementSums", "TopPage", "rollup_bucket"]
@@ -91,6 +94,7 @@ def _aware(at: datetime) -> datetime:
 class QueryRepository:
     def __init__(self, session: AsyncSession, context: TenantContext, database_id: uuid.UUID) -> None:
         self._session = session
+        self._context = context
         self._tenant_id = context.tenant_id
         self._database_id = database_id
 
@@ -115,8 +119,53 @@ class QueryRepository:
             *(getattr(StatementStat, name) for name in SUMMED),
         ).where(*self._in_range(since, until), *where)
 
-    def counters_in_range(self, since: datetime, until: datetime) -> Any:
-        return self.counters_select(since, until, whole_days=True).subquery("counters")
+    def _daily(self, *where: ColumnElement[bool]) -> Select[Any]:
+        daily = StatementDailyRollup
+        return select(
+            daily.fingerprint, daily.bucket.label("at"), *(getattr(daily, name) for name in SUMMED)
+        ).where(daily.tenant_id == self._tenant_id, daily.database_id == self._database_id, *where)
+
+    def _running_total(self, day: datetime, sign: int) -> Select[Any]:
+        totals = StatementRunningTotal
+        return select(
+            totals.fingerprint, totals.day.label("at"), *(sign * getattr(totals, name) for name in SUMMED)
+        ).where(
+            totals.tenant_id == self._tenant_id, totals.database_id == self._database_id, totals.day == day
+        )
+
+    def _whole_days(
+        self,
+        day_from: datetime,
+        day_to: datetime,
+        last_day_whole: ColumnElement[bool],
+        totals: RunningTotals | None,
+    ) -> list[Select[Any]]:
+        """The rows of the days [day_from, day_to), and of the day `day_to` when `last_day_whole`."""
+        bucket = StatementDailyRollup.bucket
+        last_day = self._daily(bucket == day_to, last_day_whole)
+        summed_from = day_from
+        branches: list[Select[Any]] = []
+        through = min(day_to, totals.through_day + DAY) if totals else day_from
+        # Two days or more: total(through - 1 day) - total(day_from - 1 day), one row per statement each.
+        if (
+            totals
+            and through - day_from >= 2 * DAY
+            and totals.has(day_from - DAY)
+            and totals.has(through - DAY)
+        ):
+            branches.append(self._running_total(through - DAY, 1))
+            if day_from - DAY >= totals.first_day:
+                branches.append(self._running_total(day_from - DAY, -1))
+            summed_from = through
+        if summed_from < day_to:
+            branches.append(self._daily(bucket >= summed_from, bucket < day_to))
+        return [*branches, last_day]
+
+    async def running_totals(self) -> RunningTotals | None:
+        return await RunningTotalsRepository(self._session, self._context, self._database_id).current()
+
+    def counters_in_range(self, since: datetime, until: datetime, totals: RunningTotals | None) -> Any:
+        return self.counters_select(since, until, whole_days=True, totals=totals).subquery("counters")
 
     def counters_select(
         self,
@@ -125,6 +174,7 @@ class QueryRepository:
         without_first_snapshots: bool = False,
         whole_days: bool = False,
         fingerprints: Any = None,
+        totals: RunningTotals | None = None,
     ) -> Any:
         """(fingerprint, at, *SUMMED) rows whose per-fingerprint sums are those of the raw rows.
 
@@ -160,24 +210,20 @@ class QueryRepository:
         )
         days: list[Select[Any]] = []
         day_from, day_to = _whole_days(after_first, last)
-        if whole_days and day_from < day_to:
+        if whole_days and day_from <= day_to:
             # Days that lie whole inside the hours read rolled up whichever way the edges go come
-            # from the daily rollups: 30 days of 10,000 statements are ~300,000 daily rows instead
-            # of 2.7 million hourly ones (2.2 s -> ~0.4 s on 2 cores). `at` is then a midnight:
-            # only for callers that sum per statement, not per hour.
-            rollups = rollups.where(or_(StatementRollup.bucket < day_from, StatementRollup.bucket >= day_to))
-            days.append(
-                select(
-                    StatementDailyRollup.fingerprint,
-                    StatementDailyRollup.bucket.label("at"),
-                    *(getattr(StatementDailyRollup, name) for name in SUMMED),
-                ).where(
-                    StatementDailyRollup.tenant_id == self._tenant_id,
-                    StatementDailyRollup.database_id == self._database_id,
-                    StatementDailyRollup.bucket >= day_from,
-                    StatementDailyRollup.bucket < day_to,
-                )
+            # from the daily rollups, or from the running totals: 30 days of 10,000 statements are
+            # ~300,000 daily rows instead of 2.7 million hourly ones (2.2 s -> ~0.4 s on 2 cores),
+            # and 20,000 running-total rows. The day `until` falls in is whole as well when none of
+            # its snapshots lies after `until` (a range that ends now): one row per statement
+            # instead of up to 24 hours' (~90,000). `at` is then a midnight: only for callers that
+            # sum per statement, not per hour.
+            last_day_whole = ~self._snapshot_between(
+                Snapshot.collected_at > until, Snapshot.collected_at < day_to + DAY
             )
+            hour = StatementRollup.bucket
+            rollups = rollups.where(or_(hour < day_from, and_(hour >= day_to, ~last_day_whole)))
+            days = self._whole_days(day_from, day_to, last_day_whole, totals)
         intervals = [StatementStat.interval_seconds.is_not(None)] if without_first_snapshots else []
         raw = [self._raw(since, until, StatementStat.collected_at < after_first, first_cut, *intervals)]
         if first != last:
@@ -230,7 +276,7 @@ class QueryRepository:
         since, until = _aware(since), _aware(until)
         if since > until:
             return TopPage(matching=0, statements=[])
-        counters = self.counters_in_range(since, until)
+        counters = self.counters_in_range(since, until, await self.running_totals())
         sums = {name: func.sum(getattr(counters.c, name)) for name in SUMMED}
         calls, total = sums["calls"], sums["total_exec_time_ms"]
         orderings: dict[str, ColumnElement[Any]] = {

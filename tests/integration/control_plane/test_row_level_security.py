@@ -40,6 +40,8 @@ TENANT_TABLES = {
     "statement_stats",
     "statement_rollups",
     "statement_daily_rollups",
+    "statement_running_totals",
+    "statement_running_total_state",
     "plans",
     "database_schemas",
     "audit_events",

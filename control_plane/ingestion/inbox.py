@@ -36,9 +36,31 @@ _CLAIM = text("""
      LIMIT 1
        FOR UPDATE SKIP LOCKED
 """)
+# A batch is one database's entries (see inbox_worker): the oldest due entry names the database, and
+# up to :limit of its due entries come with it, oldest first. The first is locked by the CTE and
+# taken again by the outer query (a lock this transaction holds is not skipped); another worker's
+# locks are skipped in both, so two workers never wait for each other here.
+_CLAIM_BATCH = text("""
+    WITH first AS (
+        SELECT database_id FROM snapshot_inbox
+         WHERE tenant_id = :tenant_id AND not_before <= now()
+         ORDER BY not_before, received_at
+         LIMIT 1
+           FOR UPDATE SKIP LOCKED
+    )
+    SELECT database_id, snapshot_id, body, content_encoding, attempts FROM snapshot_inbox
+     WHERE tenant_id = :tenant_id AND database_id = (SELECT database_id FROM first) AND not_before <= now()
+     ORDER BY not_before, received_at
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+""")
 _DELETE = text("""
     DELETE FROM snapshot_inbox
      WHERE tenant_id = :tenant_id AND database_id = :database_id AND snapshot_id = :snapshot_id
+""")
+_DELETE_MANY = text("""
+    DELETE FROM snapshot_inbox
+     WHERE tenant_id = :tenant_id AND database_id = :database_id AND snapshot_id = ANY(:snapshot_ids)
 """)
 _POSTPONE = text("""
     UPDATE snapshot_inbox
@@ -92,8 +114,38 @@ class SnapshotInbox:
             attempts=row.attempts,
         )
 
+    async def claim_batch(self, limit: int) -> list[InboxEntry]:
+        """Up to `limit` due entries of one database, oldest first, locked; [] when none is left."""
+        rows = (
+            await self._session.execute(_CLAIM_BATCH, {"tenant_id": self._tenant_id, "limit": limit})
+        ).all()
+        return [
+            InboxEntry(
+                database_id=row.database_id,
+                snapshot_id=row.snapshot_id,
+                body=bytes(row.body),
+                content_encoding=row.content_encoding,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
+
     async def delete(self, entry: InboxEntry) -> None:
         await self._session.execute(_DELETE, self._key(entry))
+
+    async def delete_many(self, entries: list[InboxEntry]) -> None:
+        """Deletes these entries, all of one database (a batch, see claim_batch)."""
+        if not entries:
+            return
+        (database_id,) = {entry.database_id for entry in entries}
+        await self._session.execute(
+            _DELETE_MANY,
+            {
+                "tenant_id": self._tenant_id,
+                "database_id": database_id,
+                "snapshot_ids": [entry.snapshot_id for entry in entries],
+            },
+        )
 
     async def postpone(self, entry: InboxEntry, error: str, delay: timedelta) -> None:
         """Records a failed attempt; the entry is claimable again after `delay`."""

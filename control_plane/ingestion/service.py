@@ -10,11 +10,11 @@ from control_plane.benchmarks.repository import BenchmarkRepository
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
 from control_plane.ingestion.inbox import SnapshotInbox
-from control_plane.ingestion.repository import IngestionRepository
+from control_plane.ingestion.payload import DecodedSnapshot
+from control_plane.ingestion.repository import IngestionRepository, daily_bucket
 from control_plane.recommendations.service import RecommendationService
 from control_plane.tenancy.context import TenantContext
 from shared.wire.heartbeat import Heartbeat
-from shared.wire.snapshot import Snapshot
 
 # A database's privacy_mode when the agent says nothing of it (an older agent, or no privacy mode).
 PRIVACY_OFF = "off"
@@ -42,29 +42,40 @@ class IngestionService:
         # Absent (an older agent, or one without a sandbox): no benchmark jobs for it.
         await self._benchmarks.record_sandbox(self._database_id, bool(heartbeat.sandbox))
 
-    async def accept(self, snapshot: Snapshot, body: bytes, content_encoding: str | None) -> bool:
+    async def accept(self, decoded: DecodedSnapshot, body: bytes, content_encoding: str | None) -> bool:
         """Keeps a validated body for the workers to store; False (and nothing kept) for a resend."""
-        accepted = await self._inbox.accept(self._database_id, snapshot.snapshot_id, body, content_encoding)
+        accepted = await self._inbox.accept(self._database_id, decoded.snapshot_id, body, content_encoding)
         # Counted by the process that answers: "stored" is counted by the worker that stores it.
         SNAPSHOTS.labels("accepted" if accepted else "duplicate").inc()
         return accepted
 
-    async def store(self, snapshot: Snapshot) -> bool:
-        """Stores the snapshot once; a resend of the same snapshot_id changes nothing and says so."""
-        if not await self._ingestion.claim(snapshot):
-            SNAPSHOTS.labels("duplicate").inc()
-            return False
-        await self._ingestion.ensure_partition(snapshot.collected_at)
-        await self._ingestion.store_statements(snapshot)
-        await self._ingestion.store_plans(snapshot)
-        await self._ingestion.store_schema(snapshot)
-        await self._recommendations.store_agent_findings(
-            self._database_id, snapshot.findings, measured_at=snapshot.collected_at
+    async def store(self, batch: list[DecodedSnapshot]) -> list[bool]:
+        """Stores each of these snapshots of this database once, in one go (see inbox_worker); for
+        each, False when it was stored before (a resend changes nothing and says so)."""
+        claimed = [await self._ingestion.claim(decoded) for decoded in batch]
+        fresh = [decoded for decoded, stored in zip(batch, claimed, strict=True) if stored]
+        SNAPSHOTS.labels("duplicate").inc(len(batch) - len(fresh))
+        if not fresh:
+            return claimed
+        for day in sorted({daily_bucket(decoded.snapshot.collected_at) for decoded in fresh}):
+            await self._ingestion.ensure_partition(day)
+        await self._ingestion.store_statements(fresh)
+        snapshots = [decoded.snapshot for decoded in fresh]
+        await self._ingestion.store_plans(snapshots)
+        # Only the latest schema is kept (an older one never replaces a newer): of a batch, the
+        # latest alone is written, ~0.2 MB of JSON for 120 tables instead of that per snapshot.
+        await self._ingestion.store_schema(
+            max(reversed(snapshots), key=lambda snapshot: snapshot.collected_at)
         )
+        for snapshot in snapshots:
+            await self._recommendations.store_agent_findings(
+                self._database_id, snapshot.findings, measured_at=snapshot.collected_at
+            )
+        latest = fresh[-1].snapshot
         await self._analysis_watches.snapshot_stored(self._database_id)  # checked for changes by analysis
         await self._databases.record_agent_contact(
-            self._database_id, agent_version=snapshot.agent_version, server_version=snapshot.server.version
+            self._database_id, agent_version=latest.agent_version, server_version=latest.server.version
         )
-        await self._databases.record_privacy_mode(self._database_id, snapshot.privacy or PRIVACY_OFF)
-        SNAPSHOTS.labels("stored").inc()
-        return True
+        await self._databases.record_privacy_mode(self._database_id, latest.privacy or PRIVACY_OFF)
+        SNAPSHOTS.labels("stored").inc(len(fresh))
+        return claimed

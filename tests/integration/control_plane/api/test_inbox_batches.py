@@ -1,0 +1,124 @@
+"""A worker stores a database's waiting snapshots as one batch: the rollups still hold exactly the
+sums of the raw rows (and their count) per hour and per day, and an entry at fault fails alone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from control_plane.api.services import AppServices
+from control_plane.ingestion.inbox_worker import BATCH_SIZE, store_batch
+from control_plane.ingestion.repository import daily_bucket, rollup_bucket
+from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
+from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+from tests.integration.control_plane.inbox import drain_inbox
+
+SNAPSHOTS = "/api/v1/agent/snapshots"
+# Two days ago, across midnight and three hours: 23:10 23:40 | 00:05 00:35 00:55 | 01:20.
+MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+COLLECTED = [MIDNIGHT + timedelta(minutes=m) for m in (-50, -20, 5, 35, 55, 80)]
+Sums = tuple[int, int, int, float, int]  # samples, calls, rows, total_exec_time_ms, shared_blks_read
+
+
+def store_one_batch(client: TestClient, tenant: SeededTenant) -> int:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    services: AppServices = app.state.services
+    return client.portal.call(store_batch, services.engine, services.settings, tenant.id, BATCH_SIZE)  # type: ignore[union-attr]
+
+
+def expected_rollups(metadata_url: str, database_id: str) -> tuple[dict[tuple[str, datetime], Sums], ...]:
+    """The hourly and daily sums of the raw rows, added up here."""
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute(
+            "SELECT fingerprint, collected_at, calls, rows, total_exec_time_ms, shared_blks_read "
+            "FROM statement_stats WHERE database_id = %s",
+            [database_id],
+        ).fetchall()
+    hourly: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0])
+    daily: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0])
+    for fingerprint, at, *counters in rows:
+        for sums, bucket in ((hourly, rollup_bucket(at)), (daily, daily_bucket(at))):
+            total = sums[(fingerprint, bucket)]
+            total[0] += 1
+            for index, value in enumerate(counters, start=1):
+                total[index] += value
+    return tuple({key: tuple(value) for key, value in sums.items()} for sums in (hourly, daily))  # type: ignore[misc]
+
+
+def stored_rollups(metadata_url: str, database_id: str, table: str) -> dict[tuple[str, datetime], Sums]:
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute(
+            f"SELECT fingerprint, bucket, samples, calls, rows, total_exec_time_ms, shared_blks_read "
+            f"FROM {table} WHERE database_id = %s",
+            [database_id],
+        ).fetchall()
+    return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+
+def test_a_batch_across_hours_and_midnight_rolls_up_exactly(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    # One snapshot stored alone first, so that the batch adds to rows that exist as well as new ones.
+    assert client.post(SNAPSHOTS, json=as_json(make_snapshot(4, collected_at=COLLECTED[0])), headers=agent)
+    drain_inbox(client)
+    for number, at in enumerate(COLLECTED[1:], start=1):
+        # Each with its own counts, and statements that come and go between snapshots.
+        snapshot = make_snapshot(statements=2 + number % 4, collected_at=at, calls=number * 7)
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+
+    assert store_one_batch(client, acme) == len(COLLECTED) - 1  # all of them, in one transaction
+
+    hourly, daily = expected_rollups(metadata_url, database["id"])
+    assert len(hourly) > len(daily) > 4
+    assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
+    assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
+    with psycopg.connect(metadata_url) as conn:
+        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (len(COLLECTED),)
+        assert conn.execute("SELECT count(*) FROM snapshot_inbox").fetchone() == (0,)
+
+
+def test_an_entry_that_fails_in_a_batch_waits_alone_and_the_others_are_stored(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    first = make_snapshot(3, collected_at=COLLECTED[2])
+    # The same statements at the same instant as `first`: its raw rows collide with first's.
+    clash = make_snapshot(3, collected_at=COLLECTED[2])
+    later = make_snapshot(3, collected_at=COLLECTED[3])
+    for snapshot in (first, clash, later):
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+
+    assert store_one_batch(client, acme) == 3
+
+    with psycopg.connect(metadata_url) as conn:
+        stored = {row[0] for row in conn.execute("SELECT snapshot_id FROM snapshots").fetchall()}
+        waiting = conn.execute("SELECT snapshot_id, attempts, last_error FROM snapshot_inbox").fetchall()
+        raw = conn.execute("SELECT count(*) FROM statement_stats").fetchone()
+    assert stored == {first.snapshot_id, later.snapshot_id}
+    assert [(row[0], row[1]) for row in waiting] == [(clash.snapshot_id, 1)]
+    assert "IntegrityError" in waiting[0][2]
+    assert raw == (6,)
+
+
+def test_a_resent_snapshot_in_a_batch_is_stored_once(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    snapshots = [make_snapshot(2, collected_at=at) for at in COLLECTED[:3]]
+    for snapshot in snapshots:
+        client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent)
+    resent = [client.post(SNAPSHOTS, json=as_json(s), headers=agent).status_code for s in snapshots]
+
+    assert store_one_batch(client, acme) == 3
+    assert resent == [200, 200, 200]
+    with psycopg.connect(metadata_url) as conn:
+        # 2 statements x 2 hours (23:10 and 23:40, then 00:05), 6 raw rows in all.
+        assert conn.execute("SELECT count(*), sum(samples) FROM statement_rollups").fetchone() == (4, 6)
+        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (3,)

@@ -1,0 +1,115 @@
+"""The msgspec fast path through a snapshot's statements says yes and no exactly where the pydantic
+models do: same fields, same defaults, same bounds, and the rest of the snapshot still by the model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from control_plane.ingestion.payload import PayloadRejected, parse_snapshot
+from control_plane.ingestion.statement_rows import StatementRow, StatementsRejected, decode_statements
+from shared.wire.snapshot import StatementStats
+from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+
+MODEL_LIST = TypeAdapter(list[StatementStats])
+NUMERIC = {name for name, field in StatementStats.model_fields.items() if field.annotation in (int, float)}
+# Every field gets each of these in turn; whatever the model says of one, the fast path says too.
+ODD_VALUES: list[Any] = [
+    -1, 0, 1, 1.5, 5.0, -0.0, 2**63 - 1, 2**63, 1e300, "5", "x", "", None, [], ["a"], [1], {},
+]  # fmt: skip
+VALID = {"fingerprint": "0123456789abcdef", "query": "SELECT $1", "statement_type": "select"}
+
+
+def model_accepts(statements: list[dict[str, Any]]) -> bool:
+    try:
+        MODEL_LIST.validate_json(json.dumps(statements))
+    except ValidationError:
+        return False
+    return True
+
+
+def fast_accepts(statements: list[dict[str, Any]]) -> bool:
+    try:
+        decode_statements(json.dumps(statements).encode())
+    except StatementsRejected:
+        return False
+    return True
+
+
+def test_the_rows_have_the_models_fields_and_defaults() -> None:
+    fields = {name: field for name, field in StatementStats.model_fields.items()}
+    assert set(StatementRow.__struct_fields__) == set(fields)
+    row = decode_statements(json.dumps([VALID]).encode())[0]
+    model = StatementStats.model_validate(VALID)
+    assert msgspec.structs.asdict(row) == model.model_dump()
+
+
+@pytest.mark.parametrize("field", sorted(StatementStats.model_fields))
+def test_every_odd_value_of_every_field_gets_the_models_answer(field: str) -> None:
+    # The documented differences aside: a boolean as a number, a float as a boolean.
+    values = ODD_VALUES if field in NUMERIC else [True, False, *ODD_VALUES]
+    for value in values if field != "toplevel" else [v for v in values if not isinstance(v, float)]:
+        statements = [{**VALID, field: value}]
+        assert fast_accepts(statements) == model_accepts(statements), (field, value)
+    missing = [{key: value for key, value in VALID.items() if key != field}]
+    assert fast_accepts(missing) == model_accepts(missing), field
+
+
+@pytest.mark.parametrize("field", sorted(NUMERIC))
+def test_a_boolean_counter_is_refused_where_the_model_would_read_it_as_a_number(field: str) -> None:
+    # The one documented difference: no agent sends `true` for a count, and refusing it is safer.
+    assert not fast_accepts([{**VALID, field: True}]) and not fast_accepts([{**VALID, field: False}])
+
+
+def test_unknown_keys_and_wrong_statement_types_are_refused() -> None:
+    assert not fast_accepts([{**VALID, "extra": 1}])
+    assert not fast_accepts([{**VALID, "statement_type": "SELECT"}])
+    assert not fast_accepts([{**VALID, "fingerprint": "0123456789ABCDEF"}])
+
+
+def test_a_problem_is_located_the_pydantic_way() -> None:
+    statements = [VALID, {**VALID, "fingerprint": "fedcba9876543210", "calls": -5}]
+    with pytest.raises(StatementsRejected) as refused:
+        decode_statements(json.dumps(statements).encode())
+    assert str(refused.value).startswith("statements.1.calls: ")
+
+
+def test_a_whole_snapshot_decodes_to_what_the_model_holds() -> None:
+    snapshot = make_snapshot(statements=5)
+    decoded = parse_snapshot(snapshot.model_dump_json().encode())
+
+    assert decoded.snapshot == snapshot.model_copy(update={"statements": []})
+    assert [msgspec.structs.asdict(row) for row in decoded.statements] == [
+        statement.model_dump() for statement in snapshot.statements
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda d: d["statements"][1].update(calls=-1), "invalid"),
+        (lambda d: d["statements"].append(dict(d["statements"][0])), "invalid"),  # a repeated fingerprint
+        (lambda d: d["server"].update(version_num="many"), "invalid"),
+        (lambda d: d.update(surprise=True), "invalid"),
+        (lambda d: d.update(schema_version=7), "unsupported_schema_version"),
+        (lambda d: d.pop("schema_version"), "unsupported_schema_version"),
+        (lambda d: d["tables"][0].update(name="a\x00b"), "invalid"),
+    ],
+)
+def test_a_bad_snapshot_is_refused_with_422(change: Any, code: str) -> None:
+    document = as_json(make_snapshot(statements=3))
+    change(document)
+    with pytest.raises(PayloadRejected) as refused:
+        parse_snapshot(json.dumps(document).encode())
+    assert (refused.value.status_code, refused.value.code) == (422, code)
+
+
+@pytest.mark.parametrize(("body", "message"), [(b"[1, 2]", "JSON object"), (b"{,", "not JSON")])
+def test_a_body_that_is_no_json_object_is_refused_with_400(body: bytes, message: str) -> None:
+    with pytest.raises(PayloadRejected) as refused:
+        parse_snapshot(body)
+    assert refused.value.status_code == 400 and message in refused.value.message

@@ -125,6 +125,12 @@ class QueryRepository:
             daily.fingerprint, daily.bucket.label("at"), *(getattr(daily, name) for name in SUMMED)
         ).where(daily.tenant_id == self._tenant_id, daily.database_id == self._database_id, *where)
 
+    def _hours_negated(self, *where: ColumnElement[bool]) -> Select[Any]:
+        hourly = StatementRollup
+        return select(
+            hourly.fingerprint, hourly.bucket.label("at"), *(-getattr(hourly, name) for name in SUMMED)
+        ).where(hourly.tenant_id == self._tenant_id, hourly.database_id == self._database_id, *where)
+
     def _running_total(self, day: datetime, sign: int) -> Select[Any]:
         totals = StatementRunningTotal
         return select(
@@ -222,8 +228,19 @@ class QueryRepository:
                 Snapshot.collected_at > until, Snapshot.collected_at < day_to + DAY
             )
             hour = StatementRollup.bucket
-            rollups = rollups.where(or_(hour < day_from, and_(hour >= day_to, ~last_day_whole)))
             days = self._whole_days(day_from, day_to, last_day_whole, totals)
+            cut_day = day_from - DAY  # the day `since` falls in, whose hours from `rolled_from` are read
+            if first - cut_day < day_from - first:
+                # Most of its hours are in the range: its daily rollup less the hours before them,
+                # at most 11 hours of rows instead of up to 23 (~3,800 rows an hour for 10,000
+                # statements; a 24-hour range starting at 02:00 reads 2 hours, not 22).
+                rollups = rollups.where(hour >= day_to, ~last_day_whole)
+                days += [
+                    self._daily(StatementDailyRollup.bucket == cut_day),
+                    self._hours_negated(hour >= cut_day, hour < rolled_from),
+                ]
+            else:
+                rollups = rollups.where(or_(hour < day_from, and_(hour >= day_to, ~last_day_whole)))
         intervals = [StatementStat.interval_seconds.is_not(None)] if without_first_snapshots else []
         raw = [self._raw(since, until, StatementStat.collected_at < after_first, first_cut, *intervals)]
         if first != last:

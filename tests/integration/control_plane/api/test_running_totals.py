@@ -87,7 +87,9 @@ def state(metadata_url: str, database_id: str) -> tuple[Any, ...] | None:
 
 RANGES = {
     "the whole history to now": (FIRST - timedelta(days=1), None),
-    "from a cut hour of the first day to now": (FIRST + timedelta(hours=5, minutes=30), None),
+    "from an early hour of the first day to now": (FIRST + timedelta(hours=5, minutes=30), None),
+    "from inside an hour with a snapshot before it": (FIRST + timedelta(days=1, hours=1, minutes=10), None),
+    "from a late hour of a day": (FIRST + timedelta(days=1, hours=13, minutes=30), None),
     "whole days inside the totals": (FIRST + timedelta(days=1), FIRST + timedelta(days=5)),
     "cut days at both ends": (
         FIRST + timedelta(days=1, hours=12),

@@ -320,7 +320,8 @@ def write_details(
     details["per_query_rounds"] = times.seconds
     details["per_query_spread_pct"] = {name: times.spread_pct(name) for name in times.seconds}
     details["slower_beyond_noise"] = {
-        "rule": f"median > {real.SLOWER_PCT:g}% and > {real.SLOWER_SECONDS * 1000:g} ms above no extra index",
+        "rule": f"median > {real.SLOWER_PCT:g}% and > {real.SLOWER_SECONDS * 1000:g} ms above no extra index, "
+        "and every run slower than every run without",
     } | {
         method: [s.__dict__ | {"pct": round(s.pct, 1)} for s in m.slower or []]
         for method, m in results.items()

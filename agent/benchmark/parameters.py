@@ -100,17 +100,32 @@ def _role(node: exp.Expr, column_first: bool) -> Role:
     return "value"
 
 
-def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ColumnRef]]:
-    """(parameter, column) pairs one predicate node ties together, in either order of its sides."""
-    pairs: list[tuple[int, ColumnRef]] = []
+def _offset(node: exp.Expr | None) -> tuple[int, list[int]] | None:
+    """`$8 + $9` (TPC-H Q19's `l_quantity <= $8 + $9`): the first parameter stands for the column's
+    value, the others for an offset to it, which gets a neutral value; a bare `$n` is `(n, [])`."""
+    number = _parameter_number(node)
+    if number is not None:
+        return number, []
+    if isinstance(node, exp.Add | exp.Sub):
+        first, offset = _parameter_number(node.this), _parameter_number(node.expression)
+        literal = isinstance(node.expression, exp.Literal)
+        if first is not None and (offset is not None or literal):
+            return first, [] if offset is None else [offset]
+    return None
+
+
+def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]:
+    """(parameter, source) pairs one predicate node ties together, in either order of its sides."""
+    pairs: list[tuple[int, ParameterSource]] = []
     if isinstance(node, _COMPARISONS):
         for side, other, column_first in (
             (node.this, node.expression, True),
             (node.expression, node.this, False),
         ):
-            number, column = _parameter_number(other), _column_of(side, scope)
-            if number is not None and column is not None:
-                pairs.append((number, replace(column, role=_role(node, column_first))))
+            anchored, column = _offset(other), _column_of(side, scope)
+            if anchored is not None and column is not None:
+                pairs.append((anchored[0], replace(column, role=_role(node, column_first))))
+                pairs += [(number, NeutralValue()) for number in anchored[1]]
     elif isinstance(node, exp.In):
         column = _column_of(node.this, scope)
         for other in node.expressions:
@@ -162,8 +177,8 @@ def parameter_sources(
     sources: dict[int, ParameterSource] = {}
     for condition, scope in read_statement(statement, tables).conditions:
         for node in condition.walk():
-            for compared_number, compared_column in _compared(node, scope):
-                sources.setdefault(compared_number, compared_column)
+            for compared_number, compared_source in _compared(node, scope):
+                sources.setdefault(compared_number, compared_source)
     if isinstance(statement, exp.Update):
         table = _target_table(statement, tables)
         for assignment in statement.expressions:

@@ -23,6 +23,7 @@ from control_plane.auth.permissions import ensure_permission
 from control_plane.benchmarks.repository import BenchmarkRepository
 from control_plane.benchmarks.schemas import BenchmarkOut, BenchmarkQueued
 from control_plane.benchmarks.verdict import judge_benchmark
+from control_plane.changes.lifecycle import benchmark_refusal
 from control_plane.jobs.handlers import JobKindHandler, JobKinds
 from control_plane.jobs.service import enqueue_job
 from control_plane.models import AgentJob
@@ -30,9 +31,6 @@ from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
 from shared.wire.base import WireModel
 from shared.wire.jobs import BenchmarkIndexPayload, BenchmarkIndexResult
-
-# The tiers a benchmark may start from: HypoPG's proof, or an earlier benchmark being repeated.
-BENCHMARKABLE_TIERS = ("verified", "benchmarked", "demoted")
 
 
 async def _now(session: AsyncSession) -> datetime:
@@ -70,25 +68,12 @@ class BenchmarkService:
         if recommendation is None:
             raise NotFound("recommendation not found")
         ensure_permission(self._context, "simulation.run")
-        if recommendation.kind != "create_index" or recommendation.tier not in BENCHMARKABLE_TIERS:
-            raise Conflict(
-                f"only a verified create_index can be benchmarked, not a {recommendation.tier} "
-                f"{recommendation.kind}"
-            )
-        if recommendation.status != "proposed":
-            raise Conflict(
-                f"the recommendation is {recommendation.status}: only a proposed one is benchmarked"
-            )
-        if not recommendation.table_name or not recommendation.columns or not recommendation.fingerprints:
-            raise Conflict("the recommendation names no table, columns or statements to time")
+        refusal = benchmark_refusal(
+            recommendation, await self._benchmarks.has_sandbox(recommendation.database_id)
+        )
+        if refusal is not None:
+            raise Conflict(refusal)
         earlier = recommendation.benchmark or {}
-        if earlier.get("verdict") == "queued":
-            raise Conflict(f"a benchmark is already queued (job {earlier.get('job_id')})")
-        if not await self._benchmarks.has_sandbox(recommendation.database_id):
-            raise Conflict(
-                "the database's agent has no sandbox: start it with --sandbox-database-url "
-                "(OPTISCHEMA_SANDBOX_DATABASE_URL) to benchmark indexes"
-            )
         payload = BenchmarkIndexPayload(
             recommendation_id=recommendation.id,
             sql=recommendation.sql,

@@ -25,7 +25,10 @@ from control_plane.auth.permissions import Permission, permissions_of
 from control_plane.models import Recommendation
 from control_plane.tenancy.context import TenantContext
 
-Action = Literal["approve", "reject", "rollback"]
+Action = Literal["approve", "reject", "rollback", "benchmark"]
+# The tiers a benchmark on the agent's sandbox may start from: HypoPG's proof, or an earlier
+# benchmark being repeated (control_plane.benchmarks).
+BENCHMARKABLE_TIERS = ("verified", "benchmarked", "demoted")
 
 # Kinds the agent can apply; rewrites and configuration changes are advice for a person to carry out.
 APPLICABLE_KINDS = frozenset({"create_index", "drop_index"})
@@ -84,6 +87,25 @@ def rollback_available(recommendation: Recommendation) -> bool:
     )
 
 
+def benchmark_refusal(recommendation: Recommendation, has_sandbox: bool) -> str | None:
+    """Why the recommendation cannot be benchmarked now (the 409's message), None when it can."""
+    if recommendation.kind != "create_index" or recommendation.tier not in BENCHMARKABLE_TIERS:
+        return f"only a verified create_index can be benchmarked, not a {recommendation.tier} {recommendation.kind}"
+    if recommendation.status != "proposed":
+        return f"the recommendation is {recommendation.status}: only a proposed one is benchmarked"
+    if not recommendation.table_name or not recommendation.columns or not recommendation.fingerprints:
+        return "the recommendation names no table, columns or statements to time"
+    earlier = recommendation.benchmark or {}
+    if earlier.get("verdict") == "queued":
+        return f"a benchmark is already queued (job {earlier.get('job_id')})"
+    if not has_sandbox:
+        return (
+            "the database's agent has no sandbox: start it with --sandbox-database-url "
+            "(OPTISCHEMA_SANDBOX_DATABASE_URL) to benchmark indexes"
+        )
+    return None
+
+
 def applicable(recommendation: Recommendation) -> bool:
     try:
         ensure_applicable(recommendation)
@@ -98,15 +120,20 @@ _ACTIONS: tuple[tuple[Action, Permission], ...] = (
     ("approve", "recommendation.approve"),
     ("reject", "recommendation.reject"),
     ("rollback", "recommendation.rollback"),
+    ("benchmark", "simulation.run"),
 )
 
 
-def allowed_actions(recommendation: Recommendation, context: TenantContext) -> list[Action]:
-    """What the caller may do to this recommendation now: permission table AND lifecycle."""
+def allowed_actions(
+    recommendation: Recommendation, context: TenantContext, has_sandbox: bool = False
+) -> list[Action]:
+    """What the caller may do to this recommendation now: permission table AND lifecycle (and, to
+    benchmark it, an agent with a sandbox)."""
     held = permissions_of(context.role) if context.principal == "user" else frozenset()
     possible: dict[Action, bool] = {
         "approve": applicable(recommendation) and recommendation.status in APPROVE.sources,
         "reject": recommendation.status in REJECT.sources,
         "rollback": rollback_available(recommendation),
+        "benchmark": benchmark_refusal(recommendation, has_sandbox) is None,
     }
     return [action for action, needed in _ACTIONS if needed in held and possible[action]]

@@ -53,9 +53,13 @@ def recommendation_group(row: Recommendation) -> str | None:
 
 
 def recommendation_out(
-    row: Recommendation, context: TenantContext, risk: RecommendationRisk | None = None
+    row: Recommendation,
+    context: TenantContext,
+    risk: RecommendationRisk | None = None,
+    has_sandbox: bool = False,
 ) -> RecommendationOut:
-    """The API form of a recommendation, with what `context`'s caller may do to it now."""
+    """The API form of a recommendation, with what `context`'s caller may do to it now
+    (`has_sandbox`: whether its database's agent can benchmark it)."""
     return RecommendationOut(
         id=row.id,
         database_id=row.database_id,
@@ -88,7 +92,7 @@ def recommendation_out(
         superseded_by=row.superseded_by,
         group=recommendation_group(row),
         applicable=applicable(row),
-        allowed_actions=allowed_actions(row, context),
+        allowed_actions=allowed_actions(row, context, has_sandbox),
         benchmark=None if row.benchmark is None else BenchmarkOut.model_validate(row.benchmark),
     )
 
@@ -116,18 +120,21 @@ class RecommendationService:
         await notify_recommendation_ready(self._session, self._context, stored)
 
     async def list(self, database_id: uuid.UUID, status: str | None) -> list[RecommendationOut]:
-        await tenant_database(self._session, self._context, database_id)
+        database = await tenant_database(self._session, self._context, database_id)
         rows = await self._recommendations.of_database(database_id, status)
         risks = await risks_of(self._session, self._context, database_id, rows)
-        return [recommendation_out(row, self._context, risks.get(row.id)) for row in rows]
+        return [
+            recommendation_out(row, self._context, risks.get(row.id), database.agent_sandbox) for row in rows
+        ]
 
 
 async def recommendation_detail(
     session: AsyncSession, context: TenantContext, row: Recommendation
 ) -> RecommendationDetail:
     """One recommendation as its own page shows it: with its risk and its timeline."""
+    database = await tenant_database(session, context, row.database_id)
     risks = await risks_of(session, context, row.database_id, [row])
-    listed = recommendation_out(row, context, risks.get(row.id))
+    listed = recommendation_out(row, context, risks.get(row.id), database.agent_sandbox)
     return RecommendationDetail(
         **listed.model_dump(), timeline=await recommendation_timeline(session, context, row)
     )
@@ -137,5 +144,9 @@ async def recommendations_for_query(
     session: AsyncSession, context: TenantContext, database_id: uuid.UUID, fingerprint: str
 ) -> list[dict[str, Any]]:
     """The recommendations serving one statement, as the query detail lists them."""
+    database = await tenant_database(session, context, database_id)
     rows = await RecommendationRepository(session, context).for_fingerprint(database_id, fingerprint)
-    return [recommendation_out(row, context).model_dump(mode="json") for row in rows]
+    return [
+        recommendation_out(row, context, has_sandbox=database.agent_sandbox).model_dump(mode="json")
+        for row in rows
+    ]

@@ -230,6 +230,18 @@ function workflow(recommendation, problem, reload) {
     buttons.push(open);
     extra.push(form);
   }
+  if (allows(recommendation, "benchmark")) {
+    buttons.push(
+      actionButton(
+        recommendation.benchmark ? "Benchmark again" : "Benchmark on sandbox",
+        async () => {
+          await api("POST", `${at}/benchmark`); // the card then shows the benchmark as queued
+          await reload();
+        },
+        { errorTarget: problem },
+      ),
+    );
+  }
   if (allows(recommendation, "rollback")) {
     buttons.push(
       actionButton(

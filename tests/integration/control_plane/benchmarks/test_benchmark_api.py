@@ -175,3 +175,31 @@ def test_a_failed_benchmark_says_why_and_leaves_the_tier(client: TestClient, acm
     assert found["timeline"][-1]["action"] == "benchmark_failed"
     assert found["timeline"][-1]["detail"]["reason"] == "the sandbox refused (InsufficientPrivilege)"
     assert benchmark(client, shop).status_code == 202  # it may be asked again
+
+
+def test_the_benchmark_action_is_offered_exactly_when_the_api_would_take_it(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    shop = shop_with_finding(client, acme)
+
+    def offered(role: str) -> bool:
+        listed = client.get(
+            f"/api/v1/databases/{shop.database_id}/recommendations", headers=as_user(client, acme, role)
+        )
+        assert listed.status_code == 200, listed.text
+        one = client.get(
+            f"/api/v1/recommendations/{shop.recommendation_id}", headers=as_user(client, acme, role)
+        )
+        in_list = [
+            "benchmark" in r["allowed_actions"] for r in listed.json() if r["id"] == shop.recommendation_id
+        ]
+        assert in_list == ["benchmark" in one.json()["allowed_actions"]]  # the list and the page agree
+        return in_list[0]
+
+    heartbeat(client, shop)
+    assert not offered("admin")  # no sandbox: the API answers 409
+    heartbeat(client, shop, sandbox=True)
+    assert offered("analyst") and offered("admin")
+    assert not offered("viewer")  # 403
+    assert benchmark(client, shop).status_code == 202
+    assert not offered("admin")  # already queued: 409

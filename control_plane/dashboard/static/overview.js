@@ -69,11 +69,12 @@ function kpiCards(kpis) {
 function loadCharts(overview) {
   const times = overview.load.map((point) => new Date(point.at));
   const per = overview.load_resolution === "hour" ? "per hour" : "per interval";
+  const span = rangeBounds(); // once: both charts share one x axis
   return h(
     "div",
     { class: "charts", id: "load" },
-    timeChart(`Statement time ${per}`, times, [{ label: "execution time", unit: "ms", values: overview.load.map((point) => point.total_exec_time_ms) }], { span: rangeBounds() }),
-    timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: overview.load.map((point) => point.calls) }], { span: rangeBounds() }),
+    timeChart(`Statement time ${per}`, times, [{ label: "execution time", unit: "ms", values: overview.load.map((point) => point.total_exec_time_ms) }], { span }),
+    timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: overview.load.map((point) => point.calls) }], { span }),
   );
 }
 

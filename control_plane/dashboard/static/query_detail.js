@@ -24,6 +24,7 @@ function seriesCharts(detail) {
   const per = detail.resolution === "hour" ? "per hour" : "per interval";
   const calls = points.reduce((sum, point) => sum + point.calls, 0);
   const time = points.reduce((sum, point) => sum + point.total_exec_time_ms, 0);
+  const span = rangeBounds(); // once: the four charts share one x axis
   return h(
     "div",
     {},
@@ -31,13 +32,13 @@ function seriesCharts(detail) {
     h(
       "div",
       { class: "charts", id: "query-charts" },
-      timeChart("Mean time per call", times, [{ label: "mean", unit: "ms", values: points.map((point) => point.mean_exec_time_ms) }], { span: rangeBounds() }),
-      timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: points.map((point) => point.calls) }], { span: rangeBounds() }),
-      timeChart(`Rows ${per}`, times, [{ label: "rows", unit: "rows", values: points.map((point) => point.rows) }], { span: rangeBounds() }),
+      timeChart("Mean time per call", times, [{ label: "mean", unit: "ms", values: points.map((point) => point.mean_exec_time_ms) }], { span }),
+      timeChart(`Calls ${per}`, times, [{ label: "calls", unit: "count", values: points.map((point) => point.calls) }], { span }),
+      timeChart(`Rows ${per}`, times, [{ label: "rows", unit: "rows", values: points.map((point) => point.rows) }], { span }),
       timeChart(`Blocks ${per}`, times, [
         { label: "read from disk", unit: "blocks", values: points.map((point) => point.shared_blks_read) },
         { label: "found in cache", unit: "blocks", values: points.map((point) => point.shared_blks_hit) },
-      ], { span: rangeBounds() }),
+      ], { span }),
     ),
   );
 }

@@ -30,6 +30,7 @@ from control_plane.changes.maintenance_window import MaintenanceWindow, stored_w
 from control_plane.changes.repository import ChangeRepository
 from control_plane.changes.trail import record_move
 from control_plane.databases.service import tenant_database
+from control_plane.index_health.service import IndexHealthService
 from control_plane.jobs.service import enqueue_job
 from control_plane.models import AgentJob, MonitoredDatabase, Recommendation
 from control_plane.settings import Settings
@@ -117,6 +118,10 @@ class ChangeService:
             ensure_applicable(recommendation)
         except NotApplicable as error:
             raise Conflict(str(error)) from None
+        if recommendation.kind == "drop_index":
+            refusal = await IndexHealthService(self._session, self._context).drop_refusal(recommendation)
+            if refusal is not None:
+                raise Conflict(refusal)
         change = admitted_change(recommendation.sql, "recommendation's")
         findings = await self.linted(recommendation)
         status_before = recommendation.status

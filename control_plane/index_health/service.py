@@ -64,6 +64,24 @@ class IndexHealthService:
         rows = await self._with_write_rates(database_id, rows)
         return sorted(rows, key=lambda row: (-row.size_bytes, row.index))
 
+    async def drop_refusal(self, drop: Recommendation) -> str | None:
+        """Why the latest snapshot no longer bears out a drop_index recommendation, None while it
+        does: approving must not drop an index that has been scanned since it was found unused, or
+        whose twin is gone (the index would then be the only one of its kind)."""
+        indexes = await IndexHealthRepository(self._session, self._context, drop.database_id).latest_indexes()
+        index = next((found for found in indexes if finding_id(found) == drop.stable_key), None)
+        if index is None:
+            return "the latest snapshot no longer has this index (dropped or renamed since): nothing to drop"
+        classified = classified_index_findings(indexes, stats_age=None)
+        if any(found.recommendation.id == drop.stable_key for found in classified):
+            return None
+        if _agents_kind(index, drop) is not None:
+            return None
+        return (
+            f"the latest snapshot no longer bears this out: {index.schema_name}.{index.name} has "
+            f"{index.idx_scan} scans and no twin it duplicates; reject it, or wait for a new finding"
+        )
+
     async def _with_write_rates(
         self, database_id: uuid.UUID, rows: list[IndexHealthRow]
     ) -> list[IndexHealthRow]:

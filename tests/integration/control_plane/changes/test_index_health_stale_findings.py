@@ -20,7 +20,7 @@ from shared.sql.index_ddl import drop_index_sql
 from shared.wire.advice import AdviceReport, Recommendation
 from shared.wire.snapshot import IndexStats
 from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
-from tests.integration.control_plane.changes.flow import Shop, send, workload
+from tests.integration.control_plane.changes.flow import Shop, approve, send, workload
 from tests.integration.control_plane.changes.test_index_health import health, index
 
 LEGACY = index("orders_legacy_idx", ["legacy_code"], scans=0, size=65536)
@@ -99,3 +99,32 @@ def test_an_unused_index_scanned_since_leaves_index_health(client: TestClient, a
     snapshot(client, shop, now, [scanned(LEGACY, 12)])  # a monthly job ran: the index is used after all
 
     assert health(client, shop) == {}
+
+
+def test_a_drop_the_latest_snapshot_no_longer_bears_out_cannot_be_approved(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    shop = shop_of(client, acme)
+    now = datetime.now(UTC)
+    snapshot(client, shop, now - timedelta(minutes=2), [LEGACY], UNUSED)
+    drop_id = health(client, shop)["public.orders_legacy_idx"]["recommendation_id"]
+    the_drop = Shop(shop.tenant, shop.database_id, shop.agent, drop_id)
+
+    snapshot(client, shop, now - timedelta(minutes=1), [scanned(LEGACY, 12)])  # used after all
+    refused = approve(client, the_drop)
+    assert refused.status_code == 409, refused.text
+    assert "orders_legacy_idx has 12 scans" in refused.json()["detail"]
+
+    snapshot(client, shop, now, [])  # dropped by hand meanwhile
+    gone = approve(client, the_drop)
+    assert gone.status_code == 409 and "no longer has this index" in gone.json()["detail"]
+
+
+def test_a_drop_that_still_holds_is_approved(client: TestClient, acme: SeededTenant) -> None:
+    shop = shop_of(client, acme)
+    snapshot(client, shop, datetime.now(UTC), [LEGACY], UNUSED)
+    drop_id = health(client, shop)["public.orders_legacy_idx"]["recommendation_id"]
+
+    approved = approve(client, Shop(shop.tenant, shop.database_id, shop.agent, drop_id))
+
+    assert approved.status_code == 200, approved.text

@@ -5,6 +5,7 @@ A malformed payload is rejected whole: nothing is stored from a body that fails 
 
 from __future__ import annotations
 
+import threading
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -134,5 +135,13 @@ def parse_snapshot(data: bytes) -> DecodedSnapshot:
     return DecodedSnapshot(snapshot, statements)
 
 
+# One decode at a time per process. Requests decode in worker threads, which share the GIL with
+# the event loop: eight at once (eight agents posting) each took ~2x as long as one alone (68 vs
+# 35 ms, measured), all finishing together at the end, and the loop waited for the GIL between
+# them. In turn, each takes its ~20 ms whole and answers; a thread waiting here holds no GIL.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def decode_snapshot(body: bytes, encoding: str | None, limit: int) -> DecodedSnapshot:
-    return parse_snapshot(decompress(body, encoding, limit))
+    with _ONE_AT_A_TIME:
+        return parse_snapshot(decompress(body, encoding, limit))

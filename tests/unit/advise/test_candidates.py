@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from agent.advise.candidates import candidates_for_statement
 from shared.wire.snapshot import ColumnStats, IndexStats, TableStats
+from tests.index_stats import index_stats
 
 
 def table(name: str, columns: dict[str, float | None], schema: str = "public") -> TableStats:
@@ -26,19 +27,9 @@ def table(name: str, columns: dict[str, float | None], schema: str = "public") -
 def index(
     table_name: str, *columns: str, valid: bool = True, partial: bool = False, method: str = "btree"
 ) -> IndexStats:
-    return IndexStats(
-        schema_name="public",
-        table=table_name,
-        name=f"{table_name}_{'_'.join(columns)}_existing",
-        definition=None,
-        columns=list(columns),
-        access_method=method,
-        is_unique=False,
-        is_primary=False,
-        is_valid=valid,
-        is_partial=partial,
-        backs_constraint=False,
-        size_bytes=8192,
+    name = f"{table_name}_{'_'.join(columns)}_existing"
+    return index_stats(
+        name, list(columns), table=table_name, valid=valid, partial=partial, method=method, definition=None
     )
 
 

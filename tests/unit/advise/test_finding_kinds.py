@@ -7,24 +7,11 @@ from datetime import timedelta
 
 from shared.index_findings import classified_index_findings, finding_kind
 from shared.wire.snapshot import IndexStats
+from tests.index_stats import index_stats
 
 
 def index(name: str, columns: list[str], *, valid: bool = True) -> IndexStats:
-    return IndexStats(
-        schema_name="public",
-        table="orders",
-        name=name,
-        definition=f"CREATE INDEX {name} ON public.orders USING btree ({', '.join(columns)})",
-        columns=columns,
-        access_method="btree",
-        is_unique=False,
-        is_primary=False,
-        is_valid=valid,
-        is_partial=False,
-        backs_constraint=False,
-        size_bytes=8192,
-        idx_scan=0,
-    )
+    return index_stats(name, columns, valid=valid)
 
 
 def test_each_kind_is_read_back_from_its_reason() -> None:

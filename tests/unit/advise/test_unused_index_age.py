@@ -9,24 +9,11 @@ import pytest
 
 from shared.index_findings import unused_indexes
 from shared.wire.snapshot import IndexStats
+from tests.index_stats import index_stats
 
 
 def unused_index() -> IndexStats:
-    return IndexStats(
-        schema_name="public",
-        table="order_items",
-        name="order_items_note_idx",
-        definition="CREATE INDEX order_items_note_idx ON public.order_items USING btree (note)",
-        columns=["note"],
-        access_method="btree",
-        is_unique=False,
-        is_primary=False,
-        is_valid=True,
-        is_partial=False,
-        backs_constraint=False,
-        size_bytes=65536,
-        idx_scan=0,
-    )
+    return index_stats("order_items_note_idx", ["note"], table="order_items", size=65536)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from shared.index_findings import finding_id
 from shared.sql.index_ddl import drop_index_sql
 from shared.wire.advice import AdviceReport, Recommendation
 from shared.wire.snapshot import IndexStats
+from tests.index_stats import index_stats
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.changes.flow import Shop, answer, lease, send, workload
 
@@ -20,21 +21,7 @@ from tests.integration.control_plane.changes.flow import Shop, answer, lease, se
 def index(
     name: str, columns: list[str], *, scans: int = 5, valid: bool = True, size: int = 8192
 ) -> IndexStats:
-    return IndexStats(
-        schema_name="public",
-        table="orders",
-        name=name,
-        definition=f"CREATE INDEX {name} ON public.orders USING btree ({', '.join(columns)})",
-        columns=columns,
-        access_method="btree",
-        is_unique=False,
-        is_primary=False,
-        is_valid=valid,
-        is_partial=False,
-        backs_constraint=False,
-        size_bytes=size,
-        idx_scan=scans,
-    )
+    return index_stats(name, columns, scans=scans, valid=valid, size=size)
 
 
 INDEXES = [

@@ -18,7 +18,7 @@ import psycopg
 from agent.advise.candidate_index import CandidateIndex
 from agent.benchmark.binding import bind_values
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
-from agent.benchmark.parameters import UnsampleableStatement, parameter_sources
+from agent.benchmark.parameters import NeutralValue, ParameterSource, UnsampleableStatement, parameter_sources
 from agent.benchmark.runs import PreparedStatement, plan_changes, time_statement
 from agent.benchmark.settings import BENCHMARK_PREFIX, BenchmarkSettings
 from agent.db.session import AgentSession
@@ -150,7 +150,7 @@ class CandidateBench:
         skipped = result.skipped if reasons is None else reasons
         try:
             sources = parameter_sources(statement.raw_text, self._tables, self._settings)
-            self._session.explain_text(f"PREPARE {name} AS {repair_normalized_text(statement.raw_text)}")
+            self._prepare_text(name, repair_normalized_text(statement.raw_text), sources)
             row = self._session.fetch_one(
                 "SELECT parameter_types::text[] FROM pg_catalog.pg_prepared_statements WHERE name = %s",
                 [name],
@@ -170,6 +170,22 @@ class CandidateBench:
             skipped[statement.fingerprint] = f"it cannot be prepared on the sandbox ({type(error).__name__})"
             return None
         return PreparedStatement(name=name, parameter_types=types, values=values)
+
+    def _prepare_text(self, name: str, text: str, sources: dict[int, ParameterSource]) -> None:
+        """PREPARE, letting the server infer every type; if it cannot, once more with the numeric
+        constants (arithmetic operands, CASE results) declared `numeric`. The normalized text lost
+        the literals' types: TPC-H Q12's `sum(CASE ... THEN 1 ELSE 0 END)` became `sum(CASE ... THEN
+        $3 ELSE $4 END)`, read as sum(text) and refused, and Q19's `l_quantity <= $8 + $9` is an
+        ambiguous operator until one side has a type."""
+        try:
+            self._session.explain_text(f"PREPARE {name} AS {text}")
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction):
+            numbers = range(1, max(sources, default=0) + 1)
+            numeric = [isinstance(s := sources.get(n), NeutralValue) and s.numeric for n in numbers]
+            if not any(numeric):
+                raise
+            declared = ", ".join("numeric" if is_numeric else "unknown" for is_numeric in numeric)
+            self._session.explain_text(f"PREPARE {name} ({declared}) AS {text}")
 
     def _deallocate(self, name: str) -> None:
         """DEALLOCATE a statement that was prepared but cannot be timed (its values failed)."""

@@ -59,7 +59,10 @@ class FixedValue:
 class NeutralValue:
     """A parameter outside every condition (WHERE, JOIN ... ON, HAVING, GROUP BY, ORDER BY, LIMIT): a
     constant in the select list or an assignment's arithmetic. It changes no row count and so no plan;
-    any value of its type does (binding.neutral_value), once the server has told the type."""
+    any value of its type does (binding.neutral_value), once the server has told the type. `numeric`:
+    an operand of arithmetic or a CASE result, declared so when the server cannot infer it."""
+
+    numeric: bool = False
 
 
 ParameterSource = ColumnRef | FixedValue | NeutralValue
@@ -125,7 +128,7 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
             anchored, column = _offset(other), _column_of(side, scope)
             if anchored is not None and column is not None:
                 pairs.append((anchored[0], replace(column, role=_role(node, column_first))))
-                pairs += [(number, NeutralValue()) for number in anchored[1]]
+                pairs += [(number, NeutralValue(numeric=True)) for number in anchored[1]]
     elif isinstance(node, exp.In):
         column = _column_of(node.this, scope)
         for other in node.expressions:
@@ -151,7 +154,20 @@ def _outside_conditions(parameter: exp.Parameter) -> FixedValue | NeutralValue |
         if isinstance(parent, _CONDITION_CLAUSES):
             return None
         node = parent
-    return NeutralValue()
+    return NeutralValue(numeric=_numeric_context(parameter))
+
+
+def _numeric_context(parameter: exp.Parameter) -> bool:
+    """`$1 - l_discount`, `CASE ... THEN $3 ELSE $4 END`: where TPC-H's number literals stood."""
+    node: exp.Expr = parameter
+    while isinstance(node.parent, exp.Paren | exp.Cast):
+        node = node.parent
+    parent = node.parent
+    if isinstance(parent, exp.Add | exp.Sub | exp.Mul | exp.Div):
+        return True
+    if isinstance(parent, exp.If):
+        return parent.args.get("true") is node
+    return isinstance(parent, exp.Case) and parent.args.get("default") is node
 
 
 def _target_table(statement: exp.Update, tables: Sequence[TableStats]) -> TableStats | None:

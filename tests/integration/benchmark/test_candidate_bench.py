@@ -124,3 +124,41 @@ def test_other_statements_on_the_table_are_timed_when_the_index_changes_their_pl
     assert statements["SELECT count(*) FROM events"].fingerprint not in timed
     assert "not served but its plan changed" in result.summary()
     assert bench_indexes(pair.sandbox) == []
+
+
+SHIPMENTS = """
+    CREATE TABLE shipments (id int PRIMARY KEY, mode char(10) NOT NULL, qty numeric(15, 2) NOT NULL, pad text);
+    INSERT INTO shipments SELECT g, (ARRAY['AIR','RAIL','TRUCK','SHIP','MAIL','FOB','REG AIR','BOAT'])[1 + g % 8],
+           g % 50, repeat('x', 200) FROM generate_series(1, 40000) g;
+    ANALYZE shipments;
+"""
+# What pg_stat_statements keeps of it: `sum(CASE WHEN mode = $1 THEN $2 ELSE $3 END) ... mode = $4 AND
+# qty <= $5 + $6`: char(n) parameters, CASE results and an offset the server cannot type by itself.
+SHIPMENT_SHARE = "SELECT sum(CASE WHEN mode = 'AIR' THEN 1 ELSE 0 END) FROM shipments WHERE mode = 'TRUCK' AND qty <= 5 + 1"
+
+
+@pytest.mark.both_servers
+def test_char_parameters_bind_whole_and_untyped_constants_are_declared_numeric(pair: Pair) -> None:
+    pair.load(SHIPMENTS)
+    pair.fresh_statistics()
+    pair.workload(SHIPMENT_SHARE, [[]] * 3)
+    database = MonitoredDatabase(pair.monitored_url)
+    with database:
+        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
+    [item] = [i for i in collection.workload if "shipments" in i.raw_text]
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+
+    with sandbox, sandbox.session() as session:
+        result = CandidateBench(
+            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
+        ).run(
+            CandidateIndex("public", "shipments", ("mode",)),
+            [ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)],
+        )
+
+    assert result.skipped == {} and result.measured
+    [timing] = result.timings
+    # A mode bound as its first letter ('T' for 'TRUCK', `::character` is char(1)) matches no row: the
+    # index scan touched 2 blocks. Whole values read an eighth of the table's rows.
+    assert min(timing.buffers_after) > 100
+    assert bench_indexes(pair.sandbox) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.benchmark.binding import RANGE_WIDTHS, like_pattern, neutral_value, range_bounds
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
+from agent.benchmark.runs import castable_type
 
 
 def test_range_bounds_are_ordered_non_empty_and_cycle_from_narrow_to_wide() -> None:
@@ -54,3 +55,10 @@ def test_slowed_takes_both_the_share_and_the_floor_and_only_plans_that_used_the_
     )
 
     assert [t.fingerprint for t in result.slowed(10.0, 1.0)] == ["a" * 16]
+
+
+def test_a_char_parameter_is_cast_to_the_unbounded_type() -> None:
+    # `::character` is char(1): TPC-H's r_name = 'AMERICA' was bound as 'A' and matched nothing.
+    assert castable_type("character") == "bpchar"
+    assert castable_type("character varying") == "character varying"
+    assert castable_type("numeric") == "numeric"

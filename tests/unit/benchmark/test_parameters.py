@@ -74,14 +74,14 @@ def test_constants_outside_every_condition_take_a_neutral_value_and_a_field_is_a
         "FROM events WHERE device_id = $6 GROUP BY 1, 3"
     ) == {
         1: FixedValue("year"),
-        2: NeutralValue(),
+        2: NeutralValue(numeric=True),  # an operand: declared numeric if the server cannot tell
         3: NeutralValue(),
-        4: NeutralValue(),
-        5: NeutralValue(),
+        4: NeutralValue(numeric=True),  # a CASE result
+        5: NeutralValue(numeric=True),
         6: events("device_id"),
     }
     assert sources("UPDATE events SET amount = amount + $1 WHERE device_id = $2") == {
-        1: NeutralValue(),
+        1: NeutralValue(numeric=True),
         2: events("device_id"),
     }
 
@@ -141,5 +141,5 @@ def test_a_column_compared_with_a_parameter_plus_an_offset_samples_the_first_and
     assert sources("SELECT id FROM events WHERE amount >= $1 AND amount <= $2 + $3") == {
         1: events("amount", "lower"),
         2: events("amount", "upper"),
-        3: NeutralValue(),
+        3: NeutralValue(numeric=True),
     }

@@ -78,11 +78,6 @@ async def store_inbox(engine: AsyncEngine, settings: Settings, limit: int | None
     return taken
 
 
-async def store_one(engine: AsyncEngine, settings: Settings, tenant_id: uuid.UUID) -> bool:
-    """Claims one of the tenant's entries and stores it; False when it had none left to claim."""
-    return await store_batch(engine, settings, tenant_id, 1) > 0
-
-
 def _decode_all(entries: list[InboxEntry], limit: int) -> list[DecodedSnapshot | Exception]:
     outcomes: list[DecodedSnapshot | Exception] = []
     for entry in entries:

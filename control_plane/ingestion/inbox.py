@@ -1,7 +1,7 @@
-"""The snapshot inbox's SQL: accepting a body, a worker's claim on one, and what follows it.
+"""The snapshot inbox's SQL: accepting a body, a worker's claim on a batch, and what follows it.
 
-A claim is a row lock (`FOR UPDATE SKIP LOCKED`) in the transaction that stores the snapshot and
-deletes the entry: if the worker dies or the transaction rolls back, the lock goes with it and the
+A claim is a row lock (`FOR UPDATE SKIP LOCKED`) on each entry of the batch, in the transaction
+that stores the snapshots and deletes the entries: if the worker dies or the transaction rolls back, the lock goes with it and the
 entry is claimable again; if it commits, the entry is gone and the snapshot stored, exactly once.
 Concurrent workers skip each other's entries instead of waiting for them.
 """

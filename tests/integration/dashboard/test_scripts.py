@@ -36,7 +36,7 @@ CONTRACT = [
     ("GET", r"/databases/{id}/maintenance-window"),
     ("PUT", r"/databases/{id}/maintenance-window"),
     ("GET", r"/recommendations/{id}"),
-    ("POST", r"/recommendations/{id}/(approve|reject|rollback)"),
+    ("POST", r"/recommendations/{id}/(approve|reject|rollback|benchmark)"),
     ("GET", r"/audit(\?{id})?"),  # the filters, limit and offset as URLSearchParams
     ("POST", r"/live/ticket"),  # the single-use ticket a live event stream opens with
     # The Settings page (#/settings).

@@ -53,8 +53,18 @@ def test_slowed_takes_both_the_share_and_the_floor_and_only_plans_that_used_the_
             timing("d" * 16, 100.0, 150.0, used=False),  # no plan used the index: not its doing
         ],
     )
+    # Runs of one pair bind the same values, and the values differ from pair to pair (a narrow, a wide,
+    # a narrow range): +50 %, +3 % and +60 % make a median pair of +50 %.
+    pairs = StatementTiming(
+        "e" * 16, calls=1, before_ms=[100.0, 300.0, 100.0], after_ms=[150.0, 310.0, 160.0]
+    )
+    pairs.index_name = "ix"
+    pairs.plans_after.add("Index Scan(ix)")
 
     assert [t.fingerprint for t in result.slowed(10.0, 1.0)] == ["a" * 16]
+    assert pairs.paired_ratio == 1.5
+    assert CandidateBenchmark("t(x)", timings=[pairs]).slowed(10.0, 1.0) == [pairs]
+    assert CandidateBenchmark("t(x)", timings=[pairs]).slowed(60.0, 1.0) == []
 
 
 def test_a_char_parameter_is_cast_to_the_unbounded_type() -> None:

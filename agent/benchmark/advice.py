@@ -1,8 +1,10 @@
 """`advise --benchmark`: each verified index recommendation timed on the sandbox, kept or demoted.
 
-A recommendation whose real gain reaches `min_gain_pct` becomes `benchmarked` with the figures; one
-that falls short (or makes things slower) moves under `skipped`, its reason holding the measured
-figures; one that could not be measured at all stays `verified`, its rationale saying why.
+A recommendation whose real gain reaches `min_gain_pct`, and that makes no statement slower (served
+or not: every statement on its table whose plan it changes is timed too), becomes `benchmarked` with
+the figures; one that falls short moves under `skipped`, its reason holding the measured figures; one
+that could not be measured at all stays `verified`, its rationale saying why. Two or more survivors
+are then checked together (together.py): plans combine indexes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from agent.benchmark.candidate import CandidateBench, Deadline, ServedStatement
 from agent.benchmark.measurements import CandidateBenchmark
 from agent.benchmark.sandbox import is_monitored_database, sandbox_database, sweep_leftovers
 from agent.benchmark.settings import BenchmarkSettings
+from agent.benchmark.together import Member, check_together
 from agent.collect.server import index_stats_age
 from agent.config import AgentConfig, CollectorSettings
 from agent.db.session import AgentSession, MonitoredDatabase
@@ -85,9 +88,11 @@ def benchmark_report(
     report: AdviceReport, collection: Collection, sandbox: AgentSession, settings: BenchmarkSettings
 ) -> AdviceReport:
     raw_texts = {item.stats.fingerprint: item.raw_text for item in collection.workload}
-    bench = CandidateBench(sandbox, collection.schema.tables, settings, Deadline(settings.total_budget_s))
+    deadline = Deadline(settings.total_budget_s)
+    bench = CandidateBench(sandbox, collection.schema.tables, settings, deadline)
     swept = sweep_leftovers(sandbox)
     kept: list[Recommendation] = []
+    members: list[Member] = []
     skipped = list(report.skipped)
     for recommendation in report.recommendations:
         candidate = _candidate(recommendation)
@@ -115,6 +120,7 @@ def benchmark_report(
             note = f" Benchmarked on the sandbox: {result.summary()}."
             if not_timed:
                 note += f" Not timed: {not_timed}."
+            members.append(Member(recommendation.id, candidate, result.gain_pct))
             kept.append(
                 recommendation.model_copy(
                     update={
@@ -136,6 +142,21 @@ def benchmark_report(
                 )
             skipped += [
                 SkippedStatement(fingerprint=q.fingerprint, query=q.query, reason=reason)
+                for q in recommendation.queries
+            ]
+    if len(members) >= 2:
+        statements = [
+            ServedStatement(i.stats.fingerprint, i.stats.calls, i.raw_text) for i in collection.workload
+        ]
+        together = check_together(sandbox, collection.schema.tables, settings, deadline, members, statements)
+        if together.failure:
+            log.info("benchmark: the benchmarked indexes together not checked: %s", together.failure)
+        for recommendation in [r for r in kept if r.id in together.demoted]:
+            kept.remove(recommendation)
+            skipped += [
+                SkippedStatement(
+                    fingerprint=q.fingerprint, query=q.query, reason=together.demoted[recommendation.id]
+                )
                 for q in recommendation.queries
             ]
     if swept:

@@ -57,7 +57,7 @@ def benchmark_index_name(candidate: CandidateIndex) -> str:
     return f"{BENCHMARK_PREFIX}{hashlib.sha256(candidate.key().encode()).hexdigest()[:16]}"
 
 
-def _set_timeout(session: AgentSession, milliseconds: int) -> None:
+def set_timeout(session: AgentSession, milliseconds: int) -> None:
     session.fetch_all("SELECT pg_catalog.set_config('statement_timeout', %s, false)", [str(milliseconds)])
 
 
@@ -97,18 +97,18 @@ class CandidateBench:
                 "SELECT pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', false)"
             )
             for number, statement in enumerate(statements):
-                ready = self._prepare(statement, f"{name}_s{number}", result)
+                ready = self.prepare(statement, f"{name}_s{number}", result)
                 if ready is not None:
                     prepared.append((statement, ready))
             if not prepared:
                 result.failure = "no statement it serves could be prepared with sampled values"
                 return result
             for number, statement in enumerate(others):
-                ready = self._prepare(statement, f"{name}_o{number}", result, result.unchecked)
+                ready = self.prepare(statement, f"{name}_o{number}", result, result.unchecked)
                 if ready is not None:
                     checked.append((statement, ready))
             self._deadline.check()
-            _set_timeout(self._session, max(1, self._deadline.remaining_ms()))
+            set_timeout(self._session, max(1, self._deadline.remaining_ms()))
             started = time.perf_counter()
             built = True
             self._session.connection.execute(candidate.definition.sandbox_build_sql(name))
@@ -118,7 +118,7 @@ class CandidateBench:
                 [qualified_name(candidate.schema_name, name)],
             )
             result.index_size_bytes = int(size[0]) if size else 0
-            _set_timeout(self._session, self._settings.statement_budget_ms)
+            set_timeout(self._session, self._settings.statement_budget_ms)
             for statement, ready in prepared:
                 self._time(statement, ready, name, drop, result)
             for statement, ready in checked:
@@ -133,12 +133,12 @@ class CandidateBench:
             result.failure = f"the sandbox refused ({type(error).__name__})"
         finally:
             names = [ready.name for _, ready in [*prepared, *checked]]
-            self._clean_up(drop if built else None, names, candidate)
+            self.clean_up(drop if built else None, names, candidate)
         if result.failure is None and not result.timings:
             result.failure = "no statement it serves could be timed"
         return result
 
-    def _prepare(
+    def prepare(
         self,
         statement: ServedStatement,
         name: str,
@@ -242,10 +242,10 @@ class CandidateBench:
             timing.median_ms_after,
         )
 
-    def _clean_up(self, drop: str | None, prepared: list[str], candidate: CandidateIndex) -> None:
+    def clean_up(self, drop: str | None, prepared: list[str], candidate: CandidateIndex) -> None:
         """Always: the index goes, the prepared statements go. A failure here is left to the sweep."""
         try:
-            _set_timeout(self._session, self._settings.statement_budget_ms)
+            set_timeout(self._session, self._settings.statement_budget_ms)
             if drop is not None:
                 self._session.connection.execute(drop)
             for name in prepared:

@@ -71,6 +71,14 @@ class StatementTiming:
         return self.median_ms_after if self.index_used else self.median_ms_before
 
 
+def is_slowed(timing: StatementTiming, max_pct: float, floor_ms: float) -> bool:
+    """More than `max_pct` per cent slower on the paired runs and more than `floor_ms` on the medians."""
+    return (
+        timing.paired_ratio > 1 + max_pct / 100
+        and timing.median_ms_after - timing.median_ms_before > floor_ms
+    )
+
+
 @dataclass
 class CandidateBenchmark:
     index_key: str
@@ -101,13 +109,7 @@ class CandidateBenchmark:
         right after the other) and more than `floor_ms` (medians): an index may not buy one
         statement's gain with another's time (TPC-H at SF 1: Q7, 9, 13 and 21 ran 40-140 % slower
         with indexes meant for others)."""
-        return [
-            t
-            for t in self.timings
-            if t.index_used
-            and t.paired_ratio > 1 + max_pct / 100
-            and t.median_ms_after - t.median_ms_before > floor_ms
-        ]
+        return [t for t in self.timings if t.index_used and is_slowed(t, max_pct, floor_ms)]
 
     def summary(self) -> str:
         """The measured figures in one sentence, for reasons and rationales."""

@@ -92,7 +92,7 @@ class BenchmarkedAdvice:
 def advise_benchmarked(url: str, sandbox_url: str, timeout_s: float) -> BenchmarkedAdvice:
     advice = advise(url, timeout_s, sandbox_url)
     demoted = sorted(
-        {str(s.get("reason")) for s in advice.skipped if "below the" in str(s.get("reason") or "")}
+        {str(s.get("reason")) for s in advice.skipped if "a benchmarked index" in str(s.get("reason") or "")}
     )
     return BenchmarkedAdvice(
         advice=advice,

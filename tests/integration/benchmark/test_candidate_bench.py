@@ -162,3 +162,15 @@ def test_char_parameters_bind_whole_and_untyped_constants_are_declared_numeric(p
     # index scan touched 2 blocks. Whole values read an eighth of the table's rows.
     assert min(timing.buffers_after) > 100
     assert bench_indexes(pair.sandbox) == []
+
+
+def test_once_a_statement_got_slower_the_rest_is_not_timed(pair: Pair) -> None:
+    planted(pair)
+    # A tolerance below zero: the first statement timed with the index counts as slower.
+    strict = BenchmarkSettings(runs=2, max_slowdown_pct=-100.0, slowdown_floor_ms=-1e9)
+
+    result = bench(pair, Deadline(300), strict)
+
+    assert len(result.timings) == 1  # of the two statements it serves
+    assert result.slowed(strict.max_slowdown_pct, strict.slowdown_floor_ms) == result.timings
+    assert bench_indexes(pair.sandbox) == []

@@ -279,7 +279,9 @@ def main() -> list[dict[str, object]]:
         figure("workload_timeouts_without_indexes", len(first.timeouts) + times.timeouts[NONE], "statements"),
         figure("ours_advise_seconds", our_advice.seconds, "s", 10.0 if config.scale_factor == 1 else None),
         figure(
-            "ours_benchmark_advise_seconds", benchmarked.advice.seconds, "s (advise --benchmark, SF copy)"
+            "ours_benchmark_advise_seconds",
+            benchmarked.advice.seconds,
+            "s (advise --benchmark on the sandbox copy)",
         ),
         figure(
             "ours_benchmarked_demoted", len(benchmarked.demoted), "recommendations demoted by real timing"

@@ -16,10 +16,13 @@ entry by entry, so that only the entry at fault waits for a retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import uuid
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import anyio
 from sqlalchemy import text
@@ -53,6 +56,28 @@ _WORKER_TRANSACTION = text(
 )
 
 
+# A workers-only process (OPTISCHEMA_WORKERS=only) that shares its host with the API yields the CPU
+# to it: storing a snapshot is ~150 ms of CPU and a request waits behind every runnable process at
+# the same priority, so on 2 cores four busy workers made the API's answers wait their turn. At
+# niceness 10 a worker gets ~1/10 of an API process's share when both want a core, and all of a
+# core nobody else wants: on a host of its own this changes nothing. Its PostgreSQL backends are
+# another host's (or the database's) processes, unaffected.
+WORKERS_ONLY_NICENESS = 10
+
+
+def yield_cpu_to_the_api(settings: Settings) -> None:
+    """Lowers this workers-only process's priority, every thread of it (Linux renices a thread at a
+    time; threads started later inherit it), once; nothing for a process that serves the API."""
+    if settings.workers != "only" or os.getpriority(os.PRIO_PROCESS, 0) >= WORKERS_ONLY_NICENESS:
+        return
+    tasks = Path("/proc/self/task")  # Linux; elsewhere the process's priority is all there is
+    for thread in tasks.iterdir() if tasks.is_dir() else []:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, int(thread.name), WORKERS_ONLY_NICENESS)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, WORKERS_ONLY_NICENESS)
+
+
 def retry_delay(attempts: int) -> timedelta:
     delay: timedelta = RETRY_BASE * 2 ** max(0, attempts)
     return min(delay, RETRY_MAX)
@@ -60,6 +85,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 async def store_inbox(engine: AsyncEngine, settings: Settings, limit: int | None = None) -> int:
     """Stores entries until none is due (or `limit` are taken); returns how many were taken."""
+    yield_cpu_to_the_api(settings)
     taken = 0
     while limit is None or taken < limit:
         async with lookup_session(engine) as session:

@@ -122,3 +122,20 @@ def test_a_resent_snapshot_in_a_batch_is_stored_once(
         # 2 statements x 2 hours (23:10 and 23:40, then 00:05), 6 raw rows in all.
         assert conn.execute("SELECT count(*), sum(samples) FROM statement_rollups").fetchone() == (4, 6)
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (3,)
+
+
+def test_a_batch_whose_snapshots_share_no_hour_or_day_rolls_up_exactly_too(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    for number, at in enumerate((COLLECTED[0], COLLECTED[2])):  # 23:10, then 00:05 the next day
+        snapshot = make_snapshot(statements=3 + number, collected_at=at, calls=number + 2)
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+
+    assert store_one_batch(client, acme) == 2
+
+    hourly, daily = expected_rollups(metadata_url, database["id"])
+    assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
+    assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
+    assert len(hourly) == len(daily) == 7

@@ -17,7 +17,7 @@ from control_plane.api.services import AppServices
 from control_plane.queries.running_totals import maintain_running_totals
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
-from tests.integration.control_plane.api.test_statement_rollups import statements_sent
+from tests.integration.control_plane.api.test_statement_rollups import raw_sums, statements_sent
 from tests.integration.control_plane.inbox import drain_inbox
 
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -51,18 +51,6 @@ def run_job(client: TestClient, **overrides: Any) -> int:
     services: AppServices = app.state.services
     settings = services.settings.model_copy(update={"running_totals_settle_s": 0.0, **overrides})
     return client.portal.call(maintain_running_totals, services.engine, settings)  # type: ignore[union-attr]
-
-
-def raw_sums(
-    metadata_url: str, database_id: str, since: datetime, until: datetime
-) -> dict[str, tuple[int, float]]:
-    with psycopg.connect(metadata_url) as conn:
-        rows = conn.execute(
-            "SELECT fingerprint, sum(calls), sum(total_exec_time_ms) FROM statement_stats "
-            "WHERE database_id = %s AND collected_at BETWEEN %s AND %s GROUP BY fingerprint",
-            [database_id, since, until],
-        ).fetchall()
-    return {row[0]: (int(row[1]), float(row[2])) for row in rows}
 
 
 def top(

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, literal, select, tex
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.ingestion.repository import COUNTER_FIELDS
 from control_plane.models import (
     MonitoredDatabase,
     Snapshot,
@@ -17,11 +18,10 @@ from control_plane.models import (
     StatementRunningTotal,
     StatementRunningTotalState,
 )
-from control_plane.models.statement import StatementCounterColumns
 from control_plane.tenancy.context import TenantContext
 
 DAY = timedelta(days=1)
-COUNTERS = tuple(name for name in StatementCounterColumns.__annotations__ if not name.startswith("_"))
+COUNTERS = COUNTER_FIELDS  # every counter a rollup holds, in the wire model's order
 
 
 @dataclass(frozen=True)

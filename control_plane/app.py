@@ -21,6 +21,7 @@ from control_plane.api.services import AppServices
 from control_plane.audit.endpoints import router as audit_router
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.auth.endpoints import router as auth_router
+from control_plane.benchmarks.automatic import queue_automatic_benchmarks
 from control_plane.benchmarks.endpoints import router as benchmarks_router
 from control_plane.changes.endpoints import database_router as changes_database_router
 from control_plane.changes.endpoints import recommendation_router as changes_router
@@ -85,6 +86,12 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
         PeriodicJob("signing-keys", 300.0, JobSigningKeys(app_services.engine, settings).ensure),
         PeriodicJob(
             "analysis", settings.analysis_interval_s, AnalysisWorker(app_services.engine, settings).run_once
+        ),
+        # Each new verified index timed on its agent's sandbox before anyone approves it (issue 16).
+        PeriodicJob(
+            "automatic-benchmarks",
+            settings.benchmark_automatic_interval_s,
+            lambda: queue_automatic_benchmarks(app_services.engine, settings),
         ),
         PeriodicJob(
             "measured-proof",

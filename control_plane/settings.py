@@ -116,6 +116,14 @@ class Settings(BaseSettings):
         le=100,
         description="A benchmarked index must cut the real time of what it serves by this many per cent, else demoted",
     )
+    # Issue 16: each new verified create_index of a database whose agent has a sandbox is benchmarked
+    # without anyone asking, one at a time per database (timings on a shared sandbox would disturb
+    # each other), looked for this often; off, benchmarks run only when someone asks.
+    benchmark_automatic: bool = Field(
+        default=True,
+        description="Benchmark each new verified index on the agent's sandbox before anyone asks, one at a time per database",
+    )
+    benchmark_automatic_interval_s: float = Field(default=60.0, gt=0)
     analysis_large_table_rows: int = Field(default=10_000, ge=1)
     analysis_selective_fraction: float = Field(default=0.1, gt=0, le=1)
     analysis_estimate_error_factor: float = Field(default=10.0, gt=1)

@@ -1,4 +1,5 @@
-"""SQL of benchmarks: the agent's sandbox flag, calls per day, and a recommendation's verdict."""
+"""SQL of benchmarks: the agent's sandbox flag, calls per day, a recommendation's verdict, and the
+recommendations waiting for an automatic benchmark."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.models import MonitoredDatabase, Recommendation, StatementRollup
@@ -77,3 +78,47 @@ class BenchmarkRepository:
                 benchmark=benchmark, updated_at=func.now(), status_changed_at=func.clock_timestamp(), **values
             )
         )
+
+    async def idle_sandboxes(self) -> list[uuid.UUID]:
+        """The tenant's databases whose agent has a sandbox and no benchmark queued, locked SKIP
+        LOCKED: one benchmark at a time per sandbox (two at once would time each other's load), and
+        two control-plane processes looking at once never both queue one for the same database."""
+        queued = (
+            select(Recommendation.id)
+            .where(
+                Recommendation.tenant_id == self._tenant_id,
+                Recommendation.database_id == MonitoredDatabase.id,
+                Recommendation.benchmark["verdict"].astext == "queued",
+            )
+            .correlate(MonitoredDatabase)
+        )
+        rows = await self._session.scalars(
+            select(MonitoredDatabase.id)
+            .where(
+                MonitoredDatabase.tenant_id == self._tenant_id,
+                MonitoredDatabase.agent_sandbox.is_(True),
+                ~exists(queued),
+            )
+            .order_by(MonitoredDatabase.id)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def never_benchmarked(self, database_id: uuid.UUID) -> list[Recommendation]:
+        """The database's proposed, verified create_index recommendations no benchmark has looked at,
+        the largest estimated cut first (the oldest on a tie)."""
+        rows = await self._session.scalars(
+            select(Recommendation)
+            .where(
+                Recommendation.tenant_id == self._tenant_id,
+                Recommendation.database_id == database_id,
+                Recommendation.kind == "create_index",
+                Recommendation.tier == "verified",
+                Recommendation.status == "proposed",
+                Recommendation.benchmark.is_(None),
+            )
+            .order_by(Recommendation.improvement_pct.desc().nulls_last(), Recommendation.created_at)
+            # A person asking for one of them at this moment holds it: skipped here, queued there.
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)

@@ -6,6 +6,10 @@ verified `create_index` recommendation whose agent has a sandbox. The answer, re
 transaction that settles the job, makes the recommendation `benchmarked` (its improvement_pct then
 the real time cut) or `demoted` (HypoPG's estimate kept, the reason with the real medians); a job
 that failed leaves the tier alone and says why in `benchmark.reason`.
+
+Nobody has to ask, either: with `OPTISCHEMA_BENCHMARK_AUTOMATIC` (on by default) a background job
+queues the same job for each new verified index of a database whose agent has a sandbox, one at a
+time per database, the largest estimated cut first (`queue_automatic`, control_plane.benchmarks.automatic).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from control_plane.benchmarks.verdict import judge_benchmark
 from control_plane.changes.lifecycle import benchmark_refusal
 from control_plane.jobs.handlers import JobKindHandler, JobKinds
 from control_plane.jobs.service import enqueue_job
-from control_plane.models import AgentJob
+from control_plane.models import AgentJob, Recommendation
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
 from shared.wire.base import WireModel
@@ -73,6 +77,25 @@ class BenchmarkService:
         )
         if refusal is not None:
             raise Conflict(refusal)
+        return await self._queue(
+            recommendation, f"user:{self._context.user_id}", {"role": self._context.role}
+        )
+
+    async def queue_automatic(self) -> int:
+        """For each of the tenant's idle sandboxes, a benchmark of its database's best verified index
+        that none has looked at yet; returns how many were queued."""
+        queued = 0
+        for database_id in await self._benchmarks.idle_sandboxes():
+            waiting = await self._benchmarks.never_benchmarked(database_id)
+            candidate = next((r for r in waiting if benchmark_refusal(r, has_sandbox=True) is None), None)
+            if candidate is not None:
+                await self._queue(candidate, "optischema", {"automatic": True})
+                queued += 1
+        return queued
+
+    async def _queue(
+        self, recommendation: Recommendation, actor: str, detail: dict[str, Any]
+    ) -> BenchmarkQueued:
         earlier = recommendation.benchmark or {}
         payload = BenchmarkIndexPayload(
             recommendation_id=recommendation.id,
@@ -105,10 +128,10 @@ class BenchmarkService:
         await _record(
             self._session,
             self._context,
-            f"user:{self._context.user_id}",
+            actor,
             "benchmark",
             recommendation,
-            {"job_id": str(job.id), "role": self._context.role},
+            {"job_id": str(job.id), **detail},
         )
         return BenchmarkQueued(recommendation_id=recommendation.id, job_id=job.id, benchmark=queued)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.models import (
@@ -112,3 +112,9 @@ class DatabaseRepository:
             .values(revoked_at=func.now())
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def tenants_with_databases(session: AsyncSession) -> list[uuid.UUID]:
+    """From a lookup session: every tenant that has a monitored database (ids only; migration 0017)."""
+    rows = await session.scalars(text("SELECT optischema_tenants_with_databases()"))
+    return list(rows)

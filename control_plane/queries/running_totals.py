@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.databases.repository import tenants_with_databases
 from control_plane.db.session import lookup_session, tenant_session
 from control_plane.queries.running_totals_repository import (
     DAY,
     RunningTotalsRepository,
     tenant_database_ids,
-    tenants_with_databases,
 )
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext

@@ -172,9 +172,3 @@ async def tenant_database_ids(session: AsyncSession, context: TenantContext) -> 
         select(MonitoredDatabase.id).where(MonitoredDatabase.tenant_id == context.tenant_id)
     )
     return list(rows)
-
-
-async def tenants_with_databases(session: AsyncSession) -> list[uuid.UUID]:
-    """From a lookup session: every tenant that has a monitored database (ids only)."""
-    rows = await session.scalars(text("SELECT optischema_tenants_with_databases()"))
-    return list(rows)

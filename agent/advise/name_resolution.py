@@ -26,6 +26,7 @@ from shared.wire.snapshot import TableStats
 # Inside an index expression these make it unindexable (aggregates, parameters, subqueries) or
 # unknowable (`t.*`).
 _NOT_IN_INDEX_EXPRESSIONS = (exp.AggFunc, exp.Window, exp.Query, exp.Parameter, exp.Placeholder, exp.Star)
+_NOT_IN_SAMPLED_EXPRESSIONS = tuple(t for t in _NOT_IN_INDEX_EXPRESSIONS if t is not exp.Parameter)
 
 
 @dataclass(eq=False)  # identity semantics: two appearances of one table stay two
@@ -116,8 +117,10 @@ class Scope:
                 return None
         return None
 
-    def key(self, node: exp.Expr) -> tuple[TableOccurrence, str] | None:
-        """The index key `node` is: a column, or an expression over one table occurrence."""
+    def key(self, node: exp.Expr, *, parameters: bool = False) -> tuple[TableOccurrence, str] | None:
+        """The index key `node` is: a column, or an expression over one table occurrence. With
+        `parameters`, an expression may also hold `$n` (`substring(c_phone FROM $1 FOR $2)`): no
+        index key, but what the sandbox benchmark samples values of (agent.benchmark.parameters)."""
         while isinstance(node, exp.Paren):
             node = node.this
         if isinstance(node, exp.Column):
@@ -126,9 +129,8 @@ class Scope:
                 return None
             # A column whose name looks like an expression would be misread as one downstream.
             return None if is_expression_key(resolved[1]) else (resolved[0], resolved[1])
-        if not isinstance(node, exp.Func) or any(
-            isinstance(n, _NOT_IN_INDEX_EXPRESSIONS) for n in node.walk()
-        ):
+        excluded = _NOT_IN_INDEX_EXPRESSIONS if not parameters else _NOT_IN_SAMPLED_EXPRESSIONS
+        if not isinstance(node, exp.Func) or any(isinstance(n, excluded) for n in node.walk()):
             return None
         owners = [self.resolve(column) for column in node.find_all(exp.Column)]
         sources = {id(owner[0]): owner[0] for owner in owners if owner is not None}

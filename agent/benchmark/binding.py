@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from psycopg import sql
+from sqlglot import exp, parse_one
+from sqlglot.errors import ParseError
 
 from agent.benchmark.parameters import (
     ColumnRef,
@@ -28,6 +30,7 @@ from agent.benchmark.parameters import (
     ParameterSource,
     UnsampleableStatement,
     sample_values,
+    spread,
 )
 from agent.db.session import AgentSession
 from shared.sql.index_ddl import qualified_name
@@ -78,6 +81,51 @@ def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[
     return [str(r[0]) for r in session.fetch_all(fallback, [limit])]
 
 
+# An expression's values are read from about this many rows spread over its table (TABLESAMPLE SYSTEM).
+EXPRESSION_SAMPLE_ROWS = 10_000
+EXPRESSION_VALUES = 1_000
+
+
+def bound_expression(column: ColumnRef, values: Mapping[int, tuple[str, ...]], types: Sequence[str]) -> str:
+    """The compared expression with the parameters inside it replaced by the value each is bound to,
+    cast to the type the server gave it: `SUBSTRING(c_phone FROM CAST('1' AS INT) FOR ...)` (neutral
+    values, never sampled ones; uncast, '1' would pick the regular-expression substring)."""
+    expression = parse_one(column.column, read="postgres")
+    for parameter in list(expression.find_all(exp.Parameter)):
+        number = int(str(parameter.this.this)) if isinstance(parameter.this, exp.Literal) else 0
+        if number not in values or number > len(types):
+            raise UnsampleableStatement(f"${number} inside a compared expression has no value")
+        literal = exp.Literal.string(values[number][0])
+        try:
+            parameter.replace(exp.cast(literal, exp.DataType.build(types[number - 1], dialect="postgres")))
+        except (ParseError, ValueError):
+            parameter.replace(literal)
+    return expression.sql(dialect="postgres")
+
+
+def expression_values(session: AgentSession, column: ColumnRef, expression: str) -> list[str]:
+    """Distinct values of an expression over the table's rows, sorted by the server in the
+    expression's own type: read from a sample spread over the table (the first rows when the sample
+    finds none). Statistics exist for columns, not for expressions no index has."""
+    table = qualified_name(column.schema, column.table)
+    row = session.fetch_one("SELECT reltuples FROM pg_catalog.pg_class WHERE oid = %s::regclass", [table])
+    rows = float(row[0]) if row and row[0] else 0.0
+    percent = 100.0 if rows <= EXPRESSION_SAMPLE_ROWS else 100.0 * EXPRESSION_SAMPLE_ROWS / rows
+    query = sql.SQL(
+        "SELECT v::text FROM (SELECT DISTINCT ({expression}) AS v FROM {table} {sample}) s"
+        " WHERE v IS NOT NULL ORDER BY v LIMIT %s"
+    )
+    parts = {"expression": sql.SQL(expression), "table": sql.Identifier(column.schema, column.table)}
+    for sample, arguments in (
+        (sql.SQL("TABLESAMPLE SYSTEM (%s)"), [percent, EXPRESSION_VALUES]),
+        (sql.SQL(""), [EXPRESSION_VALUES]),
+    ):
+        values = [str(r[0]) for r in session.fetch_all(query.format(sample=sample, **parts), arguments)]
+        if values:
+            return values
+    return []
+
+
 def range_bounds(values: Sequence[str], count: int) -> list[tuple[str, str]]:
     """`count` (lower, upper) pairs over sorted values, their widths cycling through RANGE_WIDTHS."""
     last = len(values) - 1
@@ -106,6 +154,7 @@ def bind_values(
     """Per parameter ($1 first), the values its runs cycle through; raises UnsampleableStatement."""
     values: dict[int, tuple[str, ...]] = {}
     columns: dict[tuple[str, str, str], list[tuple[int, ColumnRef]]] = {}
+    # Neutral and fixed values first: a compared expression's own parameters take theirs.
     for number in range(1, len(types) + 1):
         source = sources.get(number)
         if isinstance(source, FixedValue):
@@ -122,15 +171,21 @@ def bind_values(
     for parameters in columns.values():
         column = parameters[0][1]
         roles = {source.role for _, source in parameters}
+        expression = (
+            expression_values(session, column, bound_expression(column, values, types))
+            if column.is_expression
+            else None
+        )
         if {"lower", "upper"} <= roles:
-            pairs = range_bounds(sorted_values(session, column, count), count)
+            ordered = sorted_values(session, column, count) if expression is None else expression
+            pairs = range_bounds(ordered, count)
             if not pairs:
                 raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
             for number, source in parameters:
                 side = 0 if source.role == "lower" else 1
                 values[number] = tuple(pair[side] for pair in pairs)
             continue
-        sampled = sample_values(session, column, count)
+        sampled = sample_values(session, column, count) if expression is None else spread(expression, count)
         if not sampled:
             raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
         for rank, (number, source) in enumerate(parameters):

@@ -183,15 +183,19 @@ class CandidateBench:
         the literals' types: TPC-H Q12's `sum(CASE ... THEN 1 ELSE 0 END)` became `sum(CASE ... THEN
         $3 ELSE $4 END)`, read as sum(text) and refused, and Q19's `l_quantity <= $8 + $9` is an
         ambiguous operator until one side has a type."""
+        numbers = range(1, max(sources, default=0) + 1)
+        neutral = [s if isinstance(s := sources.get(n), NeutralValue) else NeutralValue() for n in numbers]
+        declared = [s.declared or "unknown" for s in neutral]
         try:
-            self._session.explain_text(f"PREPARE {name} AS {text}")
+            if all(t == "unknown" for t in declared):
+                self._session.explain_text(f"PREPARE {name} AS {text}")
+            else:  # substring positions: the integers they were before normalization
+                self._session.explain_text(f"PREPARE {name} ({', '.join(declared)}) AS {text}")
         except (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction):
-            numbers = range(1, max(sources, default=0) + 1)
-            numeric = [isinstance(s := sources.get(n), NeutralValue) and s.numeric for n in numbers]
-            if not any(numeric):
+            if not any(s.numeric for s in neutral):
                 raise
-            declared = ", ".join("numeric" if is_numeric else "unknown" for is_numeric in numeric)
-            self._session.explain_text(f"PREPARE {name} ({declared}) AS {text}")
+            numeric = ["numeric" if s.numeric else t for s, t in zip(neutral, declared, strict=True)]
+            self._session.explain_text(f"PREPARE {name} ({', '.join(numeric)}) AS {text}")
 
     def _deallocate(self, name: str) -> None:
         """DEALLOCATE a statement that was prepared but cannot be timed (its values failed)."""

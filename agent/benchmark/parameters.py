@@ -27,6 +27,7 @@ from sqlglot import exp
 from agent.advise.name_resolution import Scope, identifier_name, read_statement
 from agent.benchmark.settings import BenchmarkSettings
 from agent.db.session import AgentSession
+from shared.sql.index_ddl import is_expression_key
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
 from shared.wire.snapshot import TableStats
@@ -39,10 +40,18 @@ Role = Literal["value", "lower", "upper", "like"]
 
 @dataclass(frozen=True)
 class ColumnRef:
+    """What a parameter is compared with: a column, or an expression over one table's columns
+    (`lower(email)`, `substring(c_phone FROM $1 FOR $2)`, written as an index key is; the parameters
+    inside it take neutral values), whose values are sampled by evaluating it (binding.py)."""
+
     schema: str
     table: str
     column: str
     role: Role = "value"  # how the parameter is compared with the column
+
+    @property
+    def is_expression(self) -> bool:
+        return is_expression_key(self.column)
 
     def column_key(self) -> tuple[str, str, str]:
         return (self.schema, self.table, self.column)
@@ -63,6 +72,9 @@ class NeutralValue:
     an operand of arithmetic or a CASE result, declared so when the server cannot infer it."""
 
     numeric: bool = False
+    # A type to declare when preparing: `substring(x FROM $1 FOR $2)` is read as substring(text FROM
+    # text FOR text), the regular-expression form, unless its positions are declared integers.
+    declared: str | None = None
 
 
 ParameterSource = ColumnRef | FixedValue | NeutralValue
@@ -85,11 +97,25 @@ def _parameter_number(node: exp.Expr | None) -> int | None:
 
 
 def _column_of(node: exp.Expr, scope: Scope) -> ColumnRef | None:
-    key = scope.key(node)
-    if key is None or not isinstance(node, exp.Column | exp.Paren):
+    key = scope.key(node, parameters=True)
+    if key is None:
         return None
     occurrence, column = key
     return ColumnRef(occurrence.table.schema_name, occurrence.table.name, column)
+
+
+def _inner(compared: exp.Expr) -> list[tuple[int, ParameterSource]]:
+    """The parameters inside a compared expression (`substring(c_phone FROM $1 FOR $2)`): a neutral
+    value each, the same when its values are sampled and when the statement runs."""
+    pairs: list[tuple[int, ParameterSource]] = []
+    for parameter in compared.find_all(exp.Parameter):
+        number, node = _parameter_number(parameter), cast(exp.Expr, parameter)
+        while isinstance(node.parent, exp.Paren | exp.Cast):
+            node = node.parent
+        position = isinstance(node.parent, exp.Substring) and node.arg_key in ("start", "length")
+        if number is not None:
+            pairs.append((number, NeutralValue(declared="integer" if position else None)))
+    return pairs
 
 
 def _role(node: exp.Expr, column_first: bool) -> Role:
@@ -129,18 +155,19 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
             if anchored is not None and column is not None:
                 pairs.append((anchored[0], replace(column, role=_role(node, column_first))))
                 pairs += [(number, NeutralValue(numeric=True)) for number in anchored[1]]
+                pairs += _inner(side)
     elif isinstance(node, exp.In):
         column = _column_of(node.this, scope)
         for other in node.expressions:
             number = _parameter_number(other)
             if column is not None and number is not None:
-                pairs.append((number, column))
+                pairs += [(number, column), *_inner(node.this)]
     elif isinstance(node, exp.Between):
         column = _column_of(node.this, scope)
         for other, role in ((node.args.get("low"), "lower"), (node.args.get("high"), "upper")):
             number = _parameter_number(other)
             if column is not None and number is not None:
-                pairs.append((number, replace(column, role=cast(Role, role))))
+                pairs += [(number, replace(column, role=cast(Role, role))), *_inner(node.this)]
     return pairs
 
 
@@ -234,7 +261,7 @@ def sample_values(session: AgentSession, column: ColumnRef, limit: int) -> list[
     )
     common, bounds = (list(row[0] or []), list(row[1] or [])) if row else ([], [])
     values: list[str] = []
-    for value in [*common, *_spread(bounds, limit)]:
+    for value in [*common, *spread(bounds, limit)]:
         if value not in values:
             values.append(value)
     if not values:
@@ -249,7 +276,7 @@ def sample_values(session: AgentSession, column: ColumnRef, limit: int) -> list[
     return values[:limit]
 
 
-def _spread(values: list[str], count: int) -> list[str]:
+def spread(values: list[str], count: int) -> list[str]:
     """`count` values evenly spread over a sorted list (histogram bounds are sorted)."""
     if len(values) <= count:
         return values

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from agent.benchmark.binding import RANGE_WIDTHS, like_pattern, neutral_value, range_bounds
+import pytest
+
+from agent.benchmark.binding import RANGE_WIDTHS, bound_expression, like_pattern, neutral_value, range_bounds
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
+from agent.benchmark.parameters import ColumnRef, UnsampleableStatement
 from agent.benchmark.runs import castable_type
 
 
@@ -72,3 +75,12 @@ def test_a_char_parameter_is_cast_to_the_unbounded_type() -> None:
     assert castable_type("character") == "bpchar"
     assert castable_type("character varying") == "character varying"
     assert castable_type("numeric") == "numeric"
+
+
+def test_the_parameters_inside_a_compared_expression_become_the_literals_they_are_bound_to() -> None:
+    column = ColumnRef("public", "customer", "SUBSTRING(c_phone FROM $1 FOR $2)")
+    assert bound_expression(column, {1: ("1",), 2: ("2",)}, ("integer", "integer")) == (
+        "SUBSTRING(c_phone FROM CAST('1' AS INT) FOR CAST('2' AS INT))"
+    )
+    with pytest.raises(UnsampleableStatement, match=r"\$2"):
+        bound_expression(column, {1: ("1",)}, ("integer",))

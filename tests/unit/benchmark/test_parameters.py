@@ -143,3 +143,21 @@ def test_a_column_compared_with_a_parameter_plus_an_offset_samples_the_first_and
         2: events("amount", "upper"),
         3: NeutralValue(numeric=True),
     }
+
+
+def test_an_expression_over_a_column_is_sampled_as_itself_and_the_parameters_inside_are_neutral() -> None:
+    # `lower(email) = $1` (what an expression index serves) and TPC-H Q22's
+    # `substring(c_phone FROM $1 FOR $2) IN ($3, ...)`: before, both left their statement untimed.
+    inner = ColumnRef("public", "events", "SUBSTRING(note FROM $2 FOR $3)")
+    assert sources(
+        "SELECT id FROM events WHERE lower(note) = $1 AND substring(note FROM $2 FOR $3) IN ($4, $5)"
+        " AND CAST(amount AS date) >= $6"
+    ) == {
+        1: events("lower(note)"),
+        2: NeutralValue(declared="integer"),  # positions: not substring(text FROM text), a regex
+        3: NeutralValue(declared="integer"),
+        4: inner,
+        5: inner,
+        6: events("CAST(amount AS DATE)", "lower"),
+    }
+    assert events("lower(note)").is_expression and not events("note").is_expression

@@ -169,11 +169,21 @@ def occurrences_beneath(source: _Source) -> list[TableOccurrence]:
     return list({id(o): o for o, _ in source.passthrough.values()}.values())
 
 
+@dataclass(frozen=True)
+class HavingClause:
+    """A query's HAVING condition, its scope and its GROUP BY keys (what the aggregates run over)."""
+
+    condition: exp.Expr
+    scope: Scope
+    groups: list[exp.Expr]
+
+
 @dataclass
 class StatementReading:
     occurrences: list[TableOccurrence] = field(default_factory=list)
     conditions: list[tuple[exp.Expr, Scope]] = field(default_factory=list)  # WHERE and JOIN ... ON
     orderings: list[tuple[list[exp.Expr], Scope]] = field(default_factory=list)  # ORDER BY, GROUP BY
+    having: list[HavingClause] = field(default_factory=list)
 
 
 class _Walker:
@@ -349,6 +359,10 @@ class _Walker:
         for condition in (where.this if where is not None else None, node.args.get("on")):
             if condition is not None:
                 self.reading.conditions.append((condition, scope))
+        having, group = node.args.get("having"), node.args.get("group")
+        if isinstance(having, exp.Having):
+            groups = list(group.expressions) if isinstance(group, exp.Group) else []
+            self.reading.having.append(HavingClause(having.this, scope, groups))
         for arg, value in node.args.items():
             if arg in skip:
                 continue

@@ -17,13 +17,14 @@ Nothing here logs a value; they are bound on the sandbox and forgotten (paramete
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from psycopg import sql
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
 from agent.benchmark.parameters import (
+    AggregateRef,
     ColumnRef,
     FixedValue,
     NeutralValue,
@@ -33,7 +34,7 @@ from agent.benchmark.parameters import (
     spread,
 )
 from agent.db.session import AgentSession
-from shared.sql.index_ddl import qualified_name
+from shared.sql.index_ddl import qualified_name, render_key
 
 RANGE_WIDTHS = (0.05, 0.15, 0.30)
 _GOLDEN = 0.6180339887  # successive starting points spread evenly over the column
@@ -67,7 +68,7 @@ def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[
         " WHERE schemaname = %s AND tablename = %s AND attname = %s AND NOT inherited"
     )
     key = [column.schema, column.table, column.column]
-    query = sql.SQL("SELECT v::text FROM ({common} UNION {bounds}) s ORDER BY v").format(
+    query = sql.SQL("SELECT v::text FROM ({common} UNION {bounds}) s ORDER BY s.v").format(
         common=stats.format(field=sql.SQL("most_common_vals"), type=type_name),
         bounds=stats.format(field=sql.SQL("histogram_bounds"), type=type_name),
     )
@@ -76,7 +77,7 @@ def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[
         return values
     fallback = sql.SQL(
         "SELECT v::text FROM (SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL LIMIT 1000) s"
-        " GROUP BY v ORDER BY v LIMIT %s"
+        " GROUP BY s.v ORDER BY s.v LIMIT %s"
     ).format(column=sql.Identifier(column.column), table=sql.Identifier(column.schema, column.table))
     return [str(r[0]) for r in session.fetch_all(fallback, [limit])]
 
@@ -103,27 +104,66 @@ def bound_expression(column: ColumnRef, values: Mapping[int, tuple[str, ...]], t
     return expression.sql(dialect="postgres")
 
 
-def expression_values(session: AgentSession, column: ColumnRef, expression: str) -> list[str]:
-    """Distinct values of an expression over the table's rows, sorted by the server in the
-    expression's own type: read from a sample spread over the table (the first rows when the sample
-    finds none). Statistics exist for columns, not for expressions no index has."""
-    table = qualified_name(column.schema, column.table)
-    row = session.fetch_one("SELECT reltuples FROM pg_catalog.pg_class WHERE oid = %s::regclass", [table])
+def _sampled_values(
+    session: AgentSession, schema: str, table: str, query: Callable[[sql.Composable], sql.Composed]
+) -> list[str]:
+    """Values (text) of `query(sample)`, where `sample` follows the table: TABLESAMPLE SYSTEM, about
+    EXPRESSION_SAMPLE_ROWS rows spread over it, or nothing (the whole table) when that found none."""
+    row = session.fetch_one(
+        "SELECT reltuples FROM pg_catalog.pg_class WHERE oid = %s::regclass", [qualified_name(schema, table)]
+    )
     rows = float(row[0]) if row and row[0] else 0.0
     percent = 100.0 if rows <= EXPRESSION_SAMPLE_ROWS else 100.0 * EXPRESSION_SAMPLE_ROWS / rows
-    query = sql.SQL(
-        "SELECT v::text FROM (SELECT DISTINCT ({expression}) AS v FROM {table} {sample}) s"
-        " WHERE v IS NOT NULL ORDER BY v LIMIT %s"
-    )
-    parts = {"expression": sql.SQL(expression), "table": sql.Identifier(column.schema, column.table)}
-    for sample, arguments in (
-        (sql.SQL("TABLESAMPLE SYSTEM (%s)"), [percent, EXPRESSION_VALUES]),
-        (sql.SQL(""), [EXPRESSION_VALUES]),
-    ):
-        values = [str(r[0]) for r in session.fetch_all(query.format(sample=sample, **parts), arguments)]
+    for sample, arguments in ((sql.SQL("TABLESAMPLE SYSTEM (%s)"), [percent]), (sql.SQL(""), [])):
+        values = [str(r[0]) for r in session.fetch_all(query(sample), arguments)]
         if values:
             return values
     return []
+
+
+def expression_values(session: AgentSession, column: ColumnRef, expression: str) -> list[str]:
+    """Distinct values of an expression over the table's rows, sorted by the server in the
+    expression's own type. Statistics exist for columns, not for expressions no index has."""
+    query = sql.SQL(
+        "SELECT v::text FROM (SELECT DISTINCT ({expression}) AS v FROM {table} {sample}) s"
+        " WHERE v IS NOT NULL ORDER BY s.v LIMIT {limit}"
+    )
+    parts = {
+        "expression": sql.SQL(expression),
+        "table": sql.Identifier(column.schema, column.table),
+        "limit": sql.Literal(EXPRESSION_VALUES),
+    }
+    return _sampled_values(
+        session, column.schema, column.table, lambda sample: query.format(sample=sample, **parts)
+    )
+
+
+def aggregate_values(session: AgentSession, aggregate: AggregateRef) -> list[str]:
+    """The aggregate's value in each of a sample of the groups (whole groups: the sample picks the
+    groups, every row of a picked group counts), sorted by the server in the aggregate's type."""
+    keys = sql.SQL(", ").join(sql.SQL(render_key(key)) for key in aggregate.groups)
+    query = sql.SQL(
+        "SELECT v::text FROM (SELECT {aggregate} AS v FROM {table} WHERE ({keys}) IN"
+        " (SELECT {keys} FROM {table} {sample}) GROUP BY {keys}) s WHERE v IS NOT NULL ORDER BY s.v"
+    )
+    parts = {
+        "aggregate": sql.SQL(aggregate.aggregate),
+        "table": sql.Identifier(aggregate.schema, aggregate.table),
+        "keys": keys,
+    }
+    return _sampled_values(
+        session, aggregate.schema, aggregate.table, lambda sample: query.format(sample=sample, **parts)
+    )
+
+
+def having_values(ordered: Sequence[str], role: str, count: int) -> list[str]:
+    """Values for a HAVING threshold: a lone lower bound from the top tenth of the groups' values,
+    a lone upper bound from the bottom tenth, anything else from all of them. A HAVING condition is
+    there to keep few groups: TPC-H Q18's `sum(l_quantity) > 300` keeps 57 of 1.5 million orders,
+    where the median (~100) would keep most and time another query altogether."""
+    tenth = max(1, len(ordered) // 10)
+    pool = ordered[-tenth:] if role == "lower" else ordered[:tenth] if role == "upper" else ordered
+    return spread(list(pool), count)
 
 
 def range_bounds(values: Sequence[str], count: int) -> list[tuple[str, str]]:
@@ -154,6 +194,7 @@ def bind_values(
     """Per parameter ($1 first), the values its runs cycle through; raises UnsampleableStatement."""
     values: dict[int, tuple[str, ...]] = {}
     columns: dict[tuple[str, str, str], list[tuple[int, ColumnRef]]] = {}
+    aggregates: dict[AggregateRef, list[int]] = {}
     # Neutral and fixed values first: a compared expression's own parameters take theirs.
     for number in range(1, len(types) + 1):
         source = sources.get(number)
@@ -166,6 +207,8 @@ def bind_values(
             values[number] = (neutral,)
         elif isinstance(source, ColumnRef):
             columns.setdefault(source.column_key(), []).append((number, source))
+        elif isinstance(source, AggregateRef):
+            aggregates.setdefault(source, []).append(number)
         else:
             raise UnsampleableStatement(f"${number} is not used")
     for parameters in columns.values():
@@ -193,4 +236,11 @@ def bind_values(
             values[number] = (
                 tuple(like_pattern(v) for v in rotated) if source.role == "like" else tuple(rotated)
             )
+    for aggregate, numbers in aggregates.items():
+        ordered = aggregate_values(session, aggregate)
+        if not ordered:
+            raise UnsampleableStatement(f"{aggregate.table}: {aggregate.aggregate} has no values")
+        for rank, number in enumerate(numbers):
+            pool = having_values(ordered, aggregate.role, count)
+            values[number] = tuple(pool[rank % len(pool) :] + pool[: rank % len(pool)])
     return tuple(values[number] for number in range(1, len(types) + 1))

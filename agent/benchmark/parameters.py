@@ -24,10 +24,10 @@ from typing import Literal, cast
 from psycopg import sql
 from sqlglot import exp
 
-from agent.advise.name_resolution import Scope, identifier_name, read_statement
+from agent.advise.name_resolution import HavingClause, Scope, identifier_name, read_statement
 from agent.benchmark.settings import BenchmarkSettings
 from agent.db.session import AgentSession
-from shared.sql.index_ddl import is_expression_key
+from shared.sql.index_ddl import is_expression_key, quote_identifier
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
 from shared.wire.snapshot import TableStats
@@ -77,7 +77,19 @@ class NeutralValue:
     declared: str | None = None
 
 
-ParameterSource = ColumnRef | FixedValue | NeutralValue
+@dataclass(frozen=True)
+class AggregateRef:
+    """An aggregate a HAVING condition compares with a parameter (TPC-H Q18's `sum(l_quantity) >
+    $1`), over the groups of one table: sampled by computing it for a sample of the groups (binding.py)."""
+
+    schema: str
+    table: str
+    aggregate: str  # `sum(l_quantity)`, its columns unqualified
+    groups: tuple[str, ...]  # the GROUP BY keys, written as index keys are
+    role: Role = "value"
+
+
+ParameterSource = ColumnRef | AggregateRef | FixedValue | NeutralValue
 
 # Functions whose first argument is a field name ('year', 'month'), never a column value.
 _FIELD_FUNCTIONS = (exp.Extract, exp.DateTrunc, exp.TimestampTrunc)
@@ -171,6 +183,43 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
     return pairs
 
 
+def _aggregate_of(node: exp.Expr, clause: HavingClause) -> AggregateRef | None:
+    """The aggregate `node` is, when it and every GROUP BY key read one and the same table."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, exp.AggFunc) or any(
+        isinstance(n, exp.Window | exp.Query | exp.Parameter) for n in node.walk()
+    ):
+        return None
+    keys = [clause.scope.key(group) for group in clause.groups]
+    occurrence = keys[0][0] if keys and keys[0] is not None else None
+    if occurrence is None or any(key is None or key[0] is not occurrence for key in keys):
+        return None
+    rendered = node.copy()
+    for column in list(rendered.find_all(exp.Column)):
+        resolved = clause.scope.resolve(column)
+        if resolved is None or resolved[0] is not occurrence:
+            return None
+        column.replace(exp.column(resolved[1], quoted=quote_identifier(resolved[1]) != resolved[1]))
+    groups = tuple(key[1] for key in keys if key is not None)
+    table = occurrence.table
+    return AggregateRef(table.schema_name, table.name, rendered.sql(dialect="postgres"), groups)
+
+
+def _compared_aggregates(node: exp.Expr, clause: HavingClause) -> list[tuple[int, ParameterSource]]:
+    """(parameter, aggregate) pairs of one HAVING comparison, in either order of its sides."""
+    pairs: list[tuple[int, ParameterSource]] = []
+    if isinstance(node, _COMPARISONS):
+        for side, other, aggregate_first in (
+            (node.this, node.expression, True),
+            (node.expression, node.this, False),
+        ):
+            number, aggregate = _parameter_number(other), _aggregate_of(side, clause)
+            if number is not None and aggregate is not None:
+                pairs.append((number, replace(aggregate, role=_role(node, aggregate_first))))
+    return pairs
+
+
 def _outside_conditions(parameter: exp.Parameter) -> FixedValue | NeutralValue | None:
     """The source of a parameter no condition compares, when it cannot change which rows are read."""
     node: exp.Expr | None = parameter
@@ -218,9 +267,14 @@ def parameter_sources(
     parameters = [(n, node) for node in statement.find_all(exp.Parameter) if (n := _parameter_number(node))]
     numbers = {n for n, _ in parameters}
     sources: dict[int, ParameterSource] = {}
-    for condition, scope in read_statement(statement, tables).conditions:
+    reading = read_statement(statement, tables)
+    for condition, scope in reading.conditions:
         for node in condition.walk():
             for compared_number, compared_source in _compared(node, scope):
+                sources.setdefault(compared_number, compared_source)
+    for having in reading.having:
+        for node in having.condition.walk():
+            for compared_number, compared_source in _compared_aggregates(node, having):
                 sources.setdefault(compared_number, compared_source)
     if isinstance(statement, exp.Update):
         table = _target_table(statement, tables)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from agent.advise.candidate_index import CandidateIndex
+from agent.benchmark.binding import aggregate_values, bind_values, range_bounds, sorted_values
 from agent.benchmark.candidate import BudgetExhausted, CandidateBench, Deadline, ServedStatement
 from agent.benchmark.measurements import CandidateBenchmark
+from agent.benchmark.parameters import AggregateRef, ColumnRef, parameter_sources
 from agent.benchmark.sandbox import sandbox_database
 from agent.benchmark.settings import BenchmarkSettings
 from agent.config import CollectorSettings, SessionLimits
@@ -216,3 +218,77 @@ def test_statements_comparing_an_expression_are_timed_with_values_of_that_expres
     assert lookup.index_used and lookup.plan_changed
     assert max(lookup.buffers_after) < 10 < min(lookup.buffers_before)
     assert bench_indexes(pair.sandbox) == []
+
+
+LINES = """
+    CREATE TABLE order_lines (order_id int NOT NULL, line int NOT NULL, qty int NOT NULL, pad text);
+    INSERT INTO order_lines SELECT o, l, 1 + (o * 7 + l * 13) % 50, repeat('x', 100)
+      FROM generate_series(1, 30000) o, generate_series(1, 1 + o % 7) l;
+    ANALYZE order_lines;
+"""
+# TPC-H Q18's shape: the orders whose lines add up to a lot, then their lines.
+BIG_ORDERS = """
+    SELECT order_id, sum(qty) FROM order_lines
+     WHERE order_id IN (SELECT order_id FROM order_lines GROUP BY order_id HAVING sum(qty) > 300)
+     GROUP BY order_id
+"""
+
+
+@pytest.mark.both_servers
+def test_a_having_threshold_is_timed_with_a_value_that_keeps_few_groups(pair: Pair) -> None:
+    pair.load(LINES)
+    pair.fresh_statistics()
+    pair.workload(BIG_ORDERS, [[]] * 3)
+    database = MonitoredDatabase(pair.monitored_url)
+    with database:
+        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
+    [item] = [i for i in collection.workload if "order_lines" in i.raw_text]
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+
+    with sandbox, sandbox.session() as session:
+        result = CandidateBench(
+            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
+        ).run(
+            CandidateIndex("public", "order_lines", ("order_id", "qty")),
+            [ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)],
+        )
+
+    assert result.skipped == {}, result.skipped  # Q18's shape is timed: it was "unsampleable"
+    [timing] = result.timings
+    assert len(timing.before_ms) == len(timing.after_ms) == 3
+    assert bench_indexes(pair.sandbox) == []
+
+    # The thresholds it ran with keep few orders, as `> 300` does (a HAVING is there to filter):
+    # each from the top tenth of the orders' sums, never the median that keeps half of them.
+    again = sandbox_database(pair.sandbox_url, SessionLimits())
+    with again, again.session() as session:
+        sources = parameter_sources(item.raw_text, collection.schema.tables, BenchmarkSettings())
+        [thresholds] = bind_values(session, sources, ("bigint",), 5)
+    groups = pair.sandbox.execute("SELECT count(DISTINCT order_id) FROM order_lines").fetchone()
+    for threshold in thresholds:
+        kept = pair.sandbox.execute(
+            "SELECT count(*) FROM (SELECT order_id FROM order_lines GROUP BY order_id"
+            " HAVING sum(qty) > %s::bigint) s",
+            [threshold],
+        ).fetchone()
+        assert kept is not None and groups is not None and 0 <= kept[0] <= groups[0] * 0.15
+
+
+def test_sampled_values_are_sorted_in_their_own_type_so_every_range_is_a_range(pair: Pair) -> None:
+    # `ORDER BY v` over `SELECT v::text` sorted the text: '10' < '9', so a range of l_quantity (TPC-H
+    # Q19's `l_quantity >= $6 AND l_quantity <= $7 + $8`) could be bound as 18 .. 2, an empty one.
+    pair.load(LINES)
+    pair.fresh_statistics()
+    quantity = ColumnRef("public", "order_lines", "qty")
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+    with sandbox, sandbox.session() as session:
+        values = [int(v) for v in sorted_values(session, quantity, 5)]
+        sums = [
+            int(v)
+            for v in aggregate_values(
+                session, AggregateRef("public", "order_lines", "sum(qty)", ("order_id",))
+            )
+        ]
+    assert len(values) > 10 and values == sorted(values)
+    assert len(sums) > 10 and sums == sorted(sums)
+    assert all(int(low) <= int(high) for low, high in range_bounds([str(v) for v in values], 9))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.benchmark.binding import RANGE_WIDTHS, bound_expression, like_pattern, neutral_value, range_bounds
+from agent.benchmark.binding import (
+    RANGE_WIDTHS,
+    bound_expression,
+    having_values,
+    like_pattern,
+    neutral_value,
+    range_bounds,
+)
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
 from agent.benchmark.parameters import ColumnRef, UnsampleableStatement
 from agent.benchmark.runs import castable_type
@@ -84,3 +91,11 @@ def test_the_parameters_inside_a_compared_expression_become_the_literals_they_ar
     )
     with pytest.raises(UnsampleableStatement, match=r"\$2"):
         bound_expression(column, {1: ("1",)}, ("integer",))
+
+
+def test_a_lone_having_bound_keeps_few_groups_and_a_value_may_be_any() -> None:
+    ordered = [str(n) for n in range(100, 200)]  # the groups' sums, sorted
+    assert having_values(ordered, "lower", 3) == ["190", "194", "199"]  # `> $1`: the top tenth
+    assert having_values(ordered, "upper", 3) == ["100", "104", "109"]  # `< $1`: the bottom tenth
+    assert having_values(ordered, "value", 3) == ["100", "150", "199"]
+    assert having_values(["7"], "lower", 3) == ["7"]

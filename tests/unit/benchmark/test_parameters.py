@@ -6,6 +6,7 @@ import pytest
 
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming, percentile
 from agent.benchmark.parameters import (
+    AggregateRef,
     ColumnRef,
     FixedValue,
     NeutralValue,
@@ -108,7 +109,9 @@ def test_update_assignments_map_to_the_target_table_and_limit_offset_get_fixed_v
     "text",
     [
         "SELECT id FROM events WHERE device_id = $1 * $2",  # arithmetic in a condition: its rows unknown
-        "SELECT device_id FROM events GROUP BY device_id HAVING sum(amount) > $1",  # TPC-H Q18's HAVING
+        # A HAVING aggregate whose groups span two tables: no one table to sample groups of.
+        "SELECT e.device_id FROM events e JOIN accounts a ON a.id = e.device_id"
+        " GROUP BY e.device_id, a.region HAVING sum(e.amount) > $1",
         "SELECT $1 FROM events WHERE amount > $1 * 2",  # in a condition too, if only once
         "SELECT id FROM nowhere WHERE x = $1",  # an unknown table
     ],
@@ -161,3 +164,15 @@ def test_an_expression_over_a_column_is_sampled_as_itself_and_the_parameters_ins
         6: events("CAST(amount AS DATE)", "lower"),
     }
     assert events("lower(note)").is_expression and not events("note").is_expression
+
+
+def test_a_having_threshold_is_tied_to_its_aggregate_over_the_groups_of_one_table() -> None:
+    # TPC-H Q18: `o_orderkey IN (SELECT l_orderkey FROM lineitem GROUP BY l_orderkey HAVING
+    # sum(l_quantity) > $1)`; before, its parameter was tied to nothing and Q18 never timed.
+    assert sources(
+        "SELECT e.id FROM events e WHERE e.device_id IN (SELECT device_id FROM events GROUP BY device_id"
+        " HAVING sum(amount) > $1 AND count(*) <= $2)"
+    ) == {
+        1: AggregateRef("public", "events", "SUM(amount)", ("device_id",), "lower"),
+        2: AggregateRef("public", "events", "COUNT(*)", ("device_id",), "upper"),
+    }

@@ -91,8 +91,15 @@ class AggregateRef:
 
 ParameterSource = ColumnRef | AggregateRef | FixedValue | NeutralValue
 
-# Functions whose first argument is a field name ('year', 'month'), never a column value.
-_FIELD_FUNCTIONS = (exp.Extract, exp.DateTrunc, exp.TimestampTrunc)
+
+def _is_field(node: exp.Expr) -> bool:
+    """`extract($1 FROM d)`, `date_trunc($1, d)`: the parameter names a field ('year'), never a value."""
+    parent = node.parent
+    if isinstance(parent, exp.Extract):
+        return parent.args.get("this") is node
+    return isinstance(parent, exp.DateTrunc | exp.TimestampTrunc) and parent.args.get("unit") is node
+
+
 _CONDITION_CLAUSES = (exp.Where, exp.Having, exp.Join, exp.Group, exp.Order, exp.Limit, exp.Offset)
 
 
@@ -126,7 +133,12 @@ def _inner(compared: exp.Expr) -> list[tuple[int, ParameterSource]]:
             node = node.parent
         position = isinstance(node.parent, exp.Substring) and node.arg_key in ("start", "length")
         if number is not None:
-            pairs.append((number, NeutralValue(declared="integer" if position else None)))
+            source = (
+                FixedValue("year")
+                if _is_field(node)
+                else NeutralValue(declared="integer" if position else None)
+            )
+            pairs.append((number, source))
     return pairs
 
 
@@ -225,7 +237,7 @@ def _outside_conditions(parameter: exp.Parameter) -> FixedValue | NeutralValue |
     node: exp.Expr | None = parameter
     while node is not None:
         parent = node.parent
-        if isinstance(parent, _FIELD_FUNCTIONS) and parent.args.get("this") is node:
+        if _is_field(node):
             return FixedValue("year")  # extract($1 FROM d) / date_trunc($1, d): a field, any will do
         if isinstance(parent, _CONDITION_CLAUSES):
             return None

@@ -164,6 +164,11 @@ def test_an_expression_over_a_column_is_sampled_as_itself_and_the_parameters_ins
         6: events("CAST(amount AS DATE)", "lower"),
     }
     assert events("lower(note)").is_expression and not events("note").is_expression
+    # `date_trunc($1, d) = $2`: the field is a field here too, so the values sampled are truncated alike.
+    assert sources("SELECT id FROM events WHERE date_trunc($1, amount) = $2") == {
+        1: FixedValue("year"),
+        2: events("date_trunc($1, amount)"),
+    }
 
 
 def test_a_having_threshold_is_tied_to_its_aggregate_over_the_groups_of_one_table() -> None:

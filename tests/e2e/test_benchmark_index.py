@@ -54,16 +54,24 @@ AGENT = {
 }
 
 
+# Workers store the snapshots the API accepts; the default bar, said out loud. The analyst asks for
+# each benchmark in the first test (automatic ones would race the requests); the second leaves it to
+# the automatic benchmarks, looked for every 0.2 s.
+MANUAL = {
+    "OPTISCHEMA_WORKERS": "on",
+    "OPTISCHEMA_BENCHMARK_MIN_GAIN_PCT": "10",
+    "OPTISCHEMA_BENCHMARK_AUTOMATIC": "false",
+}
+AUTOMATIC = {
+    **MANUAL,
+    "OPTISCHEMA_BENCHMARK_AUTOMATIC": "true",
+    "OPTISCHEMA_BENCHMARK_AUTOMATIC_INTERVAL_S": "0.2",
+}
+
+
 @pytest.fixture
-def control_plane_env() -> dict[str, str]:
-    # Workers store the snapshots the API accepts; the default bar, said out loud. The analyst asks
-    # for each benchmark here: the automatic ones (tests/integration/.../test_automatic_benchmarks.py)
-    # would race the requests.
-    return {
-        "OPTISCHEMA_WORKERS": "on",
-        "OPTISCHEMA_BENCHMARK_MIN_GAIN_PCT": "10",
-        "OPTISCHEMA_BENCHMARK_AUTOMATIC": "false",
-    }
+def control_plane_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    return dict(getattr(request, "param", MANUAL))
 
 
 @pytest.fixture
@@ -173,3 +181,45 @@ def test_a_real_gain_is_benchmarked_and_a_stale_estimate_is_demoted(
     overview = deployment.get(f"/databases/{deployment.database_id}/overview")
     ranked = [r["id"] for r in overview["recommendations"]]
     assert ranked.index(events["id"]) < ranked.index(tags["id"])
+
+
+def verdicts(deployment: Deployment, timeout_s: float = 30, **expected: str | None) -> dict[str, Any]:
+    """The recommendations by table once their benchmark verdicts are `expected` (None: no benchmark)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = index_recommendations(deployment)
+        now = {
+            table.removeprefix("public."): (r["benchmark"] or {}).get("verdict") for table, r in found.items()
+        }
+        if (
+            all(now.get(table) == verdict for table, verdict in expected.items())
+            or time.monotonic() > deadline
+        ):
+            return {table.removeprefix("public."): r for table, r in found.items()}
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("control_plane_env", [AUTOMATIC], indirect=True)
+def test_without_anyone_asking_each_verified_index_is_benchmarked_in_turn(
+    db: psycopg.Connection, sandbox_url: str, deployment: Deployment
+) -> None:
+    run(db, EVENT_LOOKUP, [[n] for n in range(40)])
+    run(db, TAG_LOOKUP, [[n] for n in range(30)])
+    env = {**AGENT, "OPTISCHEMA_SANDBOX_DATABASE_URL": sandbox_url}
+
+    agent_cycle(deployment, env)  # its heartbeat says it has a sandbox; its snapshot brings both
+    first = index_recommendations(deployment)
+    best = max(first.values(), key=lambda r: r["improvement_pct"])["table"].removeprefix("public.")
+    other = ({"events", "tags"} - {best}).pop()
+    found = verdicts(deployment, **{best: "queued", other: None})  # one at a time, the best first
+    assert (found[best]["benchmark"] or {}).get("verdict") == "queued", found
+    assert found[other]["benchmark"] is None
+
+    agent_cycle(deployment, env)  # runs it; then the other is queued
+    agent_cycle(deployment, env)
+    found = verdicts(deployment, events="benchmarked", tags="demoted")
+    assert found["events"]["tier"] == "benchmarked", found["events"]["benchmark"]
+    assert found["tags"]["tier"] == "demoted", found["tags"]["benchmark"]
+    for recommendation in found.values():
+        moves = [(e["action"], e["actor"]) for e in detail(deployment, recommendation["id"])["timeline"][1:]]
+        assert moves[0] == ("benchmark", "system") and moves[1][1] == "agent", moves

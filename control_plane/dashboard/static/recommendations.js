@@ -316,6 +316,11 @@ const DETAIL_TEXT = {
   related_recommendation_id: (value) => `related to ${value}`,
 };
 
+// A move that leaves the status as it was (a benchmark and its verdict) is named by itself; the
+// others by the status they lead to.
+const MOVES_WITHOUT_STATUS = new Set(["benchmark", "benchmarked", "demoted", "benchmark_failed"]);
+const timelineMove = (entry) => (MOVES_WITHOUT_STATUS.has(entry.action) ? entry.action : entry.status || entry.action || "");
+
 function timelineDetail(detail) {
   if (!detail) return null;
   if (typeof detail === "string") return h("div", { class: "muted small" }, detail);
@@ -336,7 +341,7 @@ function timeline(entries) {
           "ol",
           { class: "timeline" },
           entries.map((entry) =>
-            h("li", {}, h("span", { class: "muted" }, new Date(entry.at).toLocaleString()), " ", h("strong", {}, (entry.status || entry.action || "").replaceAll("_", " ")), entry.actor_email ? ` by ${entry.actor_email}` : entry.actor === "system" ? "" : entry.actor === "agent" ? " by the agent" : "", timelineDetail(entry.detail)),
+            h("li", {}, h("span", { class: "muted" }, new Date(entry.at).toLocaleString()), " ", h("strong", {}, timelineMove(entry).replaceAll("_", " ")), entry.actor_email ? ` by ${entry.actor_email}` : entry.actor === "system" ? " automatically" : entry.actor === "agent" ? " by the agent" : "", timelineDetail(entry.detail)),
           ),
         ),
   ];

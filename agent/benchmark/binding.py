@@ -30,8 +30,6 @@ from agent.benchmark.parameters import (
     NeutralValue,
     ParameterSource,
     UnsampleableStatement,
-    sample_values,
-    spread,
 )
 from agent.db.session import AgentSession
 from shared.sql.index_ddl import qualified_name, render_key
@@ -50,6 +48,42 @@ def neutral_value(type_name: str) -> str | None:
     if type_name == "boolean":
         return "true"
     return None
+
+
+def sample_values(session: AgentSession, column: ColumnRef, limit: int) -> list[str]:
+    """Up to `limit` values of the column as text: most common values first, then histogram bounds
+    (spread over the range), from the sandbox's pg_stats; else values read from the table itself."""
+    row = session.fetch_one(
+        """
+        SELECT most_common_vals::text::text[], histogram_bounds::text::text[]
+          FROM pg_catalog.pg_stats
+         WHERE schemaname = %s AND tablename = %s AND attname = %s AND NOT inherited
+        """,
+        [column.schema, column.table, column.column],
+    )
+    common, bounds = (list(row[0] or []), list(row[1] or [])) if row else ([], [])
+    values: list[str] = []
+    for value in [*common, *spread(bounds, limit)]:
+        if value not in values:
+            values.append(value)
+    if not values:
+        query = sql.SQL("SELECT DISTINCT {column}::text FROM {table} WHERE {column} IS NOT NULL LIMIT %s")
+        rows = session.fetch_all(
+            query.format(
+                column=sql.Identifier(column.column), table=sql.Identifier(column.schema, column.table)
+            ),
+            [limit],
+        )
+        values = [str(r[0]) for r in rows]
+    return values[:limit]
+
+
+def spread(values: list[str], count: int) -> list[str]:
+    """`count` values evenly spread over a sorted list (histogram bounds are sorted)."""
+    if len(values) <= count:
+        return values
+    step = (len(values) - 1) / max(1, count - 1)
+    return [values[round(i * step)] for i in range(count)]
 
 
 def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[str]:

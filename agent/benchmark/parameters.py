@@ -1,4 +1,5 @@
-"""Which column each `$n` of a workload statement is compared with, and values to bind to it.
+"""Which column, expression or aggregate each `$n` of a workload statement is compared with; the
+values are sampled in binding.py.
 
 pg_stat_statements keeps `WHERE device_id = $1`, never the value. To time the statement for real the
 benchmark needs values like the application's: for each parameter, the column it is compared with
@@ -21,12 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
-from psycopg import sql
 from sqlglot import exp
 
 from agent.advise.name_resolution import HavingClause, Scope, identifier_name, read_statement
 from agent.benchmark.settings import BenchmarkSettings
-from agent.db.session import AgentSession
 from shared.sql.index_ddl import is_expression_key, quote_identifier
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement
@@ -312,39 +311,3 @@ def parameter_sources(
         listed = ", ".join(f"${n}" for n in missing)
         raise UnsampleableStatement(f"parameter(s) {listed} are not compared with a column of a known table")
     return sources
-
-
-def sample_values(session: AgentSession, column: ColumnRef, limit: int) -> list[str]:
-    """Up to `limit` values of the column as text: most common values first, then histogram bounds
-    (spread over the range), from the sandbox's pg_stats; else values read from the table itself."""
-    row = session.fetch_one(
-        """
-        SELECT most_common_vals::text::text[], histogram_bounds::text::text[]
-          FROM pg_catalog.pg_stats
-         WHERE schemaname = %s AND tablename = %s AND attname = %s AND NOT inherited
-        """,
-        [column.schema, column.table, column.column],
-    )
-    common, bounds = (list(row[0] or []), list(row[1] or [])) if row else ([], [])
-    values: list[str] = []
-    for value in [*common, *spread(bounds, limit)]:
-        if value not in values:
-            values.append(value)
-    if not values:
-        query = sql.SQL("SELECT DISTINCT {column}::text FROM {table} WHERE {column} IS NOT NULL LIMIT %s")
-        rows = session.fetch_all(
-            query.format(
-                column=sql.Identifier(column.column), table=sql.Identifier(column.schema, column.table)
-            ),
-            [limit],
-        )
-        values = [str(r[0]) for r in rows]
-    return values[:limit]
-
-
-def spread(values: list[str], count: int) -> list[str]:
-    """`count` values evenly spread over a sorted list (histogram bounds are sorted)."""
-    if len(values) <= count:
-        return values
-    step = (len(values) - 1) / max(1, count - 1)
-    return [values[round(i * step)] for i in range(count)]

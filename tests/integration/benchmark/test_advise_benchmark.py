@@ -8,7 +8,8 @@ import pytest
 
 from agent.advise.advisor import AdvisorSettings
 from agent.benchmark.advice import advise_and_benchmark
-from agent.benchmark.parameters import ColumnRef, sample_values
+from agent.benchmark.binding import sample_values
+from agent.benchmark.parameters import ColumnRef
 from agent.benchmark.sandbox import sandbox_database
 from agent.benchmark.settings import BenchmarkSettings
 from agent.config import AgentConfig, SessionLimits

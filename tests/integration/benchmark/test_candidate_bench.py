@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from agent.advise.candidate_index import CandidateIndex
@@ -32,18 +34,27 @@ class CountdownDeadline(Deadline):
             raise BudgetExhausted("the total benchmark budget ran out")
 
 
-def served_statements(pair: Pair) -> tuple[list[ServedStatement], list[TableStats]]:
-    """The planted lookup and update as the collector reads them from the monitored database."""
+def workload_of(pair: Pair, keep: Callable[[str], bool]) -> tuple[list[ServedStatement], list[TableStats]]:
+    """The statements whose text `keep` takes, as the collector reads them from the monitored
+    database, and the schema's tables."""
     database = MonitoredDatabase(pair.monitored_url)
     with database:
         collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
     served = [
         ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)
         for item in collection.workload
-        if item.raw_text.startswith(("SELECT id, kind FROM events", "UPDATE events"))
+        if keep(item.raw_text)
     ]
-    assert len(served) == 2
     return served, collection.schema.tables
+
+
+def served_statements(pair: Pair) -> tuple[list[ServedStatement], list[TableStats]]:
+    """The planted lookup and update."""
+    served, tables = workload_of(
+        pair, lambda text: text.startswith(("SELECT id, kind FROM events", "UPDATE events"))
+    )
+    assert len(served) == 2
+    return served, tables
 
 
 def bench(pair: Pair, deadline: Deadline, settings: BenchmarkSettings) -> CandidateBenchmark:
@@ -53,6 +64,18 @@ def bench(pair: Pair, deadline: Deadline, settings: BenchmarkSettings) -> Candid
         return CandidateBench(session, tables, settings, deadline).run(
             CandidateIndex("public", "events", ("device_id",)), served
         )
+
+
+def bench_on(
+    pair: Pair, candidate: CandidateIndex, table: str
+) -> tuple[CandidateBenchmark, list[ServedStatement], list[TableStats]]:
+    """The workload's statements on `table` served by `candidate` and timed on the sandbox (3 runs a
+    side): the result, the statements and the schema's tables."""
+    served, tables = workload_of(pair, lambda text: f" {table}" in text)
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+    with sandbox, sandbox.session() as session:
+        bench = CandidateBench(session, tables, BenchmarkSettings(runs=3), Deadline(300))
+        return bench.run(candidate, served), served, tables
 
 
 @pytest.mark.both_servers
@@ -144,19 +167,8 @@ def test_char_parameters_bind_whole_and_untyped_constants_are_declared_numeric(p
     pair.load(SHIPMENTS)
     pair.fresh_statistics()
     pair.workload(SHIPMENT_SHARE, [[]] * 3)
-    database = MonitoredDatabase(pair.monitored_url)
-    with database:
-        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
-    [item] = [i for i in collection.workload if "shipments" in i.raw_text]
-    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
 
-    with sandbox, sandbox.session() as session:
-        result = CandidateBench(
-            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
-        ).run(
-            CandidateIndex("public", "shipments", ("mode",)),
-            [ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)],
-        )
+    result, _, _ = bench_on(pair, CandidateIndex("public", "shipments", ("mode",)), "shipments")
 
     assert result.skipped == {} and result.measured
     [timing] = result.timings
@@ -195,22 +207,10 @@ def test_statements_comparing_an_expression_are_timed_with_values_of_that_expres
     pair.fresh_statistics()
     pair.workload(EMAIL_LOOKUP, [[f"user{n}@example.com"] for n in range(1, 6)])
     pair.workload(PHONE_PREFIXES, [[]] * 3)
-    database = MonitoredDatabase(pair.monitored_url)
-    with database:
-        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
-    served = [
-        ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)
-        for item in collection.workload
-        if " people" in item.raw_text
-    ]
+
+    result, served, _ = bench_on(pair, CandidateIndex("public", "people", ("lower(email)",)), "people")
+
     assert len(served) == 2
-    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
-
-    with sandbox, sandbox.session() as session:
-        result = CandidateBench(
-            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
-        ).run(CandidateIndex("public", "people", ("lower(email)",)), served)
-
     assert result.skipped == {}, result.skipped  # both timed: neither is "unsampleable" any more
     timed = {t.fingerprint: t for t in result.timings}
     [lookup] = [timed[s.fingerprint] for s in served if "lower(email)" in s.raw_text]
@@ -239,19 +239,10 @@ def test_a_having_threshold_is_timed_with_a_value_that_keeps_few_groups(pair: Pa
     pair.load(LINES)
     pair.fresh_statistics()
     pair.workload(BIG_ORDERS, [[]] * 3)
-    database = MonitoredDatabase(pair.monitored_url)
-    with database:
-        collection = Collector(database, CollectorSettings(plans_per_cycle=0)).collect()
-    [item] = [i for i in collection.workload if "order_lines" in i.raw_text]
-    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
 
-    with sandbox, sandbox.session() as session:
-        result = CandidateBench(
-            session, collection.schema.tables, BenchmarkSettings(runs=3), Deadline(300)
-        ).run(
-            CandidateIndex("public", "order_lines", ("order_id", "qty")),
-            [ServedStatement(item.stats.fingerprint, item.stats.calls, item.raw_text)],
-        )
+    result, [item], tables = bench_on(
+        pair, CandidateIndex("public", "order_lines", ("order_id", "qty")), "order_lines"
+    )
 
     assert result.skipped == {}, result.skipped  # Q18's shape is timed: it was "unsampleable"
     [timing] = result.timings
@@ -262,7 +253,7 @@ def test_a_having_threshold_is_timed_with_a_value_that_keeps_few_groups(pair: Pa
     # each from the top tenth of the orders' sums, never the median that keeps half of them.
     again = sandbox_database(pair.sandbox_url, SessionLimits())
     with again, again.session() as session:
-        sources = parameter_sources(item.raw_text, collection.schema.tables, BenchmarkSettings())
+        sources = parameter_sources(item.raw_text, tables, BenchmarkSettings())
         [thresholds] = bind_values(session, sources, ("bigint",), 5)
     groups = pair.sandbox.execute("SELECT count(DISTINCT order_id) FROM order_lines").fetchone()
     for threshold in thresholds:

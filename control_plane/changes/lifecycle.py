@@ -125,13 +125,18 @@ _ACTIONS: tuple[tuple[Action, Permission], ...] = (
 
 
 def allowed_actions(
-    recommendation: Recommendation, context: TenantContext, has_sandbox: bool = False
+    recommendation: Recommendation,
+    context: TenantContext,
+    has_sandbox: bool = False,
+    approve_refusal: str | None = None,
 ) -> list[Action]:
     """What the caller may do to this recommendation now: permission table AND lifecycle (and, to
-    benchmark it, an agent with a sandbox)."""
+    benchmark it, an agent with a sandbox; to approve it, no refusal such as a stale drop's)."""
     held = permissions_of(context.role) if context.principal == "user" else frozenset()
     possible: dict[Action, bool] = {
-        "approve": applicable(recommendation) and recommendation.status in APPROVE.sources,
+        "approve": applicable(recommendation)
+        and recommendation.status in APPROVE.sources
+        and approve_refusal is None,
         "reject": recommendation.status in REJECT.sources,
         "rollback": rollback_available(recommendation),
         "benchmark": benchmark_refusal(recommendation, has_sandbox) is None,

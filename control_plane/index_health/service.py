@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.databases.service import tenant_database
 from control_plane.index_health.repository import IndexHealthRepository
 from control_plane.index_health.schemas import IndexHealthRow
+from control_plane.index_health.staleness import agents_kind, drop_refusal_in
 from control_plane.models import Recommendation
 from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.recommendations.risk import WRITES_WINDOW, relation_names
 from control_plane.recommendations.risk_repository import RiskReadings
 from control_plane.recommendations.service import finding_row
 from control_plane.tenancy.context import TenantContext
-from shared.index_findings import IndexKind, classified_index_findings, finding_id, finding_kind
+from shared.index_findings import IndexKind, classified_index_findings, finding_id
 from shared.wire.snapshot import IndexStats
 
 
@@ -56,7 +57,7 @@ class IndexHealthService:
             drop = drops.get(key)
             if key in kinds:
                 kind, reason = kinds[key]
-            elif drop is not None and (agents := _agents_kind(index, drop)) is not None:
+            elif drop is not None and (agents := agents_kind(index, drop)) is not None:
                 kind, reason = agents, drop.rationale
             else:
                 continue
@@ -69,18 +70,7 @@ class IndexHealthService:
         does: approving must not drop an index that has been scanned since it was found unused, or
         whose twin is gone (the index would then be the only one of its kind)."""
         indexes = await IndexHealthRepository(self._session, self._context, drop.database_id).latest_indexes()
-        index = next((found for found in indexes if finding_id(found) == drop.stable_key), None)
-        if index is None:
-            return "the latest snapshot no longer has this index (dropped or renamed since): nothing to drop"
-        classified = classified_index_findings(indexes, stats_age=None)
-        if any(found.recommendation.id == drop.stable_key for found in classified):
-            return None
-        if _agents_kind(index, drop) is not None:
-            return None
-        return (
-            f"the latest snapshot no longer bears this out: {index.schema_name}.{index.name} has "
-            f"{index.idx_scan} scans and no twin it duplicates; reject it, or wait for a new finding"
-        )
+        return drop_refusal_in(indexes, drop)
 
     async def _with_write_rates(
         self, database_id: uuid.UUID, rows: list[IndexHealthRow]
@@ -105,22 +95,6 @@ class IndexHealthService:
             )
             for row in rows
         ]
-
-
-def _agents_kind(index: IndexStats, drop: Recommendation) -> IndexKind | None:
-    """The kind of a finding only the agent can make, while the latest snapshot still bears it out.
-
-    Its reason gives the kind. Unused holds while the index has no scan (a monthly job may have run
-    since). A duplicate is the agent's to judge only for partial and expression indexes, compared by
-    the raw definitions only it reads; any other kind the control plane judges itself above, so a
-    finding of it that the control plane no longer makes is out of date (its twin was dropped).
-    """
-    kind = finding_kind(drop.rationale)
-    if kind == "unused":
-        return kind if index.idx_scan == 0 else None
-    if kind == "duplicate" and (index.is_partial or "expr" in index.columns):
-        return kind
-    return None
 
 
 def _row(index: IndexStats, kind: IndexKind, reason: str, drop: Recommendation | None) -> IndexHealthRow:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.databases.service import tenant_database
+from control_plane.index_health.staleness import stale_drops
 from control_plane.models import MonitoredDatabase
 from control_plane.overview.repository import OverviewRepository
 from control_plane.overview.schemas import AgentState, AgentStatus, Kpis, LoadPoint, Overview
@@ -114,6 +115,8 @@ class OverviewService:
         ranked = sorted(
             open_ideas, key=lambda idea: (-would_save_ms(idea), -(idea.improvement_pct or 0.0), str(idea.id))
         )
+        # The same allowed_actions as the recommendations page gives each of them.
+        stale = await stale_drops(self._session, self._context, database_id, ranked)
         return Overview(
             agent=AgentState(
                 status=agent_status(database.agent_last_seen_at, now, self._poll_interval_s),
@@ -123,5 +126,13 @@ class OverviewService:
             kpis=kpis_from(await reads.latest_server()),
             load=[LoadPoint(at=at, total_exec_time_ms=round(ms, 3), calls=calls) for at, ms, calls in load],
             load_resolution=resolution,
-            recommendations=[recommendation_out(idea, self._context) for idea in ranked],
+            recommendations=[
+                recommendation_out(
+                    idea,
+                    self._context,
+                    has_sandbox=database.agent_sandbox,
+                    approve_refusal=stale.get(idea.id),
+                )
+                for idea in ranked
+            ],
         )

@@ -138,6 +138,11 @@ class RecommendationOut(BaseModel):
         default_factory=list,
         description="What the caller may do now: their permissions and the status's possible moves",
     )
+    approve_refusal: str | None = Field(
+        default=None,
+        description="Why it cannot be approved now (a drop the latest snapshot no longer bears out): "
+        "`approve` is then left out of allowed_actions, and the API would answer 409 with this",
+    )
     benchmark: BenchmarkOut | None = Field(
         default=None,
         description="create_index: the agent's sandbox run (issue 16) and its verdict; null when never asked",

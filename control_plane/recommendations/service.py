@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.benchmarks.schemas import BenchmarkOut
 from control_plane.changes.lifecycle import allowed_actions, applicable, rollback_available
 from control_plane.databases.service import tenant_database
+from control_plane.index_health.staleness import stale_drops
 from control_plane.models import Recommendation
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
@@ -57,6 +58,7 @@ def recommendation_out(
     context: TenantContext,
     risk: RecommendationRisk | None = None,
     has_sandbox: bool = False,
+    approve_refusal: str | None = None,
 ) -> RecommendationOut:
     """The API form of a recommendation, with what `context`'s caller may do to it now
     (`has_sandbox`: whether its database's agent can benchmark it)."""
@@ -92,7 +94,8 @@ def recommendation_out(
         superseded_by=row.superseded_by,
         group=recommendation_group(row),
         applicable=applicable(row),
-        allowed_actions=allowed_actions(row, context, has_sandbox),
+        allowed_actions=allowed_actions(row, context, has_sandbox, approve_refusal),
+        approve_refusal=approve_refusal,
         benchmark=None if row.benchmark is None else BenchmarkOut.model_validate(row.benchmark),
     )
 
@@ -123,8 +126,12 @@ class RecommendationService:
         database = await tenant_database(self._session, self._context, database_id)
         rows = await self._recommendations.of_database(database_id, status)
         risks = await risks_of(self._session, self._context, database_id, rows)
+        stale = await stale_drops(self._session, self._context, database_id, rows)
         return [
-            recommendation_out(row, self._context, risks.get(row.id), database.agent_sandbox) for row in rows
+            recommendation_out(
+                row, self._context, risks.get(row.id), database.agent_sandbox, stale.get(row.id)
+            )
+            for row in rows
         ]
 
 
@@ -134,7 +141,8 @@ async def recommendation_detail(
     """One recommendation as its own page shows it: with its risk and its timeline."""
     database = await tenant_database(session, context, row.database_id)
     risks = await risks_of(session, context, row.database_id, [row])
-    listed = recommendation_out(row, context, risks.get(row.id), database.agent_sandbox)
+    stale = await stale_drops(session, context, row.database_id, [row])
+    listed = recommendation_out(row, context, risks.get(row.id), database.agent_sandbox, stale.get(row.id))
     return RecommendationDetail(
         **listed.model_dump(), timeline=await recommendation_timeline(session, context, row)
     )
@@ -146,7 +154,10 @@ async def recommendations_for_query(
     """The recommendations serving one statement, as the query detail lists them."""
     database = await tenant_database(session, context, database_id)
     rows = await RecommendationRepository(session, context).for_fingerprint(database_id, fingerprint)
+    stale = await stale_drops(session, context, database_id, rows)
     return [
-        recommendation_out(row, context, has_sandbox=database.agent_sandbox).model_dump(mode="json")
+        recommendation_out(
+            row, context, has_sandbox=database.agent_sandbox, approve_refusal=stale.get(row.id)
+        ).model_dump(mode="json")
         for row in rows
     ]

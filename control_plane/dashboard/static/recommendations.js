@@ -272,6 +272,7 @@ function lifecycle(recommendation) {
     "div",
     { class: "lifecycle" },
     lines.map((line) => h("p", { class: "muted" }, line)),
+    recommendation.approve_refusal ? h("p", { class: "status-reason approve-refusal" }, `Cannot be approved now: ${recommendation.approve_refusal}`) : null,
     recommendation.status_reason ? h("p", { class: "status-reason" }, `${recommendation.status === "rejected" ? "Rejected" : "Reason"}: ${recommendation.status_reason}`) : null,
     supersededBy ? h("p", { class: "muted superseded" }, "Superseded: made pointless by ", supersededBy, ", so there is nothing to approve.") : null,
     recommendation.rollback_in_progress ? h("p", { class: "notice rollback-queued" }, "Rollback queued: the agent drops the index on its next poll.") : null,

@@ -19,7 +19,7 @@ from shared.index_findings import finding_id
 from shared.sql.index_ddl import drop_index_sql
 from shared.wire.advice import AdviceReport, Recommendation
 from shared.wire.snapshot import IndexStats
-from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
+from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.changes.flow import Shop, approve, send, workload
 from tests.integration.control_plane.changes.test_index_health import health, index
 
@@ -114,6 +114,14 @@ def test_a_drop_the_latest_snapshot_no_longer_bears_out_cannot_be_approved(
     refused = approve(client, the_drop)
     assert refused.status_code == 409, refused.text
     assert "orders_legacy_idx has 12 scans" in refused.json()["detail"]
+    # The server tells the page so before anyone clicks: no Approve, and the same reason.
+    admin = as_user(client, acme, "admin")
+    one = client.get(f"/api/v1/recommendations/{drop_id}", headers=admin).json()
+    listed = client.get(f"/api/v1/databases/{shop.database_id}/recommendations", headers=admin).json()
+    [in_list] = [r for r in listed if r["id"] == drop_id]
+    for shown in (one, in_list):
+        assert "approve" not in shown["allowed_actions"] and "reject" in shown["allowed_actions"]
+        assert shown["approve_refusal"] == refused.json()["detail"]
 
     snapshot(client, shop, now, [])  # dropped by hand meanwhile
     gone = approve(client, the_drop)
@@ -124,6 +132,8 @@ def test_a_drop_that_still_holds_is_approved(client: TestClient, acme: SeededTen
     shop = shop_of(client, acme)
     snapshot(client, shop, datetime.now(UTC), [LEGACY], UNUSED)
     drop_id = health(client, shop)["public.orders_legacy_idx"]["recommendation_id"]
+    offered = client.get(f"/api/v1/recommendations/{drop_id}", headers=as_user(client, acme, "admin")).json()
+    assert "approve" in offered["allowed_actions"] and offered["approve_refusal"] is None
 
     approved = approve(client, Shop(shop.tenant, shop.database_id, shop.agent, drop_id))
 

@@ -225,21 +225,35 @@ class MonitoredDatabase:
     def open(self) -> None:
         if self._opened:
             return
+        # One direct attempt first: a refused port, an unknown host or a wrong password fails at once
+        # with the server's own reason, where the pool would retry it for the whole connect timeout
+        # (10 s of `check` saying nothing) and then report a bare timeout.
+        refused = self._direct_attempt()
+        if refused is not None:
+            raise DatabaseUnavailable(refused)
         try:
             self._pool.open(wait=True, timeout=self._limits.connect_timeout_s)
         except (PoolTimeout, psycopg.Error) as error:
             self._pool.close()
-            raise DatabaseUnavailable(self._explain_failure()) from error
+            raise DatabaseUnavailable(self._unavailable()) from error
         self._opened = True
 
-    def _explain_failure(self) -> str:
+    def _unavailable(self) -> str:
         # The pool's own error is a bare timeout; one direct attempt gives the server's reason.
+        return self._direct_attempt() or f"cannot connect to {self.redacted_url}: timed out"
+
+    def _direct_attempt(self) -> str | None:
+        """Why one plain connection fails, with the server's reason; None when it succeeds."""
         try:
-            with psycopg.connect(self._url, connect_timeout=max(1, int(self._limits.connect_timeout_s))):
+            with psycopg.connect(
+                self._url,
+                connect_timeout=max(1, int(self._limits.connect_timeout_s)),
+                application_name=APPLICATION_NAME,
+            ):
                 pass
         except psycopg.Error as error:
             return f"cannot connect to {self.redacted_url}: {connect_failure_reason(error)}"
-        return f"cannot connect to {self.redacted_url}: timed out"
+        return None
 
     @contextmanager
     def session(self) -> Iterator[AgentSession]:
@@ -262,7 +276,7 @@ class MonitoredDatabase:
                     self.statements_sent += session.statements_sent
                     self.workload_statements_sent += session.workload_statements_sent
         except PoolTimeout as error:
-            raise DatabaseUnavailable(self._explain_failure()) from error
+            raise DatabaseUnavailable(self._unavailable()) from error
 
     def close(self) -> None:
         self._pool.close()

@@ -18,6 +18,7 @@ Nothing here logs a value; they are bound on the sandbox and forgotten (paramete
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from psycopg import sql
 from sqlglot import exp, parse_one
@@ -228,7 +229,7 @@ def bind_values(
     """Per parameter ($1 first), the values its runs cycle through; raises UnsampleableStatement."""
     values: dict[int, tuple[str, ...]] = {}
     columns: dict[tuple[str, str, str], list[tuple[int, ColumnRef]]] = {}
-    aggregates: dict[AggregateRef, list[int]] = {}
+    aggregates: dict[AggregateRef, list[tuple[int, AggregateRef]]] = {}
     # Neutral and fixed values first: a compared expression's own parameters take theirs.
     for number in range(1, len(types) + 1):
         source = sources.get(number)
@@ -242,7 +243,7 @@ def bind_values(
         elif isinstance(source, ColumnRef):
             columns.setdefault(source.column_key(), []).append((number, source))
         elif isinstance(source, AggregateRef):
-            aggregates.setdefault(source, []).append(number)
+            aggregates.setdefault(replace(source, role="value"), []).append((number, source))
         else:
             raise UnsampleableStatement(f"${number} is not used")
     for parameters in columns.values():
@@ -270,11 +271,19 @@ def bind_values(
             values[number] = (
                 tuple(like_pattern(v) for v in rotated) if source.role == "like" else tuple(rotated)
             )
-    for aggregate, numbers in aggregates.items():
+    for compared in aggregates.values():
+        # One read of the groups' values per aggregate, whatever the roles of its parameters (`count(*)
+        # >= $1 AND count(*) <= $2` is one scan); each role's parameters rotate through its own pool.
+        aggregate = compared[0][1]
         ordered = aggregate_values(session, aggregate)
         if not ordered:
             raise UnsampleableStatement(f"{aggregate.table}: {aggregate.aggregate} has no values")
-        for rank, number in enumerate(numbers):
-            pool = having_values(ordered, aggregate.role, count)
+        pools = {
+            role: having_values(ordered, role, count) for role in {source.role for _, source in compared}
+        }
+        ranks: dict[str, int] = {}
+        for number, source in compared:
+            pool, rank = pools[source.role], ranks.get(source.role, 0)
+            ranks[source.role] = rank + 1
             values[number] = tuple(pool[rank % len(pool) :] + pool[: rank % len(pool)])
     return tuple(values[number] for number in range(1, len(types) + 1))

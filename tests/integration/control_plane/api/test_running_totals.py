@@ -20,7 +20,10 @@ from tests.integration.control_plane.api.snapshots import as_json, fingerprint, 
 from tests.integration.control_plane.api.test_statement_rollups import raw_sums, statements_sent
 from tests.integration.control_plane.inbox import drain_inbox
 
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+# The job's clock is pinned to the moment this module was read: a run that crosses midnight UTC would
+# otherwise see seven days over where the seeding saw six.
+MOMENT = datetime.now(UTC)
+TODAY = MOMENT.replace(hour=0, minute=0, second=0, microsecond=0)
 FIRST = TODAY - timedelta(days=6)
 # Statements 0-2 on the first two days, only statement 0 on the third and fourth (1 and 2 carried
 # forward), statements 0-3 on the fifth (3 is new) and today; none on the sixth.
@@ -41,7 +44,7 @@ def seed(client: TestClient, token: str) -> None:
         for hour in hours:
             number += 1  # different counts per snapshot: a sum over the wrong rows cannot match
             at = FIRST + timedelta(days=day, hours=hour, minutes=7)
-            if at < datetime.now(UTC):
+            if at < MOMENT:
                 send(client, token, at, statements, number)
 
 
@@ -50,7 +53,7 @@ def run_job(client: TestClient, **overrides: Any) -> int:
     assert isinstance(app, FastAPI)
     services: AppServices = app.state.services
     settings = services.settings.model_copy(update={"running_totals_settle_s": 0.0, **overrides})
-    return client.portal.call(maintain_running_totals, services.engine, settings)  # type: ignore[union-attr]
+    return client.portal.call(maintain_running_totals, services.engine, settings, MOMENT)  # type: ignore[union-attr]
 
 
 def top(

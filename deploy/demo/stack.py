@@ -4,7 +4,8 @@ Two throwaway clusters (the control plane's metadata, and the monitored shop wit
 pg_stat_statements and HypoPG, so the control plane's own statements never show up as the shop's
 workload), the real control plane with its workers, a tenant with a demo admin, the shop registered
 over the API, and the agent daemon with apply allowed so that approving in the dashboard changes the
-shop.
+shop. Beside the shop, its sandbox: a copy made right after loading, as a customer would restore a
+backup, where the agent times each verified index on real rows before anyone approves it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ CONTROL_PLANE_SETTINGS: Mapping[str, str] = {
     "OPTISCHEMA_MEASURE_WINDOW_S": "45",
     "OPTISCHEMA_MEASURE_INTERVAL_S": "5",
     "OPTISCHEMA_MEASURE_MIN_CALLS": "5",
+    # A verified index is benchmarked on the sandbox within seconds of the agent's advice, not a minute.
+    "OPTISCHEMA_BENCHMARK_AUTOMATIC_INTERVAL_S": "5",
 }
+SANDBOX_DATABASE = "shop_sandbox"
 
 
 def log(message: str) -> None:
@@ -102,14 +106,17 @@ def start_clusters(cleanup: contextlib.ExitStack) -> tuple[ThrowawayCluster, Thr
     return clusters
 
 
-def load_shop(cluster: ThrowawayCluster) -> str:
+def load_shop(cluster: ThrowawayCluster) -> tuple[str, str]:
+    """The shop's URL and its sandbox's: a copy of the loaded shop (same rows, same statistics)."""
     url = cluster.create_database("shop", extensions=("pg_stat_statements", "hypopg"))
     with psycopg.connect(url, autocommit=True) as conn:
         create_shop(conn)
         # Some history before the agent's first look: its first snapshot carries it all.
         conn.execute("SELECT pg_stat_statements_reset()")
         run_workload(conn, statements=2_000)
-    return url
+    with cluster.connect() as admin:  # nothing else is connected to the shop yet
+        admin.execute(f"CREATE DATABASE {SANDBOX_DATABASE} TEMPLATE shop")
+    return url, cluster.url(SANDBOX_DATABASE)
 
 
 def create_tenant(metadata_url: str, password: str) -> None:
@@ -147,12 +154,13 @@ def register_shop(base_url: str, email: str, password: str) -> tuple[str, str]:
 
 
 def start_agent(
-    shop_url: str, api_url: str, token: str, spool_dir: Path, log_path: Path
+    shop_url: str, sandbox_url: str, api_url: str, token: str, spool_dir: Path, log_path: Path
 ) -> subprocess.Popen[bytes]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("OPTISCHEMA_")}
     env.update(AGENT_SETTINGS)
     env.update(
         OPTISCHEMA_DATABASE_URL=shop_url,
+        OPTISCHEMA_SANDBOX_DATABASE_URL=sandbox_url,
         OPTISCHEMA_API_URL=api_url,
         OPTISCHEMA_AGENT_TOKEN=token,  # through the environment, not argv
         OPTISCHEMA_SPOOL_DIR=str(spool_dir),
@@ -214,7 +222,7 @@ def start_demo(cleanup: contextlib.ExitStack, work_dir: Path) -> DemoStack:
     log("starting two throwaway PostgreSQL clusters")
     metadata_cluster, shop_cluster = start_clusters(cleanup)
     log("loading the demo shop and its first workload")
-    shop_url = load_shop(shop_cluster)
+    shop_url, sandbox_url = load_shop(shop_cluster)
     metadata_url = metadata_cluster.create_database("optischema")
     log("migrating the metadata database and creating the demo tenant")
     run_admin(metadata_url, "migrate")
@@ -230,7 +238,7 @@ def start_demo(cleanup: contextlib.ExitStack, work_dir: Path) -> DemoStack:
     cleanup.callback(shutil.rmtree, spool_dir, ignore_errors=True)
     log("starting the agent")
     agent_log = work_dir / "agent.log"
-    agent = start_agent(shop_url, server.base_url, token, spool_dir, agent_log)
+    agent = start_agent(shop_url, sandbox_url, server.base_url, token, spool_dir, agent_log)
     cleanup.callback(stop_agent, agent)
     wait_for_first_snapshot(
         server.base_url, DEMO_EMAIL, password, database_id, lambda: agent.poll() is None, agent_log

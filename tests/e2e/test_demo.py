@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -148,7 +149,10 @@ def test_the_running_demo_serves_its_dashboard_and_sigterm_stops_everything(
         queries = client.get(f"/databases/{shop['id']}/queries", params={"order_by": "total_time"}).json()
         assert any("FROM orders" in query["query"] for query in queries)
         recommendations = client.get(f"/databases/{shop['id']}/recommendations").json()
-        assert any(r["tier"] == "verified" and r["status"] == "proposed" for r in recommendations)
+        # Verified by HypoPG, or already timed on the demo's sandbox by the time the page is read.
+        assert any(
+            r["tier"] in ("verified", "benchmarked") and r["status"] == "proposed" for r in recommendations
+        )
 
     started = psutil.Process(running_demo.process.pid).children(recursive=True)
     started += postmasters(data_dirs(running_demo.stderr()))
@@ -161,22 +165,42 @@ def test_the_running_demo_serves_its_dashboard_and_sigterm_stops_everything(
 
 
 MEASURED_WITHIN_S = 300.0
+BENCHMARKED_WITHIN_S = 180.0
 
 
-def test_an_approved_recommendation_is_applied_and_measured_within_five_minutes(
+def benchmarked_index(client: httpx.Client, database_id: str) -> dict[str, Any]:
+    """The best index the agent has timed on the demo's sandbox without anyone asking."""
+    deadline = time.monotonic() + BENCHMARKED_WITHIN_S
+    while True:
+        recommendations = client.get(f"/databases/{database_id}/recommendations").json()
+        timed = [
+            r
+            for r in recommendations
+            if r["tier"] == "benchmarked" and r["status"] == "proposed" and r["kind"] == "create_index"
+        ]
+        if timed:
+            return max(timed, key=lambda r: r["benchmark"]["gain_pct"])
+        assert time.monotonic() < deadline, [
+            (r["kind"], r["tier"], r.get("benchmark")) for r in recommendations
+        ]
+        time.sleep(2)
+
+
+def test_an_index_benchmarked_on_the_sandbox_is_applied_and_measured_within_five_minutes(
     running_demo: RunningDemo,
 ) -> None:
-    """The product's proof, as a new user sees it: approve the verified index in the running demo,
-    and the agent builds it, then the measured before/after of its statements appears."""
+    """The product's proof, as a new user sees it: the agent times the verified index on the demo's
+    sandbox by itself (real before/after, the real size), approving it builds it on the shop, then
+    the measured before/after of its statements appears."""
     with running_demo.signed_in() as client:
         (shop,) = client.get("/databases").json()
-        proposed = [
-            r
-            for r in client.get(f"/databases/{shop['id']}/recommendations").json()
-            if r["tier"] == "verified" and r["status"] == "proposed" and r["kind"] == "create_index"
-        ]
-        assert proposed, "the demo offers a verified index to approve"
-        best = max(proposed, key=lambda r: r["improvement_pct"] or 0.0)
+        best = benchmarked_index(client, shop["id"])
+        benchmark = best["benchmark"]
+        assert benchmark["verdict"] == "benchmarked" and benchmark["gain_pct"] >= benchmark["min_gain_pct"]
+        assert benchmark["index_size_bytes"] > 8192 and benchmark["build_seconds"] > 0
+        assert all(
+            s["median_ms_after"] < s["median_ms_before"] for s in benchmark["statements"] if s["plan_changed"]
+        )
         approved = client.post(f"/recommendations/{best['id']}/approve", json={})
         assert approved.status_code in (200, 202), approved.text
 

@@ -11,6 +11,11 @@
 - A LIKE pattern: `%word%` around a word of a sampled value. The exact value matched one row of
   TPC-H's `part` (a nested loop's dream) where the application's `%green%` matches 5 % of them.
 - A constant outside every condition: a neutral value of the type the server inferred.
+- A window back from now (`created_at > now() - $2::interval`): the distance from now to one of the
+  column's sorted values, computed by the server in the parameter's type, so that the window keeps
+  the newest WINDOW_SHARES of the column's values (a lower bound: "the last day") or the oldest (an
+  upper bound: "older than 30 days"). Without it the statement was not timed at all; the demo shop's
+  `status = $1 AND created_at > now() - interval '1 day'` was left "not measured".
 
 Nothing here logs a value; they are bound on the sandbox and forgotten (parameters.py).
 """
@@ -31,11 +36,15 @@ from agent.benchmark.parameters import (
     NeutralValue,
     ParameterSource,
     UnsampleableStatement,
+    WindowRef,
 )
 from agent.db.session import AgentSession
 from shared.sql.index_ddl import qualified_name, render_key
 
 RANGE_WIDTHS = (0.05, 0.15, 0.30)
+# The share of a column's values a window back from now keeps, in turn: its newest (or oldest) tenth,
+# a fiftieth, and a third.
+WINDOW_SHARES = (0.10, 0.02, 0.33)
 _GOLDEN = 0.6180339887  # successive starting points spread evenly over the column
 _NUMERIC = {"smallint", "integer", "bigint", "numeric", "real", "double precision"}
 _TEXT = {"text", "character varying", "character", "bpchar", "varchar", "name"}
@@ -87,17 +96,22 @@ def spread(values: list[str], count: int) -> list[str]:
     return [values[round(i * step)] for i in range(count)]
 
 
-def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[str]:
-    """The column's most common values and histogram bounds, deduplicated and sorted by the server in
-    the column's own type (as text, 10 sorts before 9); else up to `limit` distinct values of 1000 rows."""
+def column_type(session: AgentSession, column: ColumnRef) -> sql.SQL | None:
+    """The column's type as the catalog writes it (`timestamp with time zone`): a valid type name."""
     row = session.fetch_one(
         "SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute"
         " WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
         [qualified_name(column.schema, column.table), column.column],
     )
-    if row is None:
+    return None if row is None else sql.SQL(str(row[0]))
+
+
+def sorted_values(session: AgentSession, column: ColumnRef, limit: int) -> list[str]:
+    """The column's most common values and histogram bounds, deduplicated and sorted by the server in
+    the column's own type (as text, 10 sorts before 9); else up to `limit` distinct values of 1000 rows."""
+    type_name = column_type(session, column)
+    if type_name is None:
         return []
-    type_name = sql.SQL(str(row[0]))  # from the catalog: a valid type name
     stats = sql.SQL(
         "SELECT pg_catalog.unnest({field}::text::{type}[]) AS v FROM pg_catalog.pg_stats"
         " WHERE schemaname = %s AND tablename = %s AND attname = %s AND NOT inherited"
@@ -214,6 +228,38 @@ def range_bounds(values: Sequence[str], count: int) -> list[tuple[str, str]]:
     return pairs
 
 
+# How the server turns "from now back to this value" into each type a window parameter can have.
+_DISTANCES = {
+    "interval": "CAST({anchor} AS timestamptz) - CAST(CAST(%s AS {type}) AS timestamptz)",
+    "integer": "CAST({anchor} AS date) - CAST(CAST(%s AS {type}) AS date)",
+}
+
+
+def window_values(session: AgentSession, window: WindowRef, parameter_type: str, count: int) -> list[str]:
+    """`count` distances from the window's clock back to the column's sorted values, as text of the
+    parameter's type: windows that keep the newest (lower bound) or oldest (upper bound) shares."""
+    distance = _DISTANCES.get(parameter_type)
+    type_name = column_type(session, window.column)
+    if distance is None or type_name is None:
+        raise UnsampleableStatement(f"a window of type {parameter_type} back from {window.anchor}")
+    ordered = sorted_values(session, window.column, count)
+    if not ordered:
+        raise UnsampleableStatement(f"{window.column.table}.{window.column.column} has no values")
+    last = len(ordered) - 1
+    points = []
+    for run in range(count):
+        kept = round(WINDOW_SHARES[run % len(WINDOW_SHARES)] * last)
+        points.append(ordered[kept] if window.column.role == "upper" else ordered[last - kept])
+    query = sql.SQL("SELECT (" + distance + ")::text").format(anchor=sql.SQL(window.anchor), type=type_name)
+    distances = []
+    for point in points:
+        row = session.fetch_one(query, [point])
+        if row is None or row[0] is None:
+            raise UnsampleableStatement(f"no distance from {window.anchor} to {window.column.column}")
+        distances.append(str(row[0]))
+    return distances
+
+
 def like_pattern(value: str) -> str:
     words = value.split()
     word = words[len(words) // 2] if words else value
@@ -244,6 +290,8 @@ def bind_values(
             columns.setdefault(source.column_key(), []).append((number, source))
         elif isinstance(source, AggregateRef):
             aggregates.setdefault(replace(source, role="value"), []).append((number, source))
+        elif isinstance(source, WindowRef):
+            values[number] = tuple(window_values(session, source, types[number - 1], count))
         else:
             raise UnsampleableStatement(f"${number} is not used")
     for parameters in columns.values():

@@ -18,7 +18,13 @@ import psycopg
 from agent.advise.candidate_index import CandidateIndex
 from agent.benchmark.binding import bind_values
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
-from agent.benchmark.parameters import NeutralValue, ParameterSource, UnsampleableStatement, parameter_sources
+from agent.benchmark.parameters import (
+    NeutralValue,
+    ParameterSource,
+    UnsampleableStatement,
+    WindowRef,
+    parameter_sources,
+)
 from agent.benchmark.runs import PreparedStatement, plan_changes, time_statement
 from agent.benchmark.settings import BENCHMARK_PREFIX, BenchmarkSettings
 from agent.db.session import AgentSession
@@ -185,7 +191,10 @@ class CandidateBench:
         ambiguous operator until one side has a type."""
         numbers = range(1, max(sources, default=0) + 1)
         neutral = [s if isinstance(s := sources.get(n), NeutralValue) else NeutralValue() for n in numbers]
-        declared = [s.declared or "unknown" for s in neutral]
+        declared = [
+            (s.declared if isinstance(s := sources.get(n), NeutralValue | WindowRef) else None) or "unknown"
+            for n in numbers
+        ]
         try:
             if all(t == "unknown" for t in declared):
                 self._session.explain_text(f"PREPARE {name} AS {text}")

@@ -14,6 +14,8 @@ timed at 0.04 ms against 294 ms without the index, a "100 % gain" that the real 
 rows) never sees. So each parameter also carries its role: a lower or an upper bound, one of several
 values of an IN list, a LIKE pattern, or a constant outside every condition (`1 - l_discount` in a
 select list, the field of `extract`), which changes no row count and takes a neutral value of its type.
+A window back from now (`created_at > now() - interval '1 day'`, normalized `now() - $2::interval`)
+is a bound on the column too: its value is the distance from now to a sampled value of the column.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Like, exp
 
 
 Role = Literal["value", "lower", "upper", "like"]
+# The value a field parameter (`extract($1 FROM d)`, `date_trunc($1, d)`) takes: any field will do.
+FIELD = "year"
+# Functions that read the clock, as sqlglot leaves them (now() and CURRENT_TIMESTAMP have nodes).
+_CLOCK_FUNCTIONS = frozenset({"statement_timestamp", "transaction_timestamp", "clock_timestamp"})
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,22 @@ class AggregateRef:
     role: Role = "value"
 
 
-ParameterSource = ColumnRef | AggregateRef | FixedValue | NeutralValue
+@dataclass(frozen=True)
+class WindowRef:
+    """A parameter that says how far back from now a column is read: `created_at > now() - $2::interval`
+    ("the last day"), `d >= current_date - $1` (integer days), `created_at < now() - $1::interval`
+    ("older than"). Its values are distances from `anchor` (the clock expression, as SQL) to values
+    sampled from the column, in the parameter's own type (binding.window_values); `column.role` says
+    which end of the column the window keeps."""
+
+    column: ColumnRef
+    anchor: str
+    # A type to declare when preparing: the normalized `current_date - $1` lost its integer literal,
+    # and the server reads `date - unknown` as date - date. None where the text casts the parameter.
+    declared: str | None = None
+
+
+ParameterSource = ColumnRef | AggregateRef | WindowRef | FixedValue | NeutralValue
 
 
 def _is_field(node: exp.Expr) -> bool:
@@ -133,7 +154,7 @@ def _inner(compared: exp.Expr) -> list[tuple[int, ParameterSource]]:
         position = isinstance(node.parent, exp.Substring) and node.arg_key in ("start", "length")
         if number is not None:
             source = (
-                FixedValue("year")
+                FixedValue(FIELD)
                 if _is_field(node)
                 else NeutralValue(declared="integer" if position else None)
             )
@@ -166,6 +187,36 @@ def _offset(node: exp.Expr | None) -> tuple[int, list[int]] | None:
     return None
 
 
+def _clock(node: exp.Expr) -> str | None:
+    """The SQL of an expression that reads the clock and nothing else (`now()`, `current_date`,
+    `date_trunc('day', now())`, its field parameter as FIELD, as it is bound); None otherwise."""
+    if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.Localtimestamp):
+        return node.sql(dialect="postgres")
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _CLOCK_FUNCTIONS and not node.expressions:
+        return node.sql(dialect="postgres")
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _clock(node.this) is not None:
+        truncated = node.copy()
+        unit = truncated.args.get("unit")
+        if _parameter_number(unit) is not None and isinstance(unit, exp.Expr):
+            unit.replace(exp.Literal.string(FIELD))
+        elif not isinstance(unit, exp.Literal | exp.Var):
+            return None
+        return truncated.sql(dialect="postgres")
+    return None
+
+
+def _window(node: exp.Expr | None, column: ColumnRef) -> tuple[int, WindowRef] | None:
+    """`now() - $2::interval`, `current_date - $1`: the parameter and the clock it counts back from."""
+    if not isinstance(node, exp.Sub):
+        return None
+    number, anchor = _parameter_number(node.expression), _clock(node.this)
+    if number is None or anchor is None:
+        return None
+    bare = isinstance(node.expression, exp.Parameter)
+    declared = ("integer" if isinstance(node.this, exp.CurrentDate) else "interval") if bare else None
+    return number, WindowRef(column, anchor, declared)
+
+
 def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]:
     """(parameter, source) pairs one predicate node ties together, in either order of its sides."""
     pairs: list[tuple[int, ParameterSource]] = []
@@ -175,7 +226,12 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
             (node.expression, node.this, False),
         ):
             anchored, column = _offset(other), _column_of(side, scope)
-            if anchored is not None and column is not None:
+            window = None
+            if column is not None and not column.is_expression:
+                window = _window(other, replace(column, role=_role(node, column_first)))
+            if window is not None:
+                pairs.append(window)
+            elif anchored is not None and column is not None:
                 pairs.append((anchored[0], replace(column, role=_role(node, column_first))))
                 pairs += [(number, NeutralValue(numeric=True)) for number in anchored[1]]
                 pairs += _inner(side)
@@ -237,7 +293,7 @@ def _outside_conditions(parameter: exp.Parameter) -> FixedValue | NeutralValue |
     while node is not None:
         parent = node.parent
         if _is_field(node):
-            return FixedValue("year")  # extract($1 FROM d) / date_trunc($1, d): a field, any will do
+            return FixedValue(FIELD)  # extract($1 FROM d) / date_trunc($1, d): a field, any will do
         if isinstance(parent, _CONDITION_CLAUSES):
             return None
         node = parent

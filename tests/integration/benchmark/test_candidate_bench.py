@@ -283,3 +283,63 @@ def test_sampled_values_are_sorted_in_their_own_type_so_every_range_is_a_range(p
     assert len(values) > 10 and values == sorted(values)
     assert len(sums) > 10 and sums == sorted(sums)
     assert all(int(low) <= int(high) for low, high in range_bounds([str(v) for v in values], 9))
+
+
+VISITS = """
+    CREATE TABLE visits (id serial PRIMARY KEY, kind text NOT NULL, at timestamptz NOT NULL, day date NOT NULL,
+                         pad text);
+    INSERT INTO visits (kind, at, day, pad)
+    SELECT (ARRAY['page', 'search', 'cart', 'checkout'])[1 + g % 4], now() - g * interval '1 minute',
+           current_date - (g / 1440), repeat('x', 80)
+      FROM generate_series(1, 60000) g;
+    ANALYZE visits;
+"""
+# The demo shop's shape: the last day's rows of one kind, and the rows older than some days.
+RECENT = "SELECT count(*) FROM visits WHERE kind = %s AND at > now() - interval '1 day'"
+OLDER = "SELECT count(*) FROM visits WHERE day < current_date - 30"
+
+
+@pytest.mark.both_servers
+def test_a_window_back_from_now_is_timed_with_windows_that_keep_the_newest_or_oldest_rows(pair: Pair) -> None:
+    pair.load(VISITS)
+    pair.fresh_statistics()
+    pair.workload(RECENT, [["search"], ["cart"]])
+    pair.workload(OLDER, [[]])
+
+    result, served, tables = bench_on(pair, CandidateIndex("public", "visits", ("kind", "at")), "visits")
+
+    assert len(served) == 2
+    assert result.skipped == {}, result.skipped  # "$2 is not compared with a column" before
+    [recent] = [
+        t
+        for t in result.timings
+        if "kind" in next(s.raw_text for s in served if s.fingerprint == t.fingerprint)
+    ]
+    assert recent.index_used and recent.plan_changed
+    assert bench_indexes(pair.sandbox) == []
+
+    # The windows it ran with: distances back from now that keep the newest (a lower bound) or the
+    # oldest (an upper bound) 2-33 % of the rows, in the parameter's own type.
+    again = sandbox_database(pair.sandbox_url, SessionLimits())
+    total = 60000
+    with again, again.session() as session:
+        for item, types, kept_sql in (
+            (s, ("text", "interval"), "SELECT count(*) FROM visits WHERE at > now() - %s::interval")
+            for s in served
+            if "kind" in s.raw_text
+        ):
+            _, windows = bind_values(
+                session, parameter_sources(item.raw_text, tables, BenchmarkSettings()), types, 3
+            )
+            for window in windows:
+                kept = pair.sandbox.execute(kept_sql, [window]).fetchone()
+                assert kept is not None and 0.01 * total <= kept[0] <= 0.4 * total, (window, kept)
+        [older] = [s for s in served if "day <" in s.raw_text]
+        [days] = bind_values(
+            session, parameter_sources(older.raw_text, tables, BenchmarkSettings()), ("integer",), 3
+        )
+        for window in days:
+            kept = pair.sandbox.execute(
+                "SELECT count(*) FROM visits WHERE day < current_date - %s::integer", [window]
+            ).fetchone()
+            assert kept is not None and 0.01 * total <= kept[0] <= 0.4 * total, (window, kept)

@@ -12,6 +12,7 @@ from agent.benchmark.parameters import (
     NeutralValue,
     Role,
     UnsampleableStatement,
+    WindowRef,
     parameter_sources,
 )
 from agent.benchmark.settings import BenchmarkSettings
@@ -181,3 +182,23 @@ def test_a_having_threshold_is_tied_to_its_aggregate_over_the_groups_of_one_tabl
         1: AggregateRef("public", "events", "SUM(amount)", ("device_id",), "lower"),
         2: AggregateRef("public", "events", "COUNT(*)", ("device_id",), "upper"),
     }
+
+
+def test_a_window_back_from_now_is_tied_to_its_column_and_its_clock() -> None:
+    # The demo shop's `created_at > now() - interval '1 day'`, as pg_stat_statements keeps it; before,
+    # "$2 is not compared with a column" and the statement was never timed.
+    assert sources(
+        "SELECT count(*) FROM events WHERE note = $1 AND amount > now() - interval $2"
+        " AND id < current_date - $3 AND device_id >= date_trunc($4, now()) - $5::interval"
+    ) == {
+        1: events("note"),
+        2: WindowRef(events("amount", "lower"), "CURRENT_TIMESTAMP"),  # `interval $2`: cast, as typed
+        3: WindowRef(events("id", "upper"), "CURRENT_DATE", declared="integer"),  # was `- 30`
+        4: FixedValue("year"),
+        5: WindowRef(events("device_id", "lower"), "DATE_TRUNC('year', CURRENT_TIMESTAMP)"),
+    }
+
+
+def test_a_difference_that_does_not_start_from_the_clock_is_no_window() -> None:
+    with pytest.raises(UnsampleableStatement):
+        sources("SELECT id FROM events WHERE amount > $1 - $2 * $3")

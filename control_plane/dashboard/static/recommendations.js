@@ -77,14 +77,18 @@ function evidenceTable(queries) {
 }
 
 // What applying it costs: the lock it takes, how long the build should take, the writes it slows.
-function riskLine(risk) {
+// Once the index was built on the sandbox, its real size and build time replace the estimates.
+function riskLine(risk, benchmark) {
   if (!risk) return null;
+  const built = benchmark && benchmark.index_size_bytes !== null && benchmark.index_size_bytes !== undefined;
+  const size = built ? `${formatBytes(benchmark.index_size_bytes)} (built on the sandbox)` : risk.estimated_size_bytes !== null && risk.estimated_size_bytes !== undefined ? `≈ ${formatBytes(risk.estimated_size_bytes)}` : null;
+  const build = built && benchmark.build_seconds !== null && benchmark.build_seconds !== undefined ? `${formatDuration(benchmark.build_seconds)} on the sandbox` : risk.estimated_build_seconds !== null && risk.estimated_build_seconds !== undefined ? `≈ ${formatDuration(risk.estimated_build_seconds)}` : null;
   return h(
     "div",
     { class: "risk", "aria-label": "risk" },
     h("span", {}, h("strong", {}, "Lock: "), risk.lock),
-    risk.estimated_size_bytes !== null && risk.estimated_size_bytes !== undefined ? h("span", {}, h("strong", {}, "Size: "), `≈ ${formatBytes(risk.estimated_size_bytes)}`) : null,
-    risk.estimated_build_seconds !== null && risk.estimated_build_seconds !== undefined ? h("span", {}, h("strong", {}, "Build: "), `≈ ${formatDuration(risk.estimated_build_seconds)}`) : null,
+    size ? h("span", {}, h("strong", {}, "Size: "), size) : null,
+    build ? h("span", {}, h("strong", {}, "Build: "), build) : null,
     risk.table_writes_per_second !== null && risk.table_writes_per_second !== undefined
       ? h("span", {}, h("strong", {}, "Writes slowed: "), `${formatNumber(risk.table_writes_per_second, 1)} rows/s on the table`)
       : null,
@@ -93,6 +97,8 @@ function riskLine(risk) {
 
 // What the sandbox run says (control_plane/benchmarks): queued, benchmarked (the real gain reached the
 // bar), demoted (it did not, with the figures), or failed; the real timings beside the estimate.
+const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 const VERDICT_TEXT = {
   queued: "Being timed on the sandbox copy: the agent builds the index there and runs the statements before and after.",
   benchmarked: "Timed on the sandbox copy: the real gain reached the bar.",
@@ -100,15 +106,18 @@ const VERDICT_TEXT = {
   failed: "The sandbox run failed.",
 };
 
-export function benchmarkSection(benchmark) {
+// `queries`: the recommendation's statements, whose text names a timed statement better than its
+// fingerprint (a statement timed only because its plan changed keeps the fingerprint).
+export function benchmarkSection(benchmark, queries = []) {
   if (!benchmark) return null;
   const statements = benchmark.statements || [];
+  const texts = new Map(queries.map((query) => [query.fingerprint, query.query]));
   const built = benchmark.index_size_bytes !== null && benchmark.index_size_bytes !== undefined;
   return h(
     "div",
     { class: `benchmark verdict-${benchmark.verdict || "benchmarked"}`, "data-verdict": benchmark.verdict || "" },
     h("h3", {}, "Timed on the sandbox"),
-    h("p", { class: "small" }, VERDICT_TEXT[benchmark.verdict] || "", benchmark.reason ? ` ${benchmark.reason}` : ""),
+    h("p", { class: "small" }, VERDICT_TEXT[benchmark.verdict] || "", benchmark.reason ? ` ${sentence(benchmark.reason)}` : ""),
     built || benchmark.gain_pct !== null && benchmark.gain_pct !== undefined
       ? h(
           "p",
@@ -132,7 +141,7 @@ export function benchmarkSection(benchmark) {
                 h(
                   "tr",
                   {},
-                  h("td", {}, h("code", {}, one.query || one.fingerprint)),
+                  h("td", {}, h("code", { title: one.fingerprint }, texts.get(one.fingerprint) || one.fingerprint)),
                   h("td", { class: "num" }, formatMs(one.median_ms_before)),
                   h("td", { class: "num" }, formatMs(one.median_ms_after)),
                   h("td", { class: "num" }, formatMs(one.p95_ms_before)),
@@ -212,7 +221,7 @@ function workflow(recommendation, problem, reload) {
     const label = recommendation.status === "failed" ? "Approve again" : "Approve";
     const open = h("button", { type: "button", class: "primary" }, label);
     open.addEventListener("click", () =>
-      approveDialog(recommendation, [evidenceLabel(recommendation), benchmarkSection(recommendation.benchmark)], async (notBefore) => {
+      approveDialog(recommendation, [evidenceLabel(recommendation), benchmarkSection(recommendation.benchmark, recommendation.queries)], async (notBefore) => {
         const queued = await api("POST", `${at}/approve`, notBefore ? { not_before: notBefore } : {});
         lastOutcome.set(recommendation.id, { text: `Apply job queued (${queued.job_id}).`, jobId: queued.job_id });
         await reload();
@@ -368,9 +377,9 @@ export function recommendationCard(recommendation, reload, { linkToDetail = true
       measuredFigure(recommendation),
       h("span", { class: "muted small evidence-at" }, `evidence ${formatWhen(recommendation.evidence_at || recommendation.updated_at)}`),
     ),
-    riskLine(recommendation.risk),
+    riskLine(recommendation.risk, recommendation.benchmark),
     h("p", {}, recommendation.rationale),
-    benchmarkSection(recommendation.benchmark),
+    benchmarkSection(recommendation.benchmark, recommendation.queries),
     evidenceTable(recommendation.queries),
     h("h3", {}, "SQL"),
     sqlBlock(recommendation.sql),

@@ -1,6 +1,7 @@
 """A benchmark nobody asked for, as a person reads it on the recommendation's page: its timeline says
 the benchmark was started automatically and the verdict came from the agent, naming the moves rather
-than the status they left alone (both are `proposed`)."""
+than the status they left alone (both are `proposed`); the card's size and build time are the real
+ones from the sandbox, and each timed statement is named by its text."""
 
 from __future__ import annotations
 
@@ -49,4 +50,19 @@ def test_an_automatic_benchmark_reads_as_one_on_the_timeline(
     )
     assert "benchmark automatically" in timeline, timeline
     assert "benchmarked by the agent" in timeline, timeline
+
+    risk = str(
+        browser.execute_script('return document.querySelector("#recommendation-detail .risk").innerText;')
+    )
+    assert "Size: 2.1 MB (built on the sandbox)" in risk, risk  # the real 2,201,600 bytes, not HypoPG's
+    assert "on the sandbox" in risk.split("Build:")[1], risk
+    detail = api.get(f"/api/v1/recommendations/{benchmarked}", headers=as_user(api, acme, "viewer")).json()
+    texts = {q["fingerprint"]: q["query"] for q in detail["queries"]}
+    [timed_fingerprint] = [s["fingerprint"] for s in detail["benchmark"]["statements"]]
+    named = str(
+        browser.execute_script(
+            'return document.querySelector("#recommendation-detail .benchmark tbody td code").innerText;'
+        )
+    )
+    assert named == texts.get(timed_fingerprint, timed_fingerprint), named
     assert_no_console_errors(browser)

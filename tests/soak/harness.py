@@ -252,6 +252,9 @@ def _soak(
                 metadata.executor.stop()
                 phase("metadata database stopped")
                 pause(plan.metadata_outage_s)
+                # Starting, too, takes a moment in which /readyz may say either: the server accepts
+                # connections before start() returns (a 200 then is the truth, not a lie).
+                phase("metadata database starting")
                 metadata.executor.start()
                 phase("up")
                 pause(plan.between_faults_s)

@@ -10,31 +10,26 @@ again on its own; a person can still ask (`POST /recommendations/{id}/benchmark`
 
 from __future__ import annotations
 
-import logging
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.benchmarks.service import BenchmarkService
 from control_plane.databases.repository import tenants_with_databases
-from control_plane.db.session import lookup_session, tenant_session
+from control_plane.db.session import tenant_session
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
-
-log = logging.getLogger(__name__)
+from control_plane.workers.each_tenant import for_each_tenant
 
 
 async def queue_automatic_benchmarks(engine: AsyncEngine, settings: Settings) -> int:
     """One turn over every tenant, one transaction each; returns how many benchmarks were queued."""
     if not settings.benchmark_automatic:
         return 0
-    async with lookup_session(engine) as session:
-        tenants = await tenants_with_databases(session)
-    queued = 0
-    for tenant_id in tenants:
+
+    async def queue(tenant_id: uuid.UUID) -> int:
         context = TenantContext(tenant_id=tenant_id, principal="system")
-        try:
-            async with tenant_session(engine, context) as session:
-                queued += await BenchmarkService(session, context, settings).queue_automatic()
-        except Exception:
-            log.exception("automatic benchmarks of tenant %s failed; retried next turn", tenant_id)
-    return queued
+        async with tenant_session(engine, context) as session:
+            return await BenchmarkService(session, context, settings).queue_automatic()
+
+    return await for_each_tenant(engine, tenants_with_databases, queue, "automatic benchmarks")

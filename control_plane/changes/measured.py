@@ -15,7 +15,6 @@ whose statements never ran enough stays unmeasured and is tried again on the nex
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from control_plane.changes.lifecycle import Transition
 from control_plane.changes.repository import ChangeRepository, tenants_awaiting_measurement
 from control_plane.changes.trail import record_move
-from control_plane.db.session import lookup_session, tenant_session
+from control_plane.db.session import tenant_session
 from control_plane.models import Recommendation
 from control_plane.notifications.service import notify
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
+from control_plane.workers.each_tenant import for_each_tenant
 
-log = logging.getLogger(__name__)
 MEASURED = Transition("recommendation.measured", frozenset({"applied"}), "applied")
 BATCH = 100
 
@@ -167,12 +166,9 @@ async def measure_tenant(engine: AsyncEngine, settings: Settings, tenant_id: uui
 
 async def measure_applied_changes(engine: AsyncEngine, settings: Settings) -> int:
     """The background job: measures every applied change whose after-window has passed."""
-    async with lookup_session(engine) as session:
-        tenants = await tenants_awaiting_measurement(session)
-    measured = 0
-    for tenant_id in tenants:
-        try:
-            measured += await measure_tenant(engine, settings, tenant_id)
-        except Exception:  # one tenant's trouble must not stop the others'
-            log.exception("measuring the applied changes of tenant %s failed", tenant_id)
-    return measured
+    return await for_each_tenant(
+        engine,
+        tenants_awaiting_measurement,
+        lambda tenant_id: measure_tenant(engine, settings, tenant_id),
+        "measuring the applied changes",
+    )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.databases.repository import tenants_with_databases
-from control_plane.db.session import lookup_session, tenant_session
+from control_plane.db.session import tenant_session
 from control_plane.queries.running_totals_repository import (
     DAY,
     RunningTotalsRepository,
@@ -25,6 +25,7 @@ from control_plane.queries.running_totals_repository import (
 )
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
+from control_plane.workers.each_tenant import for_each_tenant
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,17 @@ async def maintain_running_totals(
     """The background job over every tenant's databases; one transaction per database."""
     moment = now or datetime.now(UTC)
     settle = timedelta(seconds=settings.running_totals_settle_s)
-    async with lookup_session(engine) as session:
-        tenants = await tenants_with_databases(session)
-    computed = 0
-    for tenant_id in tenants:
+
+    async def refresh_tenant(tenant_id: uuid.UUID) -> int:
         context = TenantContext(tenant_id=tenant_id, principal="system")
-        try:
-            async with tenant_session(engine, context) as session:
-                databases = await tenant_database_ids(session, context)
-            for database_id in databases:
-                computed += await _refresh(engine, context, database_id, moment, settle, settings)
-        except Exception:  # one tenant's trouble must not stop the others'
-            log.exception("running totals of tenant %s failed", tenant_id)
-    return computed
+        async with tenant_session(engine, context) as session:
+            databases = await tenant_database_ids(session, context)
+        computed = 0
+        for database_id in databases:
+            computed += await _refresh(engine, context, database_id, moment, settle, settings)
+        return computed
+
+    return await for_each_tenant(engine, tenants_with_databases, refresh_tenant, "running totals")
 
 
 async def _refresh(

@@ -25,7 +25,8 @@ def _recommendation(number: int, item: Recommendation) -> list[str]:
         if query.cost_before is not None and query.cost_after is not None:
             cost = f"cost {query.cost_before:g} -> {query.cost_after:g}, "
         lines.append(
-            _wrap(f"{cost}{query.calls} calls: {query.query}", indent="      - ").replace("    - ", "  - ", 1)
+            # Continuation lines under the text, not as bullets of their own.
+            _wrap(f"{cost}{query.calls} calls: {query.query}", indent="      ", first="    - ")
         )
     return lines
 

@@ -117,7 +117,7 @@ def benchmark_report(
             )
         elif result.gain_pct >= settings.min_gain_pct and not _slowed(result, settings):
             log.info("benchmark: %s kept, real gain %.1f%%", candidate.key(), result.gain_pct)
-            note = f" Benchmarked on the sandbox: {result.summary()}."
+            note = f" Benchmarked: {result.summary()}."
             if not_timed:
                 note += f" Not timed: {not_timed}."
             members.append(Member(recommendation.id, candidate, result.gain_pct))

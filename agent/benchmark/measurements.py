@@ -121,5 +121,5 @@ class CandidateBenchmark:
         )
         return (
             f"real gain {self.gain_pct:.1f}% on the sandbox ({statements}); index "
-            f"{self.index_size_bytes} bytes, built in {self.build_seconds:.3f} s"
+            f"{self.index_size_bytes / 1024 / 1024:.1f} MB, built in {self.build_seconds:.3f} s"
         )

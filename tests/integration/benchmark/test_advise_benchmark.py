@@ -47,7 +47,8 @@ def test_a_real_gain_makes_the_index_benchmarked_with_real_latencies_and_size(pa
         assert statement["p95_ms_before"] >= statement["median_ms_before"]
         assert statement["plan_changed"] is True
         assert statement["shared_buffers_after"] < statement["shared_buffers_before"]
-    assert "Benchmarked on the sandbox: real gain" in recommendation["rationale"]
+    assert "Benchmarked: real gain" in recommendation["rationale"]
+    assert " MB, built in " in recommendation["rationale"]
     # The sandbox: the index gone again, the timed UPDATE rolled back.
     assert bench_indexes(pair.sandbox) == []
     assert sandbox_rows(pair.sandbox) == sandbox_before

@@ -11,11 +11,12 @@
 - A LIKE pattern: `%word%` around a word of a sampled value. The exact value matched one row of
   TPC-H's `part` (a nested loop's dream) where the application's `%green%` matches 5 % of them.
 - A constant outside every condition: a neutral value of the type the server inferred.
-- A window back from now (`created_at > now() - $2::interval`): the distance from now to one of the
-  column's sorted values, computed by the server in the parameter's type, so that the window keeps
-  the newest WINDOW_SHARES of the column's values (a lower bound: "the last day") or the oldest (an
-  upper bound: "older than 30 days"). Without it the statement was not timed at all; the demo shop's
-  `status = $1 AND created_at > now() - interval '1 day'` was left "not measured".
+- A window back from now (`created_at > now() - $2::interval`): the value of the column where the
+  window starts, sampled as a bound on the column is (a window on both ends is a range), and turned
+  into the distance from now by the server when the statement runs (window_argument). A lone window
+  keeps the newest WINDOW_SHARES of the column's values (a lower bound: "the last day") or the
+  oldest (an upper bound: "older than 30 days"). Without it the statement was not timed at all; the
+  demo shop's `status = $1 AND created_at > now() - interval '1 day'` was left "not measured".
 
 Nothing here logs a value; they are bound on the sandbox and forgotten (parameters.py).
 """
@@ -38,6 +39,7 @@ from agent.benchmark.parameters import (
     UnsampleableStatement,
     WindowRef,
 )
+from agent.benchmark.runs import ArgumentOf
 from agent.db.session import AgentSession
 from shared.sql.index_ddl import qualified_name, render_key
 
@@ -228,42 +230,84 @@ def range_bounds(values: Sequence[str], count: int) -> list[tuple[str, str]]:
     return pairs
 
 
-# How the server turns "from now back to this value" into each type a window parameter can have.
+# How a window's argument is computed when the statement runs, from the sampled point (the column's
+# value the window starts at, `{value}`): in the run's own transaction, so that its now() or
+# current_date is the one the statement reads (computed beforehand, each window would shrink by the
+# time the index build and the runs before it took).
 _DISTANCES = {
-    "interval": "CAST({anchor} AS timestamptz) - CAST(CAST(%s AS {type}) AS timestamptz)",
-    "integer": "CAST({anchor} AS date) - CAST(CAST(%s AS {type}) AS date)",
+    "interval": "CAST({anchor} AS timestamptz) - CAST(CAST({value} AS {type}) AS timestamptz)",
+    "integer": "CAST({anchor} AS date) - CAST(CAST({value} AS {type}) AS date)",
 }
 
 
-def window_values(session: AgentSession, window: WindowRef, parameter_type: str, count: int) -> list[str]:
-    """`count` distances from the window's clock back to the column's sorted values, as text of the
-    parameter's type: windows that keep the newest (lower bound) or oldest (upper bound) shares."""
+def window_argument(session: AgentSession, window: WindowRef, parameter_type: str) -> ArgumentOf:
+    """The EXECUTE argument of a window parameter: the distance from its clock back to its value."""
     distance = _DISTANCES.get(parameter_type)
     type_name = column_type(session, window.column)
     if distance is None or type_name is None:
         raise UnsampleableStatement(f"a window of type {parameter_type} back from {window.anchor}")
-    ordered = sorted_values(session, window.column, count)
-    if not ordered:
-        raise UnsampleableStatement(f"{window.column.table}.{window.column.column} has no values")
+    template, anchor = sql.SQL(distance), sql.SQL(window.anchor)  # anchor: clock nodes only (parameters.py)
+    return lambda value: template.format(anchor=anchor, type=type_name, value=value)
+
+
+def window_points(ordered: Sequence[str], role: str, count: int) -> list[str]:
+    """`count` values of a column (sorted) where a lone window starts: windows that keep its newest
+    WINDOW_SHARES (a lower bound, `created_at > now() - $1`) or its oldest (an upper bound)."""
     last = len(ordered) - 1
+    if last < 2:
+        return []
     points = []
     for run in range(count):
-        kept = round(WINDOW_SHARES[run % len(WINDOW_SHARES)] * last)
-        points.append(ordered[kept] if window.column.role == "upper" else ordered[last - kept])
-    query = sql.SQL("SELECT (" + distance + ")::text").format(anchor=sql.SQL(window.anchor), type=type_name)
-    distances = []
-    for point in points:
-        row = session.fetch_one(query, [point])
-        if row is None or row[0] is None:
-            raise UnsampleableStatement(f"no distance from {window.anchor} to {window.column.column}")
-        distances.append(str(row[0]))
-    return distances
+        kept = max(1, round(WINDOW_SHARES[run % len(WINDOW_SHARES)] * last))
+        points.append(ordered[kept] if role == "upper" else ordered[last - kept])
+    return points
 
 
 def like_pattern(value: str) -> str:
     words = value.split()
     word = words[len(words) // 2] if words else value
     return f"%{word}%"
+
+
+def _bind_column(
+    session: AgentSession,
+    parameters: list[tuple[int, ColumnRef]],
+    all_windows: bool,
+    values: dict[int, tuple[str, ...]],
+    types: Sequence[str],
+    count: int,
+) -> None:
+    """Values for the parameters compared with one column (or expression): a range's bounds, a lone
+    window's starting points, or samples rotated per parameter; into `values`."""
+    column = parameters[0][1]
+    roles = {source.role for _, source in parameters}
+    expression = (
+        expression_values(session, column, bound_expression(column, values, types))
+        if column.is_expression
+        else None
+    )
+    if {"lower", "upper"} <= roles:
+        ordered = sorted_values(session, column, count) if expression is None else expression
+        pairs = range_bounds(ordered, count)
+        if not pairs:
+            raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
+        for number, source in parameters:
+            side = 0 if source.role == "lower" else 1
+            values[number] = tuple(pair[side] for pair in pairs)
+        return
+    if all_windows and len(roles) == 1:
+        pool = window_points(sorted_values(session, column, count), column.role, count)
+        if not pool:
+            raise UnsampleableStatement(f"{column.table}.{column.column} has too few values for a window")
+        for number, _ in parameters:
+            values[number] = tuple(pool)
+        return
+    sampled = sample_values(session, column, count) if expression is None else spread(expression, count)
+    if not sampled:
+        raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
+    for rank, (number, source) in enumerate(parameters):
+        rotated = sampled[rank % len(sampled) :] + sampled[: rank % len(sampled)]
+        values[number] = tuple(like_pattern(v) for v in rotated) if source.role == "like" else tuple(rotated)
 
 
 def bind_values(
@@ -276,6 +320,7 @@ def bind_values(
     values: dict[int, tuple[str, ...]] = {}
     columns: dict[tuple[str, str, str], list[tuple[int, ColumnRef]]] = {}
     aggregates: dict[AggregateRef, list[tuple[int, AggregateRef]]] = {}
+    windows: set[int] = set()
     # Neutral and fixed values first: a compared expression's own parameters take theirs.
     for number in range(1, len(types) + 1):
         source = sources.get(number)
@@ -290,35 +335,13 @@ def bind_values(
             columns.setdefault(source.column_key(), []).append((number, source))
         elif isinstance(source, AggregateRef):
             aggregates.setdefault(replace(source, role="value"), []).append((number, source))
-        elif isinstance(source, WindowRef):
-            values[number] = tuple(window_values(session, source, types[number - 1], count))
+        elif isinstance(source, WindowRef):  # sampled as its column is; bound as a distance (runs.py)
+            columns.setdefault(source.column.column_key(), []).append((number, source.column))
+            windows.add(number)
         else:
             raise UnsampleableStatement(f"${number} is not used")
     for parameters in columns.values():
-        column = parameters[0][1]
-        roles = {source.role for _, source in parameters}
-        expression = (
-            expression_values(session, column, bound_expression(column, values, types))
-            if column.is_expression
-            else None
-        )
-        if {"lower", "upper"} <= roles:
-            ordered = sorted_values(session, column, count) if expression is None else expression
-            pairs = range_bounds(ordered, count)
-            if not pairs:
-                raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
-            for number, source in parameters:
-                side = 0 if source.role == "lower" else 1
-                values[number] = tuple(pair[side] for pair in pairs)
-            continue
-        sampled = sample_values(session, column, count) if expression is None else spread(expression, count)
-        if not sampled:
-            raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
-        for rank, (number, source) in enumerate(parameters):
-            rotated = sampled[rank % len(sampled) :] + sampled[: rank % len(sampled)]
-            values[number] = (
-                tuple(like_pattern(v) for v in rotated) if source.role == "like" else tuple(rotated)
-            )
+        _bind_column(session, parameters, {n for n, _ in parameters} <= windows, values, types, count)
     for compared in aggregates.values():
         # One read of the groups' values per aggregate, whatever the roles of its parameters (`count(*)
         # >= $1 AND count(*) <= $2` is one scan); each role's parameters rotate through its own pool.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 
 from agent.advise.candidate_index import CandidateIndex
-from agent.benchmark.binding import bind_values
+from agent.benchmark.binding import bind_values, window_argument
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
 from agent.benchmark.parameters import (
     NeutralValue,
@@ -173,6 +173,12 @@ class CandidateBench:
                 skipped[statement.fingerprint] = "the server cannot tell the type of every parameter"
                 return None
             values = bind_values(self._session, sources, types, self._settings.values_per_parameter)
+            arguments = tuple(
+                window_argument(self._session, source, types[number - 1])
+                if isinstance(source := sources.get(number), WindowRef)
+                else None
+                for number in range(1, len(types) + 1)
+            )
         except UnsampleableStatement as error:
             self._deallocate(name)
             skipped[statement.fingerprint] = f"its parameters cannot be sampled: {error}"
@@ -181,7 +187,7 @@ class CandidateBench:
             self._deallocate(name)
             skipped[statement.fingerprint] = f"it cannot be prepared on the sandbox ({type(error).__name__})"
             return None
-        return PreparedStatement(name=name, parameter_types=types, values=values)
+        return PreparedStatement(name=name, parameter_types=types, values=values, arguments=arguments)
 
     def _prepare_text(self, name: str, text: str, sources: dict[int, ParameterSource]) -> None:
         """PREPARE, letting the server infer every type; if it cannot, once more with the numeric

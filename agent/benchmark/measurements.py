@@ -121,5 +121,10 @@ class CandidateBenchmark:
         )
         return (
             f"real gain {self.gain_pct:.1f}% on the sandbox ({statements}); index "
-            f"{self.index_size_bytes / 1024 / 1024:.1f} MB, built in {self.build_seconds:.3f} s"
+            f"{_size_text(self.index_size_bytes)}, built in {self.build_seconds:.3f} s"
         )
+
+
+def _size_text(size_bytes: int) -> str:
+    """MB like the advisor's estimate beside it; kB below a tenth of one (`0.0 MB` says nothing)."""
+    return f"{size_bytes / 1_048_576:.1f} MB" if size_bytes >= 104_858 else f"{size_bytes / 1024:.0f} kB"

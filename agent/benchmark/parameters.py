@@ -212,7 +212,10 @@ def _window(node: exp.Expr | None, column: ColumnRef) -> tuple[int, WindowRef] |
     number, anchor = _parameter_number(node.expression), _clock(node.this)
     if number is None or anchor is None:
         return None
-    bare = isinstance(node.expression, exp.Parameter)
+    inner = node.expression
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    bare = isinstance(inner, exp.Parameter)  # `- ($1)` too; `- $1::interval` has its type
     declared = ("integer" if isinstance(node.this, exp.CurrentDate) else "interval") if bare else None
     return number, WindowRef(column, anchor, declared)
 

@@ -20,6 +20,8 @@ from agent.benchmark.measurements import StatementTiming
 from agent.db.session import AGENT_MARKER, AgentSession
 
 BENCHMARK_SETTING_PREFIX = "optischema_bench.p"
+# An argument computed from a parameter's value when the statement runs (binding.window_argument).
+ArgumentOf = Callable[[sql.Composable], sql.Composable]
 _EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) EXECUTE {}({})"
 _PLAN = "EXPLAIN (FORMAT JSON) EXECUTE {}({})"
 
@@ -39,6 +41,9 @@ class PreparedStatement:
     name: str
     parameter_types: tuple[str, ...]
     values: tuple[tuple[str, ...], ...]  # per parameter, the values to cycle through
+    # Per parameter, an expression that turns its value ({value}) into the argument when it runs (a
+    # window back from now: binding.window_argument); None: the value itself, cast.
+    arguments: tuple[ArgumentOf | None, ...] = ()
 
     def bind(self, session: AgentSession, run: int) -> sql.Composable:
         """The EXECUTE arguments of a run. Each value goes into a transaction-local setting through a
@@ -51,11 +56,10 @@ class PreparedStatement:
             session.fetch_all(
                 "SELECT pg_catalog.set_config(%s, %s, true)", [setting, values[run % len(values)]]
             )
-            arguments.append(
-                sql.SQL("pg_catalog.current_setting({})::{}").format(
-                    sql.Literal(setting), sql.SQL(castable_type(type_name))
-                )
-            )
+            read = sql.SQL("pg_catalog.current_setting({})").format(sql.Literal(setting))
+            computed = self.arguments[number - 1] if number <= len(self.arguments) else None
+            argument = read if computed is None else sql.SQL("({})").format(computed(read))
+            arguments.append(sql.SQL("{}::{}").format(argument, sql.SQL(castable_type(type_name))))
         return sql.SQL(", ").join(arguments)
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from psycopg import sql
 
 from agent.advise.candidate_index import CandidateIndex
-from agent.benchmark.binding import aggregate_values, bind_values, range_bounds, sorted_values
+from agent.benchmark.binding import (
+    aggregate_values,
+    bind_values,
+    range_bounds,
+    sorted_values,
+    window_argument,
+)
 from agent.benchmark.candidate import BudgetExhausted, CandidateBench, Deadline, ServedStatement
 from agent.benchmark.measurements import CandidateBenchmark
-from agent.benchmark.parameters import AggregateRef, ColumnRef, parameter_sources
+from agent.benchmark.parameters import AggregateRef, ColumnRef, WindowRef, parameter_sources
 from agent.benchmark.sandbox import sandbox_database
 from agent.benchmark.settings import BenchmarkSettings
 from agent.config import CollectorSettings, SessionLimits
@@ -318,28 +325,64 @@ def test_a_window_back_from_now_is_timed_with_windows_that_keep_the_newest_or_ol
     assert recent.index_used and recent.plan_changed
     assert bench_indexes(pair.sandbox) == []
 
-    # The windows it ran with: distances back from now that keep the newest (a lower bound) or the
+    # The windows it ran with: where each starts on the column, turned into the distance back from
+    # now when the statement runs (window_argument); they keep the newest (a lower bound) or the
     # oldest (an upper bound) 2-33 % of the rows, in the parameter's own type.
-    again = sandbox_database(pair.sandbox_url, SessionLimits())
-    total = 60000
-    with again, again.session() as session:
-        for item, types, kept_sql in (
-            (s, ("text", "interval"), "SELECT count(*) FROM visits WHERE at > now() - %s::interval")
-            for s in served
-            if "kind" in s.raw_text
-        ):
-            _, windows = bind_values(
-                session, parameter_sources(item.raw_text, tables, BenchmarkSettings()), types, 3
-            )
-            for window in windows:
-                kept = pair.sandbox.execute(kept_sql, [window]).fetchone()
-                assert kept is not None and 0.01 * total <= kept[0] <= 0.4 * total, (window, kept)
-        [older] = [s for s in served if "day <" in s.raw_text]
-        [days] = bind_values(
-            session, parameter_sources(older.raw_text, tables, BenchmarkSettings()), ("integer",), 3
+    [recent_item] = [s for s in served if "kind" in s.raw_text]
+    [older_item] = [s for s in served if "day <" in s.raw_text]
+    for item, types, kept_sql in (
+        (recent_item, ("text", "interval"), "SELECT count(*) FROM visits WHERE at > now() - ({})::interval"),
+        (older_item, ("integer",), "SELECT count(*) FROM visits WHERE day < current_date - ({})::integer"),
+    ):
+        for kept in windows_kept(pair, item, tables, types, kept_sql):
+            assert 0.01 * 60000 <= kept <= 0.4 * 60000, kept
+
+
+def windows_kept(
+    pair: Pair, item: ServedStatement, tables: list[TableStats], types: tuple[str, ...], kept_sql: str
+) -> list[int]:
+    """The rows each bound window of `item`'s last parameter keeps, counted by `kept_sql`."""
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+    counts = []
+    with sandbox, sandbox.session() as session:
+        sources = parameter_sources(item.raw_text, tables, BenchmarkSettings())
+        window = sources[len(types)]
+        assert isinstance(window, WindowRef)
+        argument = window_argument(session, window, types[-1])
+        for point in bind_values(session, sources, types, 3)[-1]:
+            query = sql.SQL(kept_sql).format(argument(sql.Literal(point)))
+            row = session.fetch_one(query.as_string(None))
+            assert row is not None
+            counts.append(int(row[0]))
+    return counts
+
+
+LAST_WEEK_BUT_TODAY = (
+    "SELECT count(*) FROM visits WHERE at >= now() - interval '7 days' AND at < now() - interval '1 day'"
+)
+
+
+@pytest.mark.both_servers
+def test_windows_on_both_ends_of_a_column_are_bound_as_a_range_never_an_empty_one(pair: Pair) -> None:
+    pair.load(VISITS)
+    pair.fresh_statistics()
+    pair.workload(LAST_WEEK_BUT_TODAY, [[]])
+    served, tables = workload_of(pair, lambda text: "interval" in text.lower() or "$2" in text)
+    [item] = [s for s in served if "visits" in s.raw_text]
+
+    sandbox = sandbox_database(pair.sandbox_url, SessionLimits())
+    with sandbox, sandbox.session() as session:
+        starts, ends = bind_values(
+            session,
+            parameter_sources(item.raw_text, tables, BenchmarkSettings()),
+            ("interval", "interval"),
+            5,
         )
-        for window in days:
-            kept = pair.sandbox.execute(
-                "SELECT count(*) FROM visits WHERE day < current_date - %s::integer", [window]
-            ).fetchone()
-            assert kept is not None and 0.01 * total <= kept[0] <= 0.4 * total, (window, kept)
+    # `at >= now() - $1 AND at < now() - $2`: $1 is where the range starts, $2 where it ends; bound
+    # one by one (newest for the lower, oldest for the upper) every run would read no row at all.
+    assert len(starts) == len(ends) == 5
+    for start, end in zip(starts, ends, strict=True):
+        kept = pair.sandbox.execute(
+            "SELECT count(*) FROM visits WHERE at >= %s::timestamptz AND at < %s::timestamptz", [start, end]
+        ).fetchone()
+        assert kept is not None and kept[0] > 0, (start, end)

@@ -11,6 +11,7 @@ from agent.benchmark.binding import (
     like_pattern,
     neutral_value,
     range_bounds,
+    window_points,
 )
 from agent.benchmark.measurements import CandidateBenchmark, StatementTiming
 from agent.benchmark.parameters import ColumnRef, UnsampleableStatement
@@ -99,3 +100,15 @@ def test_a_lone_having_bound_keeps_few_groups_and_a_value_may_be_any() -> None:
     assert having_values(ordered, "upper", 3) == ["100", "104", "109"]  # `< $1`: the bottom tenth
     assert having_values(ordered, "value", 3) == ["100", "150", "199"]
     assert having_values(["7"], "lower", 3) == ["7"]
+
+
+def test_a_lone_window_starts_among_the_newest_values_or_the_oldest_and_always_keeps_some() -> None:
+    values = [f"2026-12-{day:02d}" for day in range(1, 21)]  # 20 sorted values: 2 % of them is none
+
+    newest = window_points(values, "lower", 3)  # created_at > now() - $1: the last days
+    oldest = window_points(values, "upper", 3)  # created_at < now() - $1: older than some days
+
+    assert all(point < values[-1] for point in newest)  # `> max` would keep no row
+    assert all(point >= values[-8] for point in newest)  # at most the newest third
+    assert all(values[0] < point <= values[7] for point in oldest)
+    assert window_points(values[:2], "lower", 3) == []  # too few values to start a window among

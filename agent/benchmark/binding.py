@@ -307,7 +307,24 @@ def _bind_column(
         raise UnsampleableStatement(f"{column.table}.{column.column} has no values")
     for rank, (number, source) in enumerate(parameters):
         rotated = sampled[rank % len(sampled) :] + sampled[: rank % len(sampled)]
-        values[number] = tuple(like_pattern(v) for v in rotated) if source.role == "like" else tuple(rotated)
+        if source.role == "like":
+            values[number] = tuple(like_pattern(v) for v in rotated)
+        elif source.role == "array":
+            values[number] = tuple(array_literal(rotated, start) for start in range(len(rotated)))
+        else:
+            values[number] = tuple(rotated)
+
+
+# An array parameter (`= ANY($1)`) holds this many sampled values per run: a short IN list's worth.
+ARRAY_VALUES = 5
+
+
+def array_literal(values: Sequence[str], start: int) -> str:
+    """ARRAY_VALUES of `values` from `start` on (wrapping), as the text of a PostgreSQL array whose
+    elements are quoted, which every element type reads (`{"7","12"}` is an int[] too)."""
+    chosen = [values[(start + n) % len(values)] for n in range(min(ARRAY_VALUES, len(values)))]
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in chosen)
+    return "{" + ",".join(quoted) + "}"
 
 
 def bind_values(

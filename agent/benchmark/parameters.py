@@ -36,7 +36,9 @@ from shared.wire.snapshot import TableStats
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Like, exp.ILike)
 
 
-Role = Literal["value", "lower", "upper", "like"]
+# "array": the parameter is an array the column is compared with, `device_id = ANY($1)` (how ORMs
+# send an IN list as one parameter), bound to an array of sampled values.
+Role = Literal["value", "lower", "upper", "like", "array"]
 # The value a field parameter (`extract($1 FROM d)`, `date_trunc($1, d)`) takes: any field will do.
 FIELD = "year"
 # Functions that read the clock, as sqlglot leaves them (now() and CURRENT_TIMESTAMP have nodes).
@@ -220,6 +222,15 @@ def _window(node: exp.Expr | None, column: ColumnRef) -> tuple[int, WindowRef] |
     return number, WindowRef(column, anchor, declared)
 
 
+def _array_parameter(node: exp.Expr | None) -> int | None:
+    """`ANY($1)`, `ALL($1::text[])` (which sqlglot leaves as a call): the array's parameter."""
+    if isinstance(node, exp.Any | exp.All):
+        return _parameter_number(node.this)
+    if isinstance(node, exp.Anonymous) and node.name.upper() in ("ANY", "ALL") and len(node.expressions) == 1:
+        return _parameter_number(node.expressions[0])
+    return None
+
+
 def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]:
     """(parameter, source) pairs one predicate node ties together, in either order of its sides."""
     pairs: list[tuple[int, ParameterSource]] = []
@@ -232,8 +243,11 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
             window = None
             if column is not None and not column.is_expression:
                 window = _window(other, replace(column, role=_role(node, column_first)))
+            array = _array_parameter(other)
             if window is not None:
                 pairs.append(window)
+            elif array is not None and column is not None and isinstance(node, exp.EQ | exp.NEQ):
+                pairs += [(array, replace(column, role="array")), *_inner(side)]
             elif anchored is not None and column is not None:
                 pairs.append((anchored[0], replace(column, role=_role(node, column_first))))
                 pairs += [(number, NeutralValue(numeric=True)) for number in anchored[1]]

@@ -33,7 +33,8 @@ _UNBOUNDED = {"character": "bpchar", "bit": "varbit"}
 
 
 def castable_type(type_name: str) -> str:
-    return _UNBOUNDED.get(type_name, type_name)
+    element, brackets = (type_name[:-2], "[]") if type_name.endswith("[]") else (type_name, "")
+    return _UNBOUNDED.get(element, element) + brackets  # character[] is char(1)[] too
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agent.benchmark.binding import (
+    ARRAY_VALUES,
     RANGE_WIDTHS,
+    array_literal,
     bound_expression,
     having_values,
     like_pattern,
@@ -82,6 +84,7 @@ def test_a_char_parameter_is_cast_to_the_unbounded_type() -> None:
     # `::character` is char(1): TPC-H's r_name = 'AMERICA' was bound as 'A' and matched nothing.
     assert castable_type("character") == "bpchar"
     assert castable_type("character varying") == "character varying"
+    assert castable_type("character[]") == "bpchar[]" and castable_type("integer[]") == "integer[]"
     assert castable_type("numeric") == "numeric"
 
 
@@ -112,3 +115,12 @@ def test_a_lone_window_starts_among_the_newest_values_or_the_oldest_and_always_k
     assert all(point >= values[-8] for point in newest)  # at most the newest third
     assert all(values[0] < point <= values[7] for point in oldest)
     assert window_points(values[:2], "lower", 3) == []  # too few values to start a window among
+
+
+def test_an_array_parameter_gets_quoted_elements_that_any_type_reads() -> None:
+    values = ["7", 'say "hi"', "back\\slash", "x", "y", "z"]
+
+    assert array_literal(values, 0) == '{"7","say \\"hi\\"","back\\\\slash","x","y"}'
+    assert array_literal(values, 4).startswith('{"y","z","7"')  # each run starts further on, wrapping
+    assert array_literal(["1", "2"], 0) == '{"1","2"}'  # fewer values than ARRAY_VALUES: each once
+    assert ARRAY_VALUES == 5

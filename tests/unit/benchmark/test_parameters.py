@@ -202,3 +202,11 @@ def test_a_window_back_from_now_is_tied_to_its_column_and_its_clock() -> None:
 def test_a_difference_that_does_not_start_from_the_clock_is_no_window() -> None:
     with pytest.raises(UnsampleableStatement):
         sources("SELECT id FROM events WHERE amount > $1 - $2 * $3")
+
+
+def test_an_array_a_column_is_compared_with_is_sampled_as_that_column() -> None:
+    # `device_id = ANY($1)`: how ORMs send an IN list as one parameter; it was "not compared".
+    assert sources("SELECT id FROM events WHERE device_id = ANY($1) AND note <> ALL($2::text[])") == {
+        1: events("device_id", "array"),
+        2: events("note", "array"),
+    }

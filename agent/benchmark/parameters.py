@@ -222,6 +222,21 @@ def _window(node: exp.Expr | None, column: ColumnRef) -> tuple[int, WindowRef] |
     return number, WindowRef(column, anchor, declared)
 
 
+def _row_compared(
+    node: exp.Expr, columns: exp.Tuple, parameters: exp.Tuple, scope: Scope, column_first: bool
+) -> list[tuple[int, ParameterSource]]:
+    """`(created_at, id) < ($1, $2)`, keyset pagination: each parameter is a bound on the column in
+    its position, with the comparison's role."""
+    pairs: list[tuple[int, ParameterSource]] = []
+    if len(columns.expressions) != len(parameters.expressions):
+        return pairs
+    for side, other in zip(columns.expressions, parameters.expressions, strict=True):
+        column, number = _column_of(side, scope), _parameter_number(other)
+        if column is not None and number is not None:
+            pairs.append((number, replace(column, role=_role(node, column_first))))
+    return pairs
+
+
 def _array_parameter(node: exp.Expr | None) -> int | None:
     """`ANY($1)`, `ALL($1::text[])` (which sqlglot leaves as a call): the array's parameter."""
     if isinstance(node, exp.Any | exp.All):
@@ -239,6 +254,9 @@ def _compared(node: exp.Expr, scope: Scope) -> list[tuple[int, ParameterSource]]
             (node.this, node.expression, True),
             (node.expression, node.this, False),
         ):
+            if isinstance(side, exp.Tuple) and isinstance(other, exp.Tuple):
+                pairs += _row_compared(node, side, other, scope, column_first)
+                continue
             anchored, column = _offset(other), _column_of(side, scope)
             window = None
             if column is not None and not column.is_expression:

@@ -409,3 +409,26 @@ def test_an_array_parameter_is_timed_with_arrays_of_the_columns_values(pair: Pai
         assert timing.index_used and timing.plan_changed
         assert max(timing.buffers_after) < 40 < min(timing.buffers_before)
     assert bench_indexes(pair.sandbox) == []
+
+
+# Keyset pagination: the page after the last row seen.
+NEXT_PAGE = "SELECT id, kind FROM visits WHERE (at, id) < (%s, %s) ORDER BY at DESC, id DESC LIMIT 20"
+
+
+@pytest.mark.both_servers
+def test_a_row_comparison_is_timed_with_values_of_the_columns_in_its_positions(pair: Pair) -> None:
+    pair.load(VISITS)
+    last_seen = pair.monitored.execute(
+        "SELECT at, id FROM visits ORDER BY at DESC, id DESC OFFSET 500 LIMIT 1"
+    )
+    pages = [list(row) for row in last_seen.fetchall()]
+    pair.fresh_statistics()  # the lookup above is not part of the workload
+    pair.workload(NEXT_PAGE, pages)
+
+    result, [item], _ = bench_on(pair, CandidateIndex("public", "visits", ("at", "id")), "visits")
+
+    assert result.skipped == {}, result.skipped  # "$1, $2 are not compared" before
+    [timing] = result.timings
+    assert timing.fingerprint == item.fingerprint
+    assert timing.index_used and timing.plan_changed  # 20 rows read in index order, not a sort of all
+    assert bench_indexes(pair.sandbox) == []

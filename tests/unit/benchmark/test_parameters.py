@@ -210,3 +210,18 @@ def test_an_array_a_column_is_compared_with_is_sampled_as_that_column() -> None:
         1: events("device_id", "array"),
         2: events("note", "array"),
     }
+
+
+def test_a_row_comparison_ties_each_parameter_to_the_column_in_its_position() -> None:
+    # Keyset pagination, the next page after the last row seen; it was "not compared" before.
+    assert sources(
+        "SELECT id FROM events WHERE (amount, id) < ($1, $2) ORDER BY amount DESC, id DESC LIMIT $3"
+    ) == {
+        1: events("amount", "upper"),
+        2: events("id", "upper"),
+        3: FixedValue(str(SETTINGS.limit_value)),
+    }
+    assert sources("SELECT id FROM events WHERE ($1, $2) <= (amount, id)") == {
+        1: events("amount", "lower"),
+        2: events("id", "lower"),
+    }

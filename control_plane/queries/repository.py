@@ -314,10 +314,14 @@ class QueryRepository:
             *(column.label(name) for name, column in sums.items()),
             is_everything.label("is_everything"),
         )
+        # A statement whose counters net to no calls ran only before the range: the day `since`
+        # falls in is read as its daily rollup less its hours before `since` (counters_in_range),
+        # so a statement of those hours alone sums to zero and must not be listed (a range starting
+        # between 01:00 and 11:59 listed it with 0 calls).
+        kept = [or_(is_everything == 1, calls > 0)]
         if search:
-            grouped_rows = grouped_rows.having(
-                or_(is_everything == 1, counters.c.fingerprint.in_(self._matching(search)))
-            )
+            kept.append(or_(is_everything == 1, counters.c.fingerprint.in_(self._matching(search))))
+        grouped_rows = grouped_rows.having(*kept)
         ranked = (is_everything.desc(), desc(orderings[order_by]).nulls_last(), counters.c.fingerprint)
         grouped = (
             grouped_rows.add_columns(

@@ -220,6 +220,28 @@ def test_without_a_range_the_window_starts_on_the_hour_a_day_back(
     assert [r["fingerprint"] for r in rows] == [fingerprint(0)]
 
 
+def test_a_statement_that_ran_only_in_the_cut_hours_of_the_first_day_is_not_listed(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    # From 03:00 of a past day to now: that day is read as its daily rollup less its hours before
+    # 03:00, so statement 1 (02:59 only) nets to zero calls. It was listed with 0 calls; the test
+    # above only takes this path when it runs between 01:00 and 11:59 UTC, so CI saw it by the hour.
+    database = register_database(client, acme)
+    since = DAY + timedelta(hours=3)
+    assert post(client, database["agent_token"], make_snapshot(statements=1, collected_at=since)) == 202
+    before = make_snapshot(statements=2, collected_at=since - timedelta(minutes=1))
+    only_1 = before.model_copy(update={"statements": before.statements[1:]})
+    assert post(client, database["agent_token"], only_1) == 202
+
+    viewer = as_user(client, acme, "viewer")
+    rows = top(
+        client, viewer, database["id"], **{"from": since.isoformat(), "to": datetime.now(UTC).isoformat()}
+    )
+
+    assert [r["fingerprint"] for r in rows] == [fingerprint(0)]
+    assert rows[0]["calls"] > 0
+
+
 def test_a_statement_seen_again_after_an_hour_has_its_last_seen_at_moved(
     client: TestClient, acme: SeededTenant, metadata_url: str
 ) -> None:

@@ -235,7 +235,10 @@ def test_partition_advice_is_the_same_on_every_run(db: psycopg.Connection, db_ur
     reports = [advise(db_url) for _ in range(5)]
 
     advice = [[(r["id"], r["sql"]) for r in report["recommendations"]] for report in reports]
-    assert advice[0] and all(each == advice[0] for each in advice), advice
+    # Named by what differs, in a string pytest does not shorten: one CI run under load failed here
+    # with the lists cut to "...", and the run could not be repeated alone (4 of 4 passed).
+    differing = {n: sorted(set(each) ^ set(advice[0])) for n, each in enumerate(advice) if each != advice[0]}
+    assert advice[0] and not differing, f"runs that differ from the first, by: {differing}"
     tables = {r["table"] for r in reports[0]["recommendations"] if r["kind"] == "create_index"}
     assert "public.events" in tables, reports[0]
     # The representative values were bound, never written into text pg_stat_statements keeps.

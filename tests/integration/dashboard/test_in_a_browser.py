@@ -12,6 +12,7 @@ test is skipped rather than downloading a browser.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -41,7 +42,9 @@ from tests.integration.control_plane.changes.flow import (
     lease,
     recommendation,
     run_in_app,
+    send,
     shop_with_finding,
+    workload,
 )
 from tests.integration.control_plane.changes.flow import finding as change_finding
 from tests.integration.control_plane.inbox import drain_inbox_at
@@ -295,6 +298,8 @@ def test_analyze_now_shows_the_queued_run_and_then_its_notices(
     browser: Any, server_url: str, api: TestClient, api_settings: Settings, acme: SeededTenant
 ) -> None:
     shop = shop_with_finding(api, acme)
+    # A statement that ran: the top queries list only what ran in the range (a 0-call row is not one).
+    send(api, shop.agent, workload(datetime.now(UTC), calls=40, total_ms=120.0))
     wait = sign_in(browser, server_url, acme.emails["analyst"])
     page = open_page(browser, wait, server_url, f"/databases/{shop.database_id}/queries", "#queries")
     assert page is not None

@@ -15,7 +15,8 @@ rows) never sees. So each parameter also carries its role: a lower or an upper b
 values of an IN list, a LIKE pattern, or a constant outside every condition (`1 - l_discount` in a
 select list, the field of `extract`), which changes no row count and takes a neutral value of its type.
 A window back from now (`created_at > now() - interval '1 day'`, normalized `now() - $2::interval`)
-is a bound on the column too: its value is the distance from now to a sampled value of the column.
+is a bound on the column too: it is sampled where the window starts on the column, and that point is
+turned into the distance from now when the statement runs.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ class AggregateRef:
 class WindowRef:
     """A parameter that says how far back from now a column is read: `created_at > now() - $2::interval`
     ("the last day"), `d >= current_date - $1` (integer days), `created_at < now() - $1::interval`
-    ("older than"). Its values are distances from `anchor` (the clock expression, as SQL) to values
-    sampled from the column, in the parameter's own type (binding.window_values); `column.role` says
-    which end of the column the window keeps."""
+    ("older than"). Its values are points sampled on the column where the window starts
+    (binding.window_points, or a range's bounds); each run turns its point into the distance from
+    `anchor` (the clock expression, as SQL), in the parameter's own type (binding.window_argument).
+    `column.role` says which end of the column the window keeps."""
 
     column: ColumnRef
     anchor: str

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from agent.advise.candidate_index import CandidateIndex
-from agent.advise.candidates import candidates_for_statement
+from agent.advise.candidates import MAX_COVERING_WIDTH, MAX_KEY_WIDTH, candidates_for_statement
 from agent.advise.config_findings import work_mem_findings
 from agent.advise.hypothetical import HypotheticalIndexes, hypopg_schema
 from agent.advise.index_findings import index_findings
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 class AdvisorSettings:
     min_improvement_pct: float = 20.0
     bounds: SearchBounds = field(default_factory=SearchBounds)
-    max_width: int = 3
+    max_width: int = MAX_KEY_WIDTH
+    max_covering_width: int = MAX_COVERING_WIDTH
     min_stats_age: timedelta = timedelta(hours=RunSettings.advise_min_stats_age_h)
     stats_age: timedelta | None = None  # how long index usage has been counted; None: unknown
 
@@ -159,6 +160,7 @@ class Advisor:
                 schema.tables,
                 schema.indexes,
                 max_width=self._settings.max_width,
+                max_covering_width=self._settings.max_covering_width,
                 covering=covering,
                 views=self._views,
             )

@@ -115,9 +115,14 @@ class WhatIfSearch:
         return min(cost / statement.base_cost, 1.0) if statement.base_cost else 1.0
 
     def _gain(
-        self, chosen: list[CandidateIndex], candidate: CandidateIndex, replaced: set[CandidateIndex]
+        self, chosen: list[CandidateIndex], candidate: CandidateIndex, replaced: list[CandidateIndex]
     ) -> float:
-        """Weighted cost removed by adding `candidate` (and dropping `replaced`) to the live `chosen`."""
+        """Weighted cost removed by adding `candidate` (and dropping `replaced`) to the live `chosen`.
+
+        `replaced` is a list in `chosen`'s order, never a set: its indexes are re-created in that
+        order, and when two hypothetical indexes cost a plan the same the planner keeps the one it
+        met first. A set's order follows the string hashes, which differ from process to process: two
+        `advise` runs on the same database could then break such a tie differently."""
         trial = [*(c for c in chosen if c not in replaced), candidate]
         affected = self._affected([candidate, *replaced])
         before = {s.fingerprint: self._relative(s, self._cost_with(s, chosen)) for s in affected}
@@ -214,7 +219,7 @@ class WhatIfSearch:
             if any(existing.covers(candidate) for existing in chosen):
                 self._result.rejected[candidate] = "a wider recommended index already serves it"
                 continue
-            replaced = {existing for existing in chosen if candidate.covers(existing)}
+            replaced = [existing for existing in chosen if candidate.covers(existing)]
             if fresh_at.get(candidate) != len(chosen):
                 fresh_at[candidate] = len(chosen)
                 heapq.heappush(heap, (-self._gain(chosen, candidate, replaced), order, candidate))
@@ -279,7 +284,7 @@ class WhatIfSearch:
         """`chosen` without `candidate` when, beside all the others, it no longer pays."""
         others = [c for c in chosen if c != candidate]
         self._drop(candidate)
-        gain = self._gain(others, candidate, set())
+        gain = self._gain(others, candidate, [])
         if gain >= self._threshold(candidate):
             self._create(candidate)
             return None

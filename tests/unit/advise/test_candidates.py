@@ -256,8 +256,12 @@ COVERING = {
         "SELECT total FROM orders WHERE customer_id = $1",
         ["public.orders(customer_id)", "public.orders(customer_id,total)"],
     ),
-    "not when they do not fit in the width": (
+    "one column more than a key list: the range's key and three columns it reads": (
         "SELECT total, created_at, status FROM orders WHERE customer_id = $1",
+        ["public.orders(customer_id)", "public.orders(customer_id,total,created_at,status)"],
+    ),
+    "not when they do not fit in the covering width": (
+        "SELECT id, total, created_at, status FROM orders WHERE customer_id = $1",
         ["public.orders(customer_id)"],
     ),
     "SELECT * reads every column": (
@@ -314,6 +318,13 @@ def test_no_covering_widening_for_a_point_lookup_a_unique_index_answers() -> Non
 def test_a_join_through_a_unique_key_is_still_widened() -> None:
     sql = "SELECT c.name FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > $1"
     assert "public.customers(id,name)" in keys(sql, [unique("customers", "id")])
+
+
+def test_the_covering_width_is_its_own_bound() -> None:
+    sql = "SELECT total, created_at, status FROM orders WHERE customer_id = $1"
+    widened = "public.orders(customer_id,total,created_at,status)"
+    assert widened not in [c.key() for c in candidates_for_statement(sql, TABLES, [], max_covering_width=3)]
+    assert widened in [c.key() for c in candidates_for_statement(sql, TABLES, [], max_width=2)]
 
 
 def test_without_covering_only_key_lists() -> None:

@@ -266,7 +266,7 @@ class WhatIfSearch:
             narrower = CandidateIndex(candidate.schema_name, candidate.table, candidate.columns[:width])
             if narrower not in pool or any(o is not candidate and o.covers(narrower) for o in chosen):
                 continue
-            gain = -self._gain(chosen, narrower, {candidate})  # what the wider one adds
+            gain = -self._gain(chosen, narrower, [candidate])  # what the wider one adds
             if gain < self._threshold(candidate):
                 self._drop(candidate)
                 if self._create(narrower) is None:

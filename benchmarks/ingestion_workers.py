@@ -300,6 +300,8 @@ def main() -> list[dict[str, object]]:
             {"name": f"{prefix}_accepted_p50_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.5)), "unit": "ms", "budget": GOAL_ACCEPTED_P50_MS},
             {"name": f"{prefix}_accepted_p99_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.99)), "unit": "ms", "budget": None},
             {"name": f"{prefix}_read_p99_ms", "value": rounded(percentile(reads, 0.99)), "unit": "ms", "budget": GOAL_READ_P99_MS},
+            # The read load the rate was measured under: READERS back to back take what CPU is free.
+            {"name": f"{prefix}_reads_per_second", "value": round(len(reads) / run.seconds, 1) if run.seconds else None, "unit": "reads/s", "budget": None},
             {"name": f"{prefix}_errors", "value": len(run.recorder.errors), "unit": "errors", "budget": 0},
             # Storing only: the worker processes and their PostgreSQL backends (see StoreCpuMeter).
             {"name": f"{prefix}_store_cpu_ms_per_snapshot", "value": round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None, "unit": "ms", "budget": None},

@@ -173,6 +173,4 @@ def walk_database(client: TestClient, tenant: SeededTenant) -> WalkedDatabase:
         f"/api/v1/databases/{database['id']}/recommendations", headers=as_user(client, tenant, "viewer")
     ).json()
     by_columns = {tuple(item["columns"]): item["id"] for item in listed}
-    return WalkedDatabase(
-        database["id"], by_columns[("product_id",)], by_columns[COVERING_COLUMNS]
-    )
+    return WalkedDatabase(database["id"], by_columns[("product_id",)], by_columns[COVERING_COLUMNS])

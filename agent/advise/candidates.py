@@ -241,8 +241,9 @@ def candidates_for_statement(
 ) -> list[CandidateIndex]:
     """B-tree candidates for one (normalized) statement, minus what existing valid indexes cover.
 
-    `covering`: also the covering widenings of the key lists, of at most `max_covering_width` columns
-    (worth it only where HypoPG can tell whether an index-only scan pays). `views`: definitions of the views it may read through.
+    `covering`: also the covering widenings of the key lists, of at most `max_covering_width`
+    columns (worth it only where HypoPG can tell whether an index-only scan pays). `views`:
+    definitions of the views it may read through.
 
     Only SELECT, UPDATE, DELETE and INSERT ... SELECT are read; anything else, and any text that
     does not parse as exactly one statement, yields []. Sorted by schema, table and keys.
@@ -270,7 +271,7 @@ def candidates_for_statement(
         read = columns_read.get(occurrence) if covering else None  # missing: no known scope
         for key_list in _key_lists(table, wanted, max_width):
             found.add(CandidateIndex(table.schema_name, table.name, key_list))
-            widened = _covering(key_list, read, max(max_width, max_covering_width))
+            widened = _covering(key_list, read, max_covering_width)
             # Skipping the table pays only for many rows: not for a point lookup a unique index
             # answers (a join through a unique key, though, reads many rows).
             point = (k for k in key_list if k in wanted.equality and k not in wanted.joins)

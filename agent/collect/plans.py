@@ -51,7 +51,7 @@ def explain_generic(session: AgentSession, normalized_text: str, server_version_
         except NotOneStatement as refusal:
             return ExplainOutcome(plan=None, error=str(refusal))
         outcome = _explain_generic_option(session, statement)
-        numeric = numeric_parameters(statement) if outcome.plan is None else set()
+        numeric = numeric_parameters(statement) if outcome.plan is None else frozenset()
         if numeric:
             # As below: parameters with nothing to infer a type from were numbers.
             typed = with_parameter_types(statement, dict.fromkeys(numeric, "numeric"))

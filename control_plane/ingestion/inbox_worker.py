@@ -4,7 +4,9 @@ delete them, in one transaction.
 Run by the background jobs of every process with workers (`OPTISCHEMA_WORKERS=on` or `only`), so
 ingestion scales with the processes started, on one machine or several: `FOR UPDATE SKIP LOCKED`
 keeps any two from taking the same entry. The body was validated when it was accepted; it is
-decoded again here, through the same code, and stored by `IngestionService.store`.
+decoded again here, through the same code, and stored by `IngestionService.store`. Of the
+statements only the fingerprints and counters are read (payload.parse_snapshot's `counters_only`):
+their text, most of the body, is decoded only for a statement the catalog does not have yet.
 
 A batch is up to BATCH_SIZE entries of one database (an agent's backlog after an outage, or a
 queue longer than the workers keep up with): stored together they share one transaction and
@@ -108,7 +110,7 @@ def _decode_all(entries: list[InboxEntry], limit: int) -> list[DecodedSnapshot |
     outcomes: list[DecodedSnapshot | Exception] = []
     for entry in entries:
         try:
-            decoded = decode_snapshot(entry.body, entry.content_encoding, limit)
+            decoded = decode_snapshot(entry.body, entry.content_encoding, limit, counters_only=True)
             if decoded.snapshot_id != entry.snapshot_id:
                 raise ValueError(f"the body holds snapshot {decoded.snapshot_id}, not {entry.snapshot_id}")
             outcomes.append(decoded)

@@ -15,6 +15,7 @@ import functools
 import json
 import operator
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
 from control_plane.ingestion.payload import DecodedSnapshot
-from control_plane.ingestion.statement_rows import StatementRow
+from control_plane.ingestion.statement_rows import StatementCounterRow, StatementRow
 from control_plane.models import DatabaseSchema, Plan
 from control_plane.models import Snapshot as SnapshotRow
 from control_plane.tenancy.context import TenantContext
@@ -57,7 +58,7 @@ def daily_bucket(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _array_literals(batch: list[list[StatementRow]]) -> dict[str, str]:
+def _array_literals(batch: list[Sequence[StatementCounterRow]]) -> dict[str, str]:
     """`ks` (each row's snapshot, from 1), `fingerprints` and each counter, as PostgreSQL array
     literals, the batch's snapshots one after the other, each in its statements' order.
 
@@ -67,14 +68,28 @@ def _array_literals(batch: list[list[StatementRow]]) -> dict[str, str]:
     PostgreSQL reads back exactly (the shortest text that round-trips a float, as Python's).
     """
     # Each snapshot's rows in fingerprint order: the rollups' upserts then need no real sort.
-    batch = [sorted(statements, key=_FINGERPRINT) for statements in batch]
-    rows = [row for statements in batch for row in statements]
+    ordered = [sorted(statements, key=_FINGERPRINT) for statements in batch]
+    rows = [row for statements in ordered for row in statements]
     literals = {
         name: "{" + _JSON.encode(list(map(column, rows)))[1:-1].decode() + "}"
         for name, column in _LITERAL_COLUMNS
     }
-    ks = [k for k, statements in enumerate(batch, start=1) for _ in statements]
+    ks = [k for k, statements in enumerate(ordered, start=1) for _ in statements]
     return {"ks": "{" + _JSON.encode(ks)[1:-1].decode() + "}", **literals}
+
+
+def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> dict[str, StatementRow]:
+    """Of each of these fingerprints, its row whole (text, type, relations) from the first snapshot
+    of the batch that has it: only snapshots holding one are decoded whole (see payload)."""
+    found: dict[str, StatementRow] = {}
+    for decoded in batch:
+        if any(
+            row.fingerprint in fingerprints and row.fingerprint not in found for row in decoded.statements
+        ):
+            for row in decoded.described():
+                if row.fingerprint in fingerprints:
+                    found.setdefault(row.fingerprint, row)
+    return found
 
 
 def _sql_type(counter: str) -> str:
@@ -239,15 +254,12 @@ class IngestionRepository:
             return
         await self._session.execute(_CUSTOM_PLANS)
         columns = await anyio.to_thread.run_sync(_array_literals, [d.statements for d in batch])
-        first_of: dict[str, StatementRow] = {}
-        for decoded in batch:
-            for row in decoded.statements:
-                first_of.setdefault(row.fingerprint, row)
-        given = "{" + ",".join(first_of) + "}"
+        given = "{" + ",".join(dict.fromkeys(row.fingerprint for d in batch for row in d.statements)) + "}"
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
         new = sorted(await self._unknown_fingerprints(given))
         if new:
-            fresh = [first_of[fingerprint] for fingerprint in new]
+            described = await anyio.to_thread.run_sync(_first_described, batch, set(new))
+            fresh = [described[fingerprint] for fingerprint in new]
             await self._session.execute(
                 _INSERT_STATEMENTS,
                 {

@@ -11,7 +11,13 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from control_plane.ingestion.payload import PayloadRejected, parse_snapshot
-from control_plane.ingestion.statement_rows import StatementRow, StatementsRejected, decode_statements
+from control_plane.ingestion.statement_rows import (
+    COUNTER_FIELDS,
+    StatementCounterRow,
+    StatementRow,
+    StatementsRejected,
+    decode_statements,
+)
 from shared.wire.snapshot import StatementStats
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 
@@ -86,6 +92,24 @@ def test_a_whole_snapshot_decodes_to_what_the_model_holds() -> None:
     assert [msgspec.structs.asdict(row) for row in decoded.statements] == [
         statement.model_dump() for statement in snapshot.statements
     ]
+
+
+def test_a_workers_counters_only_decode_reads_the_same_counters_and_the_text_on_demand() -> None:
+    snapshot = make_snapshot(statements=5)
+    body = snapshot.model_dump_json().encode()
+    whole = parse_snapshot(body)
+
+    counters = parse_snapshot(body, counters_only=True)
+
+    assert counters.snapshot == whole.snapshot
+    assert not any(isinstance(row, StatementRow) for row in counters.statements)
+    counter_fields = set(StatementCounterRow.__struct_fields__)
+    assert counter_fields == {"fingerprint", *COUNTER_FIELDS}
+    assert [msgspec.structs.asdict(row) for row in counters.statements] == [
+        {name: value for name, value in msgspec.structs.asdict(row).items() if name in counter_fields}
+        for row in whole.statements
+    ]
+    assert counters.described() == whole.described() == whole.statements
 
 
 @pytest.mark.parametrize(

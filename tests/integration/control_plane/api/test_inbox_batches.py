@@ -82,6 +82,15 @@ def test_a_batch_across_hours_and_midnight_rolls_up_exactly(
     with psycopg.connect(metadata_url) as conn:
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (len(COLLECTED),)
         assert conn.execute("SELECT count(*) FROM snapshot_inbox").fetchone() == (0,)
+        # The worker read only the counters, and the statements' text where the catalog lacked it:
+        # every statement is there with its text, those first seen in the batch's later snapshots too.
+        uncatalogued = conn.execute(
+            "SELECT DISTINCT s.fingerprint FROM statement_stats s WHERE s.database_id = %s"
+            "   AND NOT EXISTS (SELECT 1 FROM statements c WHERE c.database_id = s.database_id"
+            "                      AND c.fingerprint = s.fingerprint AND c.query LIKE 'SELECT %%')",
+            [database["id"]],
+        ).fetchall()
+        assert uncatalogued == []
 
 
 def test_an_entry_that_fails_in_a_batch_waits_alone_and_the_others_are_stored(

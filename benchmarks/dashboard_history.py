@@ -15,7 +15,8 @@ same invariants ingestion keeps (control_plane/ingestion/repository.py):
   mean times are log-normal, so the busiest by time is not the most frequent;
 - `statement_rollups` and `statement_daily_rollups`: the hourly sums of those raw rows and their
   count, computed from them the way migration 0004 does, and the daily sums of the hourly ones (as
-  0011 does), so a rollup is exactly the sum of its hour's or day's raw rows;
+  0011 does), so a rollup is exactly the sum of its hour's or day's raw rows; every hour is folded
+  (`statement_daily_folds`, as the daily-rollups job would have left it);
 - `plans` for the 200 busiest, `database_schemas` (150 tables, 600 indexes, some unused or
   duplicated: the index-health findings), ~200 recommendations in every status, 10,000 audit events,
   600 agent jobs and 120 analysis runs spread over the 30 days.
@@ -265,6 +266,12 @@ def write_series(conn: psycopg.Connection, keys: dict[str, object], history: His
         conn.execute(_ROLLUPS, {**keys, "day": day})
         conn.execute(_DAILY_ROLLUPS, {**keys, "day": day})
         conn.commit()
+    # Every hour written is in the daily rollups: folded (see migration 0018), up to the next hour.
+    conn.execute(
+        "INSERT INTO statement_daily_folds (tenant_id, database_id, folded_before, folded_at)"
+        " VALUES (%(tenant_id)s, %(database_id)s, date_trunc('hour', %(last)s::timestamptz, 'UTC') + interval '1 hour', now())",
+        {**keys, "last": last},
+    )
     conn.execute(
         _SNAPSHOTS,
         {

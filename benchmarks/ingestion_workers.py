@@ -246,8 +246,11 @@ def set_up(base_url: str) -> tuple[str, list[MonitoredDatabase]]:
 
 def measure(metadata_url: str, scratch: Path) -> list[Run]:
     now = datetime.now(UTC)
-    # All runs' intervals today (UTC), so that every one lands in a partition made ahead of time.
-    start = max(now.replace(hour=0, minute=0, second=1, microsecond=0), now - timedelta(hours=2))
+    # All runs' intervals (8 minutes of them) from the start of this hour: what agents send is the
+    # interval that just ended, an hour the daily-rollups job folds later (once, for all of the
+    # hour's snapshots), not one it has folded (a spool replayed after an outage: those add to
+    # their days' rollups as well, ~26 ms more a snapshot).
+    start = now.replace(minute=0, second=1, microsecond=0)
     runs = []
     with control_plane_server(metadata_url, scratch / "control-plane.log") as server:
         token, databases = set_up(server.base_url)

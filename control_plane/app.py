@@ -37,6 +37,7 @@ from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.edges.security_headers import SecurityHeaders, security_headers
 from control_plane.heatmap.endpoints import router as heatmap_router
 from control_plane.index_health.endpoints import router as index_health_router
+from control_plane.ingestion.daily_folds import fold_daily_rollups
 from control_plane.ingestion.endpoints import router as ingestion_router
 from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.job_kinds import register_job_kinds
@@ -74,6 +75,12 @@ def background_jobs(app_services: AppServices) -> list[PeriodicJob]:
             "partitions",
             3600.0,
             lambda: maintain_partitions(app_services.engine, settings.statement_stats_retention_days),
+        ),
+        # The hours that are over, folded from the hourly into the daily rollups.
+        PeriodicJob(
+            "daily-rollups",
+            settings.daily_fold_interval_s,
+            lambda: fold_daily_rollups(app_services.engine),
         ),
         # Prefix sums of the daily rollups, which long ranges read instead of every day's rows.
         PeriodicJob(

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # can still be open: ~0.1 s each, minutes only for a backlog). Until then ranges read rollups.
     running_totals_interval_s: float = Field(default=600.0, gt=0)
     running_totals_settle_s: float = Field(default=600.0, ge=0)
+    # The hours that are over are folded from the hourly into the daily rollups this often
+    # (control_plane.ingestion.daily_folds); until then readers add up those hours' rows.
+    daily_fold_interval_s: float = Field(default=300.0, gt=0)
     db_pool_size: int = 10  # per server, shared out among its web workers
     # While the metadata database is away every request answers 503 with Retry-After within these
     # bounds, never a 500 or a hang (a `connect_timeout` in OPTISCHEMA_METADATA_URL wins).

@@ -17,6 +17,7 @@ import operator
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import anyio
 import msgspec
@@ -26,14 +27,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
+from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.payload import DecodedSnapshot
-from control_plane.ingestion.statement_rows import StatementCounterRow, StatementRow
+from control_plane.ingestion.rollup_sql import COUNTER_COLUMNS, SUMS, add_to_rollup
+from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow, StatementRow
 from control_plane.models import DatabaseSchema, Plan
 from control_plane.models import Snapshot as SnapshotRow
 from control_plane.tenancy.context import TenantContext
-from shared.wire.snapshot import PlanSample, Snapshot, StatementCounters
+from shared.wire.snapshot import PlanSample, Snapshot
 
-COUNTER_FIELDS = tuple(StatementCounters.model_fields)
 _LITERAL_COLUMNS = tuple(
     (name, operator.attrgetter(field))
     for name, field in (("fingerprints", "fingerprint"), *((name, name) for name in COUNTER_FIELDS))
@@ -96,10 +98,7 @@ def _sql_type(counter: str) -> str:
     return "float8" if counter.endswith("_ms") else "int8"
 
 
-_COUNTERS = ", ".join(COUNTER_FIELDS)
 _UNNEST_COUNTERS = ", ".join(f"CAST(CAST(:{name} AS text) AS {_sql_type(name)}[])" for name in COUNTER_FIELDS)
-_ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COUNTER_FIELDS)
-_SUMS = ", ".join(f"sum({name})" for name in COUNTER_FIELDS)
 
 # asyncpg prepares every statement, and after five runs PostgreSQL may switch to a generic plan,
 # one made without the parameters' values: it takes each array for 10 elements, and has chosen a
@@ -139,29 +138,40 @@ _INSERT_STATEMENTS = text("""
 """)
 
 
-# One statement for the raw interval rows and their hours' and days' rollups, so the arrays travel
-# once, for a batch of snapshots of one database (see inbox_worker): `n` holds each snapshot's
-# own values, `r` every statement row with the ordinal `k` of its snapshot. A rollup whose bucket
-# two snapshots of the batch share adds them up first: four snapshots of one hour are one upsert
-# per statement, not four (an upsert of 5,000 rows is ~30 ms of the ~100 ms a snapshot costs
-# PostgreSQL). Where no bucket repeats (always for a batch of one) the rows go in as they are: the
-# aggregation's sort and sums cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint)
-# order, so that two batches of one database lock rollup rows in the same order (the rows come
-# sorted that way, which PostgreSQL's sort notices at once). A sum of int8 is numeric; it is
-# stored back into int8 (an overflow fails, as the + below would).
+# One statement for the raw interval rows and their hours' rollups (and days' for an hour already
+# folded, see daily_folds), so the arrays travel once, for a batch of snapshots of one database
+# (see inbox_worker): `n` holds each snapshot's own values, `r` every statement row with the
+# ordinal `k` of its snapshot. A rollup whose bucket two snapshots of the batch share adds them up
+# first: four snapshots of one hour are one upsert per statement, not four (an upsert of 5,000
+# rows is ~26 ms of the ~110 ms a snapshot cost PostgreSQL with the daily one). Where no bucket
+# repeats (always for a batch of one) the rows go in as they are: the aggregation's sort and sums
+# cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint) order, so that two batches of
+# one database lock rollup rows in the same order (the rows come sorted that way, which
+# PostgreSQL's sort notices at once). A sum of int8 is numeric; it is stored back into int8 (an
+# overflow fails, as the + below would).
 def _rollup_rows(bucket: str, summed: bool) -> str:
     if summed:
         return (
-            f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, count(*), {_SUMS} FROM s"
-            f" GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
+            f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, count(*), {SUMS}"
+            f" FROM s WHERE {bucket} IS NOT NULL GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
         )
-    return f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, 1, {_COUNTERS} FROM s ORDER BY {bucket}, fingerprint"
+    return (
+        f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, 1, {COUNTER_COLUMNS}"
+        f" FROM s WHERE {bucket} IS NOT NULL ORDER BY {bucket}, fingerprint"
+    )
 
 
-@functools.cache
-def _insert_stats_and_rollups(hours_summed: bool, days_summed: bool) -> TextClause:
-    return text(f"""
-    WITH n AS (
+def _add_to(table: str, bucket: str, summed: bool) -> str:
+    return add_to_rollup(table, _rollup_rows(bucket, summed))
+
+
+# What the batch adds to the daily rollups: nothing (every hour in it still to be folded, the
+# common case), or its rows of folded hours (`days` is NULL for the others) as they are or summed.
+DailyPart = Literal["none", "rows", "summed"]
+
+
+_BATCH_ROWS = f"""
+    n AS (
         SELECT * FROM unnest(CAST(:collected_ats AS timestamptz[]), CAST(:snapshot_ids AS uuid[]),
                              CAST(:intervals AS float8[]), CAST(:buckets AS timestamptz[]),
                              CAST(:days AS timestamptz[]))
@@ -169,24 +179,23 @@ def _insert_stats_and_rollups(hours_summed: bool, days_summed: bool) -> TextClau
     ), s AS (
         SELECT n.collected_at, n.snapshot_id, n.interval_seconds, n.bucket, n.day, r.*
           FROM unnest(CAST(CAST(:ks AS text) AS int8[]), CAST(CAST(:fingerprints AS text) AS text[]),
-                      {_UNNEST_COUNTERS}) AS r(k, fingerprint, {_COUNTERS})
+                      {_UNNEST_COUNTERS}) AS r(k, fingerprint, {COUNTER_COLUMNS})
           JOIN n ON n.k = r.k
     ), raw AS (
         INSERT INTO statement_stats
-               (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {_COUNTERS})
-        SELECT :tenant_id, :database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {_COUNTERS}
+               (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS})
+        SELECT :tenant_id, :database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS}
           FROM s
-    ), hourly AS (
-        INSERT INTO statement_rollups AS r (tenant_id, database_id, bucket, fingerprint, samples, {_COUNTERS})
-        {_rollup_rows("bucket", hours_summed)}
-        ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
-        DO UPDATE SET samples = r.samples + excluded.samples, {_ADD_COUNTERS}
-    )
-    INSERT INTO statement_daily_rollups AS r (tenant_id, database_id, bucket, fingerprint, samples, {_COUNTERS})
-    {_rollup_rows("day", days_summed)}
-    ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
-    DO UPDATE SET samples = r.samples + excluded.samples, {_ADD_COUNTERS}
-""")
+    )"""
+
+
+@functools.cache
+def _insert_stats_and_rollups(hours_summed: bool, daily: DailyPart) -> TextClause:
+    hourly = _add_to("statement_rollups", "bucket", hours_summed)
+    if daily == "none":
+        return text(f"WITH {_BATCH_ROWS}{hourly}")
+    days = _add_to("statement_daily_rollups", "day", daily == "summed")
+    return text(f"WITH {_BATCH_ROWS}, hourly AS ({hourly}\n    ){days}")
 
 
 class IngestionRepository:
@@ -272,9 +281,18 @@ class IngestionRepository:
             )
         snapshots = [decoded.snapshot for decoded in batch]
         buckets = [rollup_bucket(s.collected_at) for s in snapshots]
-        days = [daily_bucket(s.collected_at) for s in snapshots]
+        folded_before = await DailyFoldRepository(
+            self._session, self._tenant_id, self._database_id
+        ).hold_shared()
+        # A day's rollup gets the rows of an hour the fold has passed; the fold takes the others.
+        days = [
+            daily_bucket(s.collected_at) if folded_before is not None and bucket < folded_before else None
+            for s, bucket in zip(snapshots, buckets, strict=True)
+        ]
+        folded = [day for day in days if day is not None]
+        daily: DailyPart = "none" if not folded else "summed" if len(set(folded)) < len(folded) else "rows"
         await self._session.execute(
-            _insert_stats_and_rollups(len(set(buckets)) < len(buckets), len(set(days)) < len(days)),
+            _insert_stats_and_rollups(len(set(buckets)) < len(buckets), daily),
             {
                 **self._keys,
                 "collected_ats": [s.collected_at for s in snapshots],

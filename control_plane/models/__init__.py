@@ -22,7 +22,7 @@ from control_plane.models.signing_key import SigningKey
 from control_plane.models.snapshot import Snapshot
 from control_plane.models.snapshot_inbox import SnapshotInboxEntry
 from control_plane.models.statement import Statement, StatementStat
-from control_plane.models.statement_rollup import StatementDailyRollup, StatementRollup
+from control_plane.models.statement_rollup import StatementDailyFold, StatementDailyRollup, StatementRollup
 from control_plane.models.statement_running_total import StatementRunningTotal, StatementRunningTotalState
 from control_plane.models.tenant import Tenant
 from control_plane.models.user import User
@@ -50,6 +50,7 @@ __all__ = [
     "Snapshot",
     "SnapshotInboxEntry",
     "Statement",
+    "StatementDailyFold",
     "StatementDailyRollup",
     "StatementRollup",
     "StatementRunningTotal",

@@ -7,7 +7,7 @@ from sqlalchemy import DateTime, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base
+from control_plane.models.base import Base, monitored_database_fk
 from control_plane.models.statement import StatementCounterColumns
 
 
@@ -46,8 +46,10 @@ class StatementDailyRollup(StatementCounterColumns, Base):
     """The sum of one statement's `statement_stats` rows over one UTC day (`bucket` is its midnight).
 
     What `StatementRollup` is per hour, for ranges of days: 30 days of one statement are 30 rows.
-    Written by the same statement that writes the raw and hourly rows, partitioned and retained with
-    them by the same definer functions; deleted explicitly with its monitored database.
+    It holds the day's hours before its database's `StatementDailyFold.folded_before`: folded in
+    from the hourly rollups once they are over, or added by ingestion for a snapshot of an hour
+    folded already. Partitioned and retained with the raw and hourly rows by the same definer
+    functions; deleted explicitly with its monitored database.
     """
 
     __tablename__ = "statement_daily_rollups"
@@ -58,3 +60,22 @@ class StatementDailyRollup(StatementCounterColumns, Base):
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
     samples: Mapped[int] = mapped_column(Integer, nullable=False)  # how many raw rows were added up
+
+
+class StatementDailyFold(Base):
+    """Before which hour a database's hourly rollups are folded into its daily ones.
+
+    `statement_daily_rollups` holds every hour before `folded_before`, `statement_rollups` every hour;
+    a day is the sum of its daily row and its hourly rows from `folded_before` on. Moved on by the
+    daily-rollups job (control_plane.queries.daily_folds) under the database's fold lock, which
+    ingestion holds shared while it decides whether a snapshot's hour is folded already (then it
+    adds to both tables). No row: nothing folded yet, every hour is in the hourly rollups alone.
+    """
+
+    __tablename__ = "statement_daily_folds"
+    __table_args__ = (monitored_database_fk(),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    folded_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    folded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -39,7 +39,11 @@ async def refresh_database(
 ) -> int:
     """Brings one database's totals up to the last day over by `settle`; returns the days computed."""
     await repository.lock()
-    through = midnight(now - settle) - DAY
+    # Days over by the settle time whose hours are all in their daily rollup (folded).
+    folded = await repository.days_folded_before()
+    if folded is None:
+        return 0
+    through = min(midnight(now - settle), folded) - DAY
     span = await repository.daily_span()
     if span is None or span[0] > through:
         return 0  # no day of history is over yet

@@ -3,12 +3,14 @@
 POST /agent/snapshots answers 202 and a worker stores the snapshot later. The apps and servers of
 most tests run no workers (`OPTISCHEMA_WORKERS=off`), so a test stores the inbox itself, right
 after sending, through the code the workers run: `drain_inbox(client)` in an in-process app's own
-event loop and engine, `drain_inbox_at(metadata_url)` beside a server process.
+event loop and engine, `drain_inbox_at(metadata_url)` beside a server process. The daily rollups
+get the hours that are over from a job as well: `fold_days(client, now)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from control_plane.api.services import AppServices
 from control_plane.db.engine import create_engine
 from control_plane.db.session import lookup_session
+from control_plane.ingestion.daily_folds import fold_daily_rollups
 from control_plane.ingestion.inbox import tenants_with_inbox
 from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.settings import Settings
@@ -27,6 +30,15 @@ def drain_inbox(client: TestClient) -> int:
     assert isinstance(app, FastAPI)
     app_services: AppServices = app.state.services
     return client.portal.call(store_inbox, app_services.engine, app_services.settings)  # type: ignore[union-attr]
+
+
+def fold_days(client: TestClient, now: datetime) -> int:
+    """Runs the daily-rollups job as of `now` (hours before its hour are folded); returns how many
+    databases had hours to fold."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    app_services: AppServices = app.state.services
+    return client.portal.call(fold_daily_rollups, app_services.engine, now)  # type: ignore[union-attr]
 
 
 def drain_inbox_at(metadata_url: str, timeout_s: float = 60.0, **overrides: object) -> int:

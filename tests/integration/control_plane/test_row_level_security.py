@@ -40,6 +40,7 @@ TENANT_TABLES = {
     "statement_stats",
     "statement_rollups",
     "statement_daily_rollups",
+    "statement_daily_folds",
     "statement_running_totals",
     "statement_running_total_state",
     "plans",

@@ -4,11 +4,12 @@ hourly rollups (ingestion's part: api/test_daily_rollups_ingestion.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from alembic import command
 
+from control_plane.ingestion.repository import daily_bucket, rollup_bucket
 from migrations.runner import alembic_config, upgrade_to_head
 from tests.integration.control_plane.test_statement_rollups_schema import COUNTERS, children
 
@@ -72,3 +73,54 @@ def test_the_upgrade_sums_the_hourly_rollups_into_days(owner_database: tuple[str
         ("a" * 16, datetime(2020, 1, 2, tzinfo=UTC), 1, 16, 16.0, 16),
     ]
     assert still_forced == [(True,), (True,)]
+
+
+def add_hour(
+    conn: psycopg.Connection, tenant: uuid.UUID, database: uuid.UUID, bucket: datetime, value: int
+) -> None:
+    conn.execute(
+        f"INSERT INTO statement_rollups (tenant_id, database_id, bucket, fingerprint, samples, {', '.join(COUNTERS)})"
+        f" VALUES (%s, %s, %s, %s, 1, {', '.join(['%s'] * len(COUNTERS))})",
+        [tenant, database, bucket, "a" * 16, *(value for _ in COUNTERS)],
+    )
+
+
+def test_the_fold_upgrade_marks_every_database_folded_past_its_stored_hours_and_the_downgrade_folds_the_rest(
+    owner_database: tuple[str, str],
+) -> None:
+    """0018: the daily rollups of every existing database are complete, so each is marked folded up
+    to the hour after its latest (at least the next hour); a downgrade adds the hours not folded."""
+    owner_url, superuser_url = owner_database
+    command.upgrade(alembic_config(owner_url), "0017")
+    tenant, shop, empty = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    next_hour = rollup_bucket(datetime.now(UTC)) + timedelta(hours=1)
+    ahead = next_hour + timedelta(hours=2)  # an agent whose clock runs ahead
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO tenants (id, name) VALUES (%s, 'acme')", [tenant])
+        conn.execute(
+            "INSERT INTO monitored_databases (tenant_id, id, name) VALUES (%s, %s, 'shop'), (%s, %s, 'empty')",
+            [tenant, shop, tenant, empty],
+        )
+        conn.execute(
+            "SELECT optischema_ensure_statement_stats_partitions(%s, 3)", [ahead.date() - timedelta(days=1)]
+        )
+        add_hour(conn, tenant, shop, ahead, 1)
+
+    upgrade_to_head(owner_url)
+
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        marks = dict(conn.execute("SELECT database_id, folded_before FROM statement_daily_folds").fetchall())
+        assert marks[shop] == ahead + timedelta(hours=1)
+        assert marks[empty] in (next_hour, next_hour + timedelta(hours=1))  # the hour may turn meanwhile
+        later = ahead + timedelta(hours=2)  # as ingestion would store it after the upgrade
+        add_hour(conn, tenant, shop, later, 2)
+
+    command.downgrade(alembic_config(owner_url), "0017")
+
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        daily = conn.execute(
+            "SELECT bucket, samples, calls FROM statement_daily_rollups WHERE database_id = %s", [shop]
+        ).fetchall()
+    # Only the hour after the mark: the one before it counts as folded (the test wrote it straight
+    # into the hourly rollups, where ingestion at 0017 would have added it to its day as well).
+    assert daily == [(daily_bucket(later), 1, 2)]

@@ -1,4 +1,5 @@
-"""Ingestion keeps each day's rollup equal to the sum of the day's raw rows, as it does each hour's."""
+"""Each day's rollup is the sum of the day's raw rows once its hours are folded from the hourly
+rollups (control_plane.ingestion.daily_folds), and readers see every hour exactly once meanwhile."""
 
 from __future__ import annotations
 
@@ -9,35 +10,74 @@ from fastapi.testclient import TestClient
 
 from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
-from tests.integration.control_plane.inbox import drain_inbox
+from tests.integration.control_plane.inbox import drain_inbox, fold_days
 from tests.integration.control_plane.test_statement_rollups_schema import COUNTERS
 
+# Two days ago, so every hour here is over whatever the time of day the test runs at.
+MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+SUMS = ", ".join(f"sum({name})" for name in COUNTERS)
 
-def test_ingestion_keeps_each_day_the_sum_of_its_raw_rows(
-    client: TestClient, acme: SeededTenant, metadata_url: str
-) -> None:
-    agent = bearer(register_database(client, acme)["agent_token"])
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    for at in (
-        midnight - timedelta(minutes=1),
-        midnight + timedelta(seconds=1),
-        midnight + timedelta(hours=2),
-    ):
+
+def send(client: TestClient, agent: dict[str, str], *collected: datetime) -> None:
+    for at in collected:
         sent = client.post(
             "/api/v1/agent/snapshots", json=as_json(make_snapshot(collected_at=at)), headers=agent
         )
         assert sent.status_code == 202, sent.text
     drain_inbox(client)
 
-    sums = ", ".join(f"sum({name})" for name in COUNTERS)
-    day = "date_trunc('day', collected_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+def days_of_raw_rows(metadata_url: str) -> list[tuple[object, ...]]:
+    day = "date_trunc('day', collected_at, 'UTC')"
     with psycopg.connect(metadata_url) as conn:
-        raw = conn.execute(
-            f"SELECT fingerprint, {day}, count(*), {sums} FROM statement_stats GROUP BY 1, 2 ORDER BY 2, 1"
+        rows = conn.execute(
+            f"SELECT fingerprint, {day}, count(*), {SUMS} FROM statement_stats GROUP BY 1, 2 ORDER BY 2, 1"
         ).fetchall()
-        rolled = conn.execute(
+    return [(*row[:2], *map(float, row[2:])) for row in rows]
+
+
+def daily_rollups(metadata_url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute(
             f"SELECT fingerprint, bucket, samples, {', '.join(COUNTERS)} FROM statement_daily_rollups ORDER BY 2, 1"
         ).fetchall()
+    return [(*row[:2], *map(float, row[2:])) for row in rows]
+
+
+def test_each_day_is_the_sum_of_its_raw_rows_once_its_hours_are_folded(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    send(
+        client,
+        agent,
+        MIDNIGHT - timedelta(minutes=1),
+        MIDNIGHT + timedelta(seconds=1),
+        MIDNIGHT + timedelta(hours=2),
+    )
+    # Stored: the hours are in the hourly rollups alone, the fold has not passed them.
+    assert daily_rollups(metadata_url) == []
+
+    assert fold_days(client, MIDNIGHT + timedelta(hours=3)) == 1
+
+    raw = days_of_raw_rows(metadata_url)
     assert len(raw) == 6  # 3 statements on each of two days
-    assert [tuple(map(float, row[2:])) for row in rolled] == [tuple(map(float, row[2:])) for row in raw]
-    assert [row[:2] for row in rolled] == [row[:2] for row in raw]
+    assert daily_rollups(metadata_url) == raw
+    assert fold_days(client, MIDNIGHT + timedelta(hours=3)) == 0  # nothing new: nothing added twice
+
+
+def test_a_snapshot_of_a_folded_hour_adds_to_its_day_at_once_and_a_later_one_when_folded(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    send(client, agent, MIDNIGHT + timedelta(minutes=10), MIDNIGHT + timedelta(hours=1, minutes=10))
+    fold_days(client, MIDNIGHT + timedelta(hours=1))  # 00:00-01:00 folded, 01:00 not yet
+
+    # An agent's spool after an outage: one snapshot of the folded hour, one of the hour after.
+    send(client, agent, MIDNIGHT + timedelta(minutes=40), MIDNIGHT + timedelta(hours=1, minutes=40))
+    with psycopg.connect(metadata_url) as conn:
+        (samples,) = {row[0] for row in conn.execute("SELECT samples FROM statement_daily_rollups")}
+    assert samples == 2  # 00:10 by the fold, 00:40 on arrival; the 01:xx ones wait for the fold
+
+    fold_days(client, MIDNIGHT + timedelta(hours=2))
+    assert daily_rollups(metadata_url) == days_of_raw_rows(metadata_url)

@@ -15,7 +15,7 @@ from control_plane.ingestion.inbox_worker import BATCH_SIZE, store_batch
 from control_plane.ingestion.repository import daily_bucket, rollup_bucket
 from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
-from tests.integration.control_plane.inbox import drain_inbox
+from tests.integration.control_plane.inbox import drain_inbox, fold_days
 
 SNAPSHOTS = "/api/v1/agent/snapshots"
 # Two days ago, across midnight and three hours: 23:10 23:40 | 00:05 00:35 00:55 | 01:20.
@@ -65,9 +65,12 @@ def test_a_batch_across_hours_and_midnight_rolls_up_exactly(
 ) -> None:
     database = register_database(client, acme)
     agent = bearer(database["agent_token"])
-    # One snapshot stored alone first, so that the batch adds to rows that exist as well as new ones.
+    # One snapshot stored alone first, so that the batch adds to rows that exist as well as new ones,
+    # and the hours to 01:00 folded: the batch's snapshots of those hours add to their days at once
+    # (23:40 alone on its day, 00:05 00:35 00:55 summed first), the 01:20 one waits for the fold.
     assert client.post(SNAPSHOTS, json=as_json(make_snapshot(4, collected_at=COLLECTED[0])), headers=agent)
     drain_inbox(client)
+    fold_days(client, MIDNIGHT + timedelta(hours=1))
     for number, at in enumerate(COLLECTED[1:], start=1):
         # Each with its own counts, and statements that come and go between snapshots.
         snapshot = make_snapshot(statements=2 + number % 4, collected_at=at, calls=number * 7)
@@ -78,6 +81,12 @@ def test_a_batch_across_hours_and_midnight_rolls_up_exactly(
     hourly, daily = expected_rollups(metadata_url, database["id"])
     assert len(hourly) > len(daily) > 4
     assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
+    before_the_fold = stored_rollups(metadata_url, database["id"], "statement_daily_rollups")
+    assert before_the_fold != daily and {key[1] for key in before_the_fold} == {
+        MIDNIGHT - timedelta(days=1),
+        MIDNIGHT,
+    }
+    fold_days(client, MIDNIGHT + timedelta(hours=2))
     assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
     with psycopg.connect(metadata_url) as conn:
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (len(COLLECTED),)
@@ -141,6 +150,8 @@ def test_a_batch_whose_snapshots_share_no_hour_or_day_rolls_up_exactly_too(
     for number, at in enumerate((COLLECTED[0], COLLECTED[2])):  # 23:10, then 00:05 the next day
         snapshot = make_snapshot(statements=3 + number, collected_at=at, calls=number + 2)
         assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+
+    fold_days(client, MIDNIGHT + timedelta(hours=1))  # both hours folded: each adds to its day at once
 
     assert store_one_batch(client, acme) == 2
 

@@ -18,7 +18,7 @@ from control_plane.queries.running_totals import maintain_running_totals
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
 from tests.integration.control_plane.api.test_statement_rollups import raw_sums, statements_sent
-from tests.integration.control_plane.inbox import drain_inbox
+from tests.integration.control_plane.inbox import drain_inbox, fold_days
 
 # The job's clock is pinned to the moment this module was read: a run that crosses midnight UTC would
 # otherwise see seven days over where the seeding saw six.
@@ -49,6 +49,8 @@ def seed(client: TestClient, token: str) -> None:
 
 
 def run_job(client: TestClient, **overrides: Any) -> int:
+    """The running-totals job, after the daily-rollups job it follows (only folded days are summed)."""
+    fold_days(client, MOMENT)
     app = client.app
     assert isinstance(app, FastAPI)
     services: AppServices = app.state.services
@@ -111,6 +113,26 @@ def test_ranges_of_days_read_from_the_running_totals_equal_the_intervals(
         assert any("FROM statement_running_totals" in statement for statement in sent), name
     carried = raw_sums(metadata_url, database["id"], FIRST + timedelta(days=2), FIRST + timedelta(days=4))
     assert set(carried) == {fingerprint(0)}  # 1 and 2 did not run: their totals were carried, not added
+
+
+def test_ranges_read_the_same_sums_whatever_hour_the_days_are_folded_to(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    seed(client, database["agent_token"])
+    viewer = as_user(client, acme, "viewer")
+    now = datetime.now(UTC)
+    expected = {
+        name: raw_sums(metadata_url, database["id"], since, until or now)
+        for name, (since, until) in RANGES.items()
+    }
+
+    # Nothing folded, then a day folded to its noon, then days later, then every hour that is over.
+    for mark in (None, FIRST + timedelta(days=1, hours=12), FIRST + timedelta(days=4, hours=5), MOMENT):
+        if mark is not None:
+            assert fold_days(client, mark) == 1
+        for name, (since, until) in RANGES.items():
+            assert top(client, viewer, database["id"], since, until or now) == expected[name], (mark, name)
 
 
 def test_a_snapshot_stored_late_for_a_summed_day_is_counted_at_once_and_summed_again_by_the_job(

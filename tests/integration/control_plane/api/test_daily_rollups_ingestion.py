@@ -3,6 +3,8 @@ rollups (control_plane.ingestion.daily_folds), and readers see every hour exactl
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -81,3 +83,67 @@ def test_a_snapshot_of_a_folded_hour_adds_to_its_day_at_once_and_a_later_one_whe
 
     fold_days(client, MIDNIGHT + timedelta(hours=2))
     assert daily_rollups(metadata_url) == days_of_raw_rows(metadata_url)
+
+
+def lock_key(database_id: str) -> str:
+    return f"daily-fold:{database_id}"
+
+
+def wait_for_a_blocked_advisory_lock(metadata_url: str) -> None:
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        for _ in range(200):
+            if conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone() == (1,):
+                return
+            time.sleep(0.05)
+    raise AssertionError("nothing waited for the fold lock")
+
+
+def test_ingestion_waits_for_a_fold_in_flight_and_then_adds_to_the_day_it_folded(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    at = MIDNIGHT + timedelta(minutes=10)
+    sent = client.post(
+        "/api/v1/agent/snapshots",
+        json=as_json(make_snapshot(collected_at=at)),
+        headers=bearer(database["agent_token"]),
+    )
+    assert sent.status_code == 202
+    with psycopg.connect(metadata_url) as fold:  # a fold moving the mark past the snapshot's hour
+        fold.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock_key(database["id"])])
+        fold.execute(
+            "INSERT INTO statement_daily_folds VALUES (%s, %s, %s, now())",
+            [acme.id, database["id"], MIDNIGHT + timedelta(hours=1)],
+        )
+        with ThreadPoolExecutor(1) as pool:
+            storing = pool.submit(drain_inbox, client)
+            wait_for_a_blocked_advisory_lock(metadata_url)
+            fold.commit()
+            assert storing.result(timeout=30) == 1
+
+    # It read the mark after the fold committed: its hour was folded, so it added to its day itself.
+    assert daily_rollups(metadata_url) == days_of_raw_rows(metadata_url) != []
+
+
+def test_a_fold_waits_for_a_snapshot_being_stored_and_then_folds_it_too(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    send(client, bearer(database["agent_token"]), MIDNIGHT + timedelta(minutes=10))
+    with psycopg.connect(metadata_url) as storing:  # a storing transaction in flight, of an unfolded hour
+        storing.execute(
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", [lock_key(database["id"])]
+        )
+        storing.execute("UPDATE statement_rollups SET calls = calls + 1000, samples = samples + 1")
+        with ThreadPoolExecutor(1) as pool:
+            folding = pool.submit(fold_days, client, MIDNIGHT + timedelta(hours=1))
+            wait_for_a_blocked_advisory_lock(metadata_url)
+            storing.commit()
+            assert folding.result(timeout=30) == 1
+
+    # The fold read the hour after the storing transaction committed: its rows are in the day too.
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute("SELECT samples, calls FROM statement_daily_rollups").fetchall()
+    assert rows and all(samples == 2 and calls > 1000 for samples, calls in rows)

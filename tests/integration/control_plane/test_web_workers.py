@@ -9,12 +9,14 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
+from control_plane.ingestion.repository import rollup_bucket
 from deploy.local.control_plane_process import (
     SCRIPTS,
     ControlPlaneProcess,
@@ -68,6 +70,7 @@ def workers(metadata_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[byte
         "OPTISCHEMA_WORKERS": "only",
         "OPTISCHEMA_SECRET_KEY": "a-secret-key-for-the-workers-only-process-0123456789",
         "OPTISCHEMA_SNAPSHOT_INBOX_INTERVAL_S": "0.05",
+        "OPTISCHEMA_DAILY_FOLD_INTERVAL_S": "0.2",
     }
     with (tmp_path / "workers.log").open("wb") as log:
         process = subprocess.Popen(
@@ -124,6 +127,27 @@ def test_snapshots_are_accepted_once_refused_whole_and_stored_by_a_workers_proce
             time.sleep(0.05)
         assert conn.execute("SELECT count(*) FROM statement_stats").fetchone() == (5,)
         assert conn.execute("SELECT sum(samples) FROM statement_rollups").fetchone() == (5,)
+
+
+def test_a_workers_process_folds_the_hours_that_are_over_into_the_days_by_itself(
+    server: ControlPlaneProcess, workers: subprocess.Popen[bytes], metadata_url: str
+) -> None:
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as client:
+        agent = {"Authorization": f"Bearer {agent_token(client)}"}
+        for at in (two_days_ago, two_days_ago + timedelta(hours=1)):
+            sent = client.post(
+                "/api/v1/agent/snapshots", json=as_json(make_snapshot(4, collected_at=at)), headers=agent
+            )
+            assert sent.status_code == 202, sent.text
+
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60  # generous: a busy 2-core machine, not a budget
+        while conn.execute("SELECT sum(samples) FROM statement_daily_rollups").fetchone() != (8,):
+            assert time.monotonic() < deadline and workers.poll() is None, "the hours were not folded"
+            time.sleep(0.05)
+        (mark,) = conn.execute("SELECT folded_before FROM statement_daily_folds").fetchone() or (None,)
+    assert mark is not None and mark >= rollup_bucket(datetime.now(UTC)) - timedelta(hours=1)
 
 
 def test_stopping_the_server_ends_every_process_it_started(server: ControlPlaneProcess) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.ingestion.rollup_sql import SUMS, add_to_rollup
+from control_plane.ingestion.series_sql import SUMS, add_to_rollup
 from control_plane.models import StatementDailyFold
 
 _LOCK_KEY = "daily-fold:{}"

@@ -11,17 +11,12 @@ the text is written in a worker thread, off the event loop.
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import anyio
-import msgspec
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,19 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
 from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.payload import DecodedSnapshot
-from control_plane.ingestion.rollup_sql import COUNTER_COLUMNS, SUMS, add_to_rollup
-from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow, StatementRow
+from control_plane.ingestion.series_sql import DailyPart, array_literals, insert_stats_and_rollups
+from control_plane.ingestion.statement_rows import StatementRow
 from control_plane.models import DatabaseSchema, Plan
 from control_plane.models import Snapshot as SnapshotRow
 from control_plane.tenancy.context import TenantContext
 from shared.wire.snapshot import PlanSample, Snapshot
 
-_LITERAL_COLUMNS = tuple(
-    (name, operator.attrgetter(field))
-    for name, field in (("fingerprints", "fingerprint"), *((name, name) for name in COUNTER_FIELDS))
-)
-_JSON = msgspec.json.Encoder()
-_FINGERPRINT = operator.attrgetter("fingerprint")
 ROLLUP_BUCKET = timedelta(hours=1)
 # `statements.last_seen_at` is kept to within this: a known statement's row is rewritten at most
 # once per this period, not on every snapshot.
@@ -60,26 +49,6 @@ def daily_bucket(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _array_literals(batch: list[Sequence[StatementCounterRow]]) -> dict[str, str]:
-    """`ks` (each row's snapshot, from 1), `fingerprints` and each counter, as PostgreSQL array
-    literals, the batch's snapshots one after the other, each in its statements' order.
-
-    A JSON array of numbers or of plain strings is a PostgreSQL array literal once its brackets are
-    braces: msgspec writes one in C (~4 ms for 5,000 rows, where `str` on each value took ~12 ms).
-    Fingerprints are 16 hex digits and counters finite numbers (both validated), whose text
-    PostgreSQL reads back exactly (the shortest text that round-trips a float, as Python's).
-    """
-    # Each snapshot's rows in fingerprint order: the rollups' upserts then need no real sort.
-    ordered = [sorted(statements, key=_FINGERPRINT) for statements in batch]
-    rows = [row for statements in ordered for row in statements]
-    literals = {
-        name: "{" + _JSON.encode(list(map(column, rows)))[1:-1].decode() + "}"
-        for name, column in _LITERAL_COLUMNS
-    }
-    ks = [k for k, statements in enumerate(ordered, start=1) for _ in statements]
-    return {"ks": "{" + _JSON.encode(ks)[1:-1].decode() + "}", **literals}
-
-
 def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> dict[str, StatementRow]:
     """Of each of these fingerprints, its row whole (text, type, relations) from the first snapshot
     of the batch that has it: only snapshots holding one are decoded whole (see payload)."""
@@ -93,12 +62,6 @@ def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> di
                     found.setdefault(row.fingerprint, row)
     return found
 
-
-def _sql_type(counter: str) -> str:
-    return "float8" if counter.endswith("_ms") else "int8"
-
-
-_UNNEST_COUNTERS = ", ".join(f"CAST(CAST(:{name} AS text) AS {_sql_type(name)}[])" for name in COUNTER_FIELDS)
 
 # asyncpg prepares every statement, and after five runs PostgreSQL may switch to a generic plan,
 # one made without the parameters' values: it takes each array for 10 elements, and has chosen a
@@ -136,66 +99,6 @@ _INSERT_STATEMENTS = text("""
            AS s(fingerprint, query, statement_type, relations)
     ON CONFLICT DO NOTHING
 """)
-
-
-# One statement for the raw interval rows and their hours' rollups (and days' for an hour already
-# folded, see daily_folds), so the arrays travel once, for a batch of snapshots of one database
-# (see inbox_worker): `n` holds each snapshot's own values, `r` every statement row with the
-# ordinal `k` of its snapshot. A rollup whose bucket two snapshots of the batch share adds them up
-# first: four snapshots of one hour are one upsert per statement, not four (an upsert of 5,000
-# rows is ~26 ms of the ~110 ms a snapshot cost PostgreSQL with the daily one). Where no bucket
-# repeats (always for a batch of one) the rows go in as they are: the aggregation's sort and sums
-# cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint) order, so that two batches of
-# one database lock rollup rows in the same order (the rows come sorted that way, which
-# PostgreSQL's sort notices at once). A sum of int8 is numeric; it is stored back into int8 (an
-# overflow fails, as the + below would).
-def _rollup_rows(bucket: str, summed: bool) -> str:
-    if summed:
-        return (
-            f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, count(*), {SUMS}"
-            f" FROM s WHERE {bucket} IS NOT NULL GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
-        )
-    return (
-        f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, 1, {COUNTER_COLUMNS}"
-        f" FROM s WHERE {bucket} IS NOT NULL ORDER BY {bucket}, fingerprint"
-    )
-
-
-def _add_to(table: str, bucket: str, summed: bool) -> str:
-    return add_to_rollup(table, _rollup_rows(bucket, summed))
-
-
-# What the batch adds to the daily rollups: nothing (every hour in it still to be folded, the
-# common case), or its rows of folded hours (`days` is NULL for the others) as they are or summed.
-DailyPart = Literal["none", "rows", "summed"]
-
-
-_BATCH_ROWS = f"""
-    n AS (
-        SELECT * FROM unnest(CAST(:collected_ats AS timestamptz[]), CAST(:snapshot_ids AS uuid[]),
-                             CAST(:intervals AS float8[]), CAST(:buckets AS timestamptz[]),
-                             CAST(:days AS timestamptz[]))
-                 WITH ORDINALITY AS n(collected_at, snapshot_id, interval_seconds, bucket, day, k)
-    ), s AS (
-        SELECT n.collected_at, n.snapshot_id, n.interval_seconds, n.bucket, n.day, r.*
-          FROM unnest(CAST(CAST(:ks AS text) AS int8[]), CAST(CAST(:fingerprints AS text) AS text[]),
-                      {_UNNEST_COUNTERS}) AS r(k, fingerprint, {COUNTER_COLUMNS})
-          JOIN n ON n.k = r.k
-    ), raw AS (
-        INSERT INTO statement_stats
-               (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS})
-        SELECT :tenant_id, :database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS}
-          FROM s
-    )"""
-
-
-@functools.cache
-def _insert_stats_and_rollups(hours_summed: bool, daily: DailyPart) -> TextClause:
-    hourly = _add_to("statement_rollups", "bucket", hours_summed)
-    if daily == "none":
-        return text(f"WITH {_BATCH_ROWS}{hourly}")
-    days = _add_to("statement_daily_rollups", "day", daily == "summed")
-    return text(f"WITH {_BATCH_ROWS}, hourly AS ({hourly}\n    ){days}")
 
 
 class IngestionRepository:
@@ -262,7 +165,7 @@ class IngestionRepository:
         if not batch:
             return
         await self._session.execute(_CUSTOM_PLANS)
-        columns = await anyio.to_thread.run_sync(_array_literals, [d.statements for d in batch])
+        columns = await anyio.to_thread.run_sync(array_literals, [d.statements for d in batch])
         given = "{" + ",".join(dict.fromkeys(row.fingerprint for d in batch for row in d.statements)) + "}"
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
         new = sorted(await self._unknown_fingerprints(given))
@@ -292,7 +195,7 @@ class IngestionRepository:
         folded = [day for day in days if day is not None]
         daily: DailyPart = "none" if not folded else "summed" if len(set(folded)) < len(folded) else "rows"
         await self._session.execute(
-            _insert_stats_and_rollups(len(set(buckets)) < len(buckets), daily),
+            insert_stats_and_rollups(len(set(buckets)) < len(buckets), daily),
             {
                 **self._keys,
                 "collected_ats": [s.collected_at for s in snapshots],

@@ -45,17 +45,19 @@ class DatabaseRepository:
         return list(rows)
 
     async def delete(self, database_id: uuid.UUID) -> None:
-        # The time series and its rollups have no foreign key (partitions are dropped whole), so
-        # they go explicitly; everything else follows the cascade.
-        for series in (StatementStat, StatementRollup, StatementDailyRollup):
-            await self._session.execute(
-                delete(series).where(series.tenant_id == self._tenant_id, series.database_id == database_id)
-            )
+        # The database's row first: a storing worker or a fold of its days writing meanwhile then
+        # waits for this transaction on its foreign keys (`snapshots`, `statement_daily_folds`) and
+        # fails, its rows with it. The time series and its rollups have no foreign key (partitions
+        # are dropped whole), so they go explicitly; everything else follows the cascade.
         await self._session.execute(
             delete(MonitoredDatabase).where(
                 MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id
             )
         )
+        for series in (StatementStat, StatementRollup, StatementDailyRollup):
+            await self._session.execute(
+                delete(series).where(series.tenant_id == self._tenant_id, series.database_id == database_id)
+            )
 
     async def record_agent_contact(
         self,

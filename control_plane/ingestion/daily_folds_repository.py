@@ -6,6 +6,14 @@ fold and shared by ingestion while it decides where a snapshot's rows go: a snap
 before the mark adds to both tables (the fold has passed it), one of a later hour to the hourly
 rollup alone (the fold will take it). A fold waits for storing transactions in flight, and they for
 it, so every hour's rows reach the daily rollups exactly once.
+
+A fold does not add the new hours to their days: it computes each day it reaches again, from all
+of that day's hourly rows before the new mark. The hourly rollups are kept as long as the daily
+ones, so a day can always be summed afresh, and then whatever a day's row held before does not
+matter: a replica of the previous version (which upserted every snapshot into its day) still
+running during an upgrade may have added hours past the mark, and the next fold of that day
+replaces them. That is one day of hourly rows a fold (a 5,000-statement database: up to 24 x 5,000
+rows, ~0.1 s), once an hour per database, since the mark moves an hour at a time.
 """
 
 from __future__ import annotations
@@ -17,26 +25,26 @@ from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.ingestion.series_sql import SUMS, add_to_rollup
+from control_plane.ingestion.series_sql import COUNTER_COLUMNS, SUMS
 from control_plane.models import StatementDailyFold
 
 _LOCK_KEY = "daily-fold:{}"
 _LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-# The hours [from, before) of one database, added to their days' rows (a day partly folded before
-# gets the rest added). Partitions: ingestion made each day's for both tables together.
-_DAY = "date_trunc('day', bucket, 'UTC')"
-_FOLD = text(
-    add_to_rollup(
-        "statement_daily_rollups",
-        f"""SELECT :tenant_id, :database_id, {_DAY}, fingerprint, sum(samples), {SUMS}
-              FROM statement_rollups
-             WHERE tenant_id = :tenant_id AND database_id = :database_id
-               AND bucket >= coalesce(CAST(:from AS timestamptz), '-infinity') AND bucket < :before
-             GROUP BY {_DAY}, fingerprint
-             ORDER BY {_DAY}, fingerprint""",
-    )
-)
+# The days from the one the old mark falls in (every day, without one) up to the one `before` falls
+# in, computed again from their hours before `before`. Partitions: ingestion made each day's for
+# both tables together.
+_DAYS = """tenant_id = :tenant_id AND database_id = :database_id
+       AND bucket >= date_trunc('day', coalesce(CAST(:from AS timestamptz), '-infinity'), 'UTC')
+       AND bucket < :before"""
+_FORGET_DAYS = text(f"DELETE FROM statement_daily_rollups WHERE {_DAYS}")
+_SUM_DAYS = text(f"""
+    INSERT INTO statement_daily_rollups (tenant_id, database_id, bucket, fingerprint, samples, {COUNTER_COLUMNS})
+    SELECT :tenant_id, :database_id, date_trunc('day', bucket, 'UTC'), fingerprint, sum(samples), {SUMS}
+      FROM statement_rollups
+     WHERE {_DAYS}
+     GROUP BY date_trunc('day', bucket, 'UTC'), fingerprint
+""")
 
 
 def folded_before(tenant_id: uuid.UUID, database_id: uuid.UUID) -> ColumnElement[datetime]:
@@ -60,20 +68,25 @@ class DailyFoldRepository:
         await self._session.execute(_LOCK_SHARED, self._lock)
         return await self.mark()
 
-    async def fold(self, before: datetime) -> datetime | None:
-        """Folds every hour before `before` not folded yet; returns the mark it started from
-        (unchanged, and nothing done, when it was at `before` already)."""
+    async def fold(self, before: datetime) -> bool:
+        """Folds every hour before `before` not folded yet; False (and no lock taken) when the mark
+        is there already, as on every turn of the job but the first of each hour."""
+        start = await self.mark()  # only ever moves on: past `before` now, past it under the lock
+        if start is not None and start >= before:
+            return False
         await self._session.execute(_LOCK, self._lock)
         start = await self.mark()
         if start is not None and start >= before:
-            return start
-        await self._session.execute(_FOLD, {**self._keys, "from": start, "before": before})
+            return False
+        parameters = {**self._keys, "from": start, "before": before}
+        await self._session.execute(_FORGET_DAYS, parameters)
+        await self._session.execute(_SUM_DAYS, parameters)
         values = {"folded_before": before, "folded_at": func.now()}
         upsert = insert(StatementDailyFold).values(**self._keys, **values)
         await self._session.execute(
             upsert.on_conflict_do_update(index_elements=["tenant_id", "database_id"], set_=values)
         )
-        return start
+        return True
 
     async def mark(self) -> datetime | None:
         """Before which hour the daily rollups are complete (None: none is). Without the lock it

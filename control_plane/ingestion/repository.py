@@ -22,7 +22,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
-from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.payload import DecodedSnapshot
 from control_plane.ingestion.series_sql import DailyPart, array_literals, insert_stats_and_rollups
 from control_plane.ingestion.statement_rows import StatementRow
@@ -156,10 +155,12 @@ class IngestionRepository:
                 ):
                     raise
 
-    async def store_statements(self, batch: list[DecodedSnapshot]) -> None:
-        """The statement catalog, the raw interval rows and the hourly and daily rollups of a batch
-        of this database's snapshots: three statements, whatever the number of statements or
-        snapshots, each passing its columns as arrays to `unnest`.
+    async def store_statements(self, batch: list[DecodedSnapshot], folded_before: datetime | None) -> None:
+        """The statement catalog, the raw interval rows and the hourly rollups of a batch of this
+        database's snapshots, and the daily rollups of those whose hour is before `folded_before`
+        (read under the fold lock this transaction holds, see daily_folds_repository): three
+        statements, whatever the number of statements or snapshots, each passing its columns as
+        arrays to `unnest`.
         """
         batch = [decoded for decoded in batch if decoded.statements]
         if not batch:
@@ -184,9 +185,6 @@ class IngestionRepository:
             )
         snapshots = [decoded.snapshot for decoded in batch]
         buckets = [rollup_bucket(s.collected_at) for s in snapshots]
-        folded_before = await DailyFoldRepository(
-            self._session, self._tenant_id, self._database_id
-        ).hold_shared()
         # A day's rollup gets the rows of an hour the fold has passed; the fold takes the others.
         days = [
             daily_bucket(s.collected_at) if folded_before is not None and bucket < folded_before else None

@@ -9,6 +9,7 @@ from control_plane.analysis.runs_repository import AnalysisWatchRepository
 from control_plane.benchmarks.repository import BenchmarkRepository
 from control_plane.databases.repository import DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
+from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.inbox import SnapshotInbox
 from control_plane.ingestion.payload import DecodedSnapshot
 from control_plane.ingestion.repository import IngestionRepository, daily_bucket
@@ -26,6 +27,7 @@ class IngestionService:
         self._database_id = context.database_id
         self._databases = DatabaseRepository(session, context)
         self._ingestion = IngestionRepository(session, context, context.database_id)
+        self._daily_folds = DailyFoldRepository(session, context.tenant_id, context.database_id)
         self._recommendations = RecommendationService(session, context)
         self._analysis_watches = AnalysisWatchRepository(session, context)
         self._benchmarks = BenchmarkRepository(session, context)
@@ -57,9 +59,12 @@ class IngestionService:
         SNAPSHOTS.labels("duplicate").inc(len(batch) - len(fresh))
         if not fresh:
             return claimed
+        # The fold lock before the partitions: creating one locks the rollups' parent tables to the
+        # end of the transaction, which a fold holding the lock exclusively would then wait for.
+        folded_before = await self._daily_folds.hold_shared()
         for day in sorted({daily_bucket(decoded.snapshot.collected_at) for decoded in fresh}):
             await self._ingestion.ensure_partition(day)
-        await self._ingestion.store_statements(fresh)
+        await self._ingestion.store_statements(fresh, folded_before)
         snapshots = [decoded.snapshot for decoded in fresh]
         await self._ingestion.store_plans(snapshots)
         # Only the latest schema is kept (an older one never replaces a newer): of a batch, the

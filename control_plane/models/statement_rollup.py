@@ -67,7 +67,7 @@ class StatementDailyFold(Base):
 
     `statement_daily_rollups` holds every hour before `folded_before`, `statement_rollups` every hour;
     a day is the sum of its daily row and its hourly rows from `folded_before` on. Moved on by the
-    daily-rollups job (control_plane.queries.daily_folds) under the database's fold lock, which
+    daily-rollups job (control_plane.ingestion.daily_folds) under the database's fold lock, which
     ingestion holds shared while it decides whether a snapshot's hour is folded already (then it
     adds to both tables). No row: nothing folded yet, every hour is in the hourly rollups alone.
     """

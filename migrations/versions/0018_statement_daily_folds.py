@@ -10,8 +10,9 @@ snapshot stored later for an hour already folded (an agent's spool after an outa
 as before. No row: nothing is folded yet (a database created since).
 
 Every database existing now has its daily rollups complete up to now: its mark is set past the
-latest hour stored (at least the next hour), so nothing stored before is folded twice. The old
-code, still running during a deployment, keeps writing both: it must be gone before that hour ends.
+latest hour stored (at least the next hour). A worker of the previous version still running during
+the deployment keeps adding every snapshot to its day, past the mark too: a fold sums each day it
+reaches afresh from the hourly rollups, so those additions are replaced, not counted twice.
 
 Revision ID: 0018
 Revises: 0017

@@ -147,3 +147,19 @@ def test_a_fold_waits_for_a_snapshot_being_stored_and_then_folds_it_too(
     with psycopg.connect(metadata_url) as conn:
         rows = conn.execute("SELECT samples, calls FROM statement_daily_rollups").fetchall()
     assert rows and all(samples == 2 and calls > 1000 for samples, calls in rows)
+
+
+def test_the_next_fold_replaces_what_a_replica_of_the_previous_version_added_past_the_mark(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    send(client, agent, MIDNIGHT + timedelta(minutes=10), MIDNIGHT + timedelta(hours=1, minutes=10))
+    fold_days(client, MIDNIGHT + timedelta(hours=1))
+    # During an upgrade, a worker of the previous version stores the 01:10 snapshot again into its
+    # day as well, as that version did with every snapshot: past the mark, the day counts it twice.
+    with psycopg.connect(metadata_url) as conn:
+        conn.execute("UPDATE statement_daily_rollups SET samples = samples + 1, calls = calls + 500")
+
+    fold_days(client, MIDNIGHT + timedelta(hours=2))
+
+    assert daily_rollups(metadata_url) == days_of_raw_rows(metadata_url)

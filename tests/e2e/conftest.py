@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 
+from agent.ship.spool import TEMP_PREFIX
 from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
 from tests.integration.advise.conftest import fresh_statistics
 from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
@@ -80,7 +81,11 @@ class Deployment:
         return result
 
     def spooled(self) -> list[Path]:
-        return sorted((self.spool_dir / "snapshots").glob("*"))
+        """The snapshots the spool holds whole: not a write an agent killed mid-way left behind
+        (its temporary file, which the agent deletes when it next reads the spool)."""
+        return sorted(
+            path for path in (self.spool_dir / "snapshots").glob("*") if not path.name.startswith(TEMP_PREFIX)
+        )
 
 
 def agent_environment(

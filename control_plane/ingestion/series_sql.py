@@ -1,5 +1,5 @@
-"""The SQL text of the statement time series: a batch's raw interval rows and rollups (ingestion),
-and the rows added to a rollup table (ingestion and the daily fold).
+"""The SQL text of the statement time series that ingestion writes: a batch's raw interval rows,
+their hourly rollups and, for hours already folded, their daily rollups (see daily_folds).
 
 `statement_rollups` and `statement_daily_rollups` have the same columns: (tenant, database,
 bucket, fingerprint) as the key, `samples` (how many raw rows were added up) and every counter.
@@ -22,16 +22,6 @@ from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCoun
 COUNTER_COLUMNS = ", ".join(COUNTER_FIELDS)
 SUMS = ", ".join(f"sum({name})" for name in COUNTER_FIELDS)
 _ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COUNTER_FIELDS)
-
-
-def add_to_rollup(table: str, rows: str) -> str:
-    """`INSERT ... ON CONFLICT DO UPDATE` of `rows` (a SELECT of tenant_id, database_id, bucket,
-    fingerprint, samples and the counters, in that order) into the rollup `table`."""
-    return f"""
-        INSERT INTO {table} AS r (tenant_id, database_id, bucket, fingerprint, samples, {COUNTER_COLUMNS})
-        {rows}
-        ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
-        DO UPDATE SET samples = r.samples + excluded.samples, {_ADD_COUNTERS}"""
 
 
 _LITERAL_COLUMNS = tuple(
@@ -78,22 +68,21 @@ _UNNEST_COUNTERS = ", ".join(f"CAST(CAST(:{name} AS text) AS {_sql_type(name)}[]
 # repeats (always for a batch of one) the rows go in as they are: the aggregation's sort and sums
 # cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint) order, so that two batches of
 # one database lock rollup rows in the same order (the rows come sorted that way, which
-# PostgreSQL's sort notices at once). A sum of int8 is numeric; it is stored back into int8 (an
-# overflow fails, as the + below would).
-def _rollup_rows(bucket: str, summed: bool) -> str:
-    if summed:
-        return (
-            f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, count(*), {SUMS}"
-            f" FROM s WHERE {bucket} IS NOT NULL GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
-        )
-    return (
-        f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, 1, {COUNTER_COLUMNS}"
+# PostgreSQL's sort notices at once).
+def _add_to(table: str, bucket: str, summed: bool) -> str:
+    """The batch's rows whose `bucket` is set, added to the rollup `table`."""
+    rows = (
+        f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, count(*), {SUMS}"
+        f" FROM s WHERE {bucket} IS NOT NULL GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
+        if summed
+        else f"SELECT :tenant_id, :database_id, {bucket}, fingerprint, 1, {COUNTER_COLUMNS}"
         f" FROM s WHERE {bucket} IS NOT NULL ORDER BY {bucket}, fingerprint"
     )
-
-
-def _add_to(table: str, bucket: str, summed: bool) -> str:
-    return add_to_rollup(table, _rollup_rows(bucket, summed))
+    return f"""
+        INSERT INTO {table} AS r (tenant_id, database_id, bucket, fingerprint, samples, {COUNTER_COLUMNS})
+        {rows}
+        ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
+        DO UPDATE SET samples = r.samples + excluded.samples, {_ADD_COUNTERS}"""
 
 
 # What the batch adds to the daily rollups: nothing (every hour in it still to be folded, the

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.databases.repository import tenants_with_databases
 from control_plane.db.session import tenant_session
+from control_plane.ingestion.repository import daily_bucket
 from control_plane.queries.running_totals_repository import (
     DAY,
     RunningTotalsRepository,
@@ -30,10 +31,6 @@ from control_plane.workers.each_tenant import for_each_tenant
 log = logging.getLogger(__name__)
 
 
-def midnight(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 async def refresh_database(
     repository: RunningTotalsRepository, now: datetime, settle: timedelta, retention_days: int
 ) -> int:
@@ -43,7 +40,7 @@ async def refresh_database(
     folded = await repository.days_folded_before()
     if folded is None:
         return 0
-    through = min(midnight(now - settle), folded) - DAY
+    through = min(daily_bucket(now - settle), folded) - DAY
     span = await repository.daily_span()
     if span is None or span[0] > through:
         return 0  # no day of history is over yet
@@ -51,13 +48,13 @@ async def refresh_database(
     first_day, start = span[0], span[0]
     if state is not None:
         stale = await repository.first_stale_day(state)
-        start = state.through_day + DAY if stale is None else midnight(stale)
+        start = state.through_day + DAY if stale is None else daily_bucket(stale)
         first_day = state.first_day
         if start <= state.first_day or start - DAY < state.kept_from:
             first_day = start = span[0]  # history before the first total: sum everything again
         elif start > through:
             return 0  # nothing new, nothing late
-    kept_from = max(first_day, midnight(now) - timedelta(days=retention_days))
+    kept_from = max(first_day, daily_bucket(now) - timedelta(days=retention_days))
     await repository.forget_from(start)
     day = start
     while day <= through:

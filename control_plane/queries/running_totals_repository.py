@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, exists, func, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
+from control_plane.ingestion.repository import daily_bucket
 from control_plane.ingestion.statement_rows import COUNTER_FIELDS
 from control_plane.models import (
     MonitoredDatabase,
@@ -82,9 +83,7 @@ class RunningTotalsRepository:
         """The first day the daily rollups do not hold whole (the hourly rollups still hold some of
         its hours, see ingestion.daily_folds); None when they hold no day whole."""
         mark = await DailyFoldRepository(self._session, self._tenant_id, self._database_id).mark()
-        return (
-            None if mark is None else mark.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        )
+        return None if mark is None else daily_bucket(mark)
 
     async def state(self) -> StatementRunningTotalState | None:
         return await self._session.scalar(

@@ -24,21 +24,23 @@ from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.settings import Settings
 
 
-def drain_inbox(client: TestClient) -> int:
-    """Stores every snapshot accepted so far; returns how many were taken from the inbox."""
+def _services(client: TestClient) -> AppServices:
     app = client.app
     assert isinstance(app, FastAPI)
     app_services: AppServices = app.state.services
+    return app_services
+
+
+def drain_inbox(client: TestClient) -> int:
+    """Stores every snapshot accepted so far; returns how many were taken from the inbox."""
+    app_services = _services(client)
     return client.portal.call(store_inbox, app_services.engine, app_services.settings)  # type: ignore[union-attr]
 
 
 def fold_days(client: TestClient, now: datetime) -> int:
     """Runs the daily-rollups job as of `now` (hours before its hour are folded); returns how many
     databases had hours to fold."""
-    app = client.app
-    assert isinstance(app, FastAPI)
-    app_services: AppServices = app.state.services
-    return client.portal.call(fold_daily_rollups, app_services.engine, now)  # type: ignore[union-attr]
+    return client.portal.call(fold_daily_rollups, _services(client).engine, now)  # type: ignore[union-attr]
 
 
 def drain_inbox_at(metadata_url: str, timeout_s: float = 60.0, **overrides: object) -> int:

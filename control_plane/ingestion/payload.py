@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import msgspec
 from fastapi import HTTPException, status
+from isal import isal_zlib
 from pydantic import ValidationError
 
 from control_plane.ingestion.statement_rows import (
@@ -31,6 +31,10 @@ from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, Snapshot
 SUPPORTED_SCHEMA_VERSIONS = (SNAPSHOT_SCHEMA_VERSION - 1, SNAPSHOT_SCHEMA_VERSION)
 # The top level's members, each kept as its JSON text: ~2 ms for 3.2 MB (it still checks the syntax).
 _MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_INFLATE_ERROR: Final[type[Exception]] = isal_zlib.error  # type: ignore[assignment]  # the stub says an instance
 
 
 class PayloadRejected(HTTPException):
@@ -57,11 +61,17 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         raise PayloadRejected(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported encoding {encoding!r}", "encoding"
         )
-    inflater = zlib.decompressobj(wbits=31)
+    # ISA-L's inflate, zlib's interface: 1.5 ms for a 5,000-statement snapshot (3.3 MB) where zlib
+    # took 3.9 ms, paid when a request is checked and again when a worker stores it. It returns
+    # nothing (not an error) for a stream that is not gzip at all, hence the magic number first.
+    not_gzip = PayloadRejected(status.HTTP_400_BAD_REQUEST, "body is not valid gzip", "bad_gzip")
+    if not body.startswith(_GZIP_MAGIC):
+        raise not_gzip
+    inflater = isal_zlib.decompressobj(wbits=31)
     try:
         data = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        raise PayloadRejected(status.HTTP_400_BAD_REQUEST, "body is not valid gzip", "bad_gzip") from None
+    except _INFLATE_ERROR:
+        raise not_gzip from None
     if len(data) > limit:
         raise PayloadRejected(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -70,6 +80,8 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         )
     if not inflater.eof:
         raise PayloadRejected(status.HTTP_400_BAD_REQUEST, "gzip body is truncated", "bad_gzip")
+    if inflater.unused_data:  # a second member, or junk: an agent sends one member, nothing after it
+        raise PayloadRejected(status.HTTP_400_BAD_REQUEST, "bytes after the gzip stream", "bad_gzip")
     return data
 
 

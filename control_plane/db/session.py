@@ -18,6 +18,7 @@ as the login role, which owns the tables.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -110,3 +111,12 @@ def sqlstate(error: BaseException) -> str | None:
     original: Any = getattr(error, "orig", None) or error
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
     return code if isinstance(code, str) else None
+
+
+async def copy_binary(session: AsyncSession, table: str, data: bytes) -> None:
+    """`COPY table FROM STDIN (FORMAT binary)` of `data`, in the session's transaction (asyncpg's
+    own COPY: SQLAlchemy has none)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a checked-out connection has its driver's"
+    await driver.copy_to_table(table, source=io.BytesIO(data), format="binary")

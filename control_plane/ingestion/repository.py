@@ -1,12 +1,11 @@
 """Storing a batch of one database's snapshots: a handful of statements, never one round trip (or
 one bind set) per row.
 
-The per-statement tables are written with `INSERT ... SELECT FROM unnest(<one array per column>)`:
-a single statement whose parameters are a few arrays instead of an executemany whose thousands of
-bind sets SQLAlchemy would build and process in Python. Each array travels as the text of a
-PostgreSQL array literal, which PostgreSQL parses in C: asyncpg would encode 80,000 numbers one by
-one (with isinstance checks on each, ~20 ms a snapshot), longer than writing the text takes, and
-the text is written in a worker thread, off the event loop.
+The statements' counters reach PostgreSQL as one binary COPY into a temporary table (batch_rows),
+from which one statement writes the raw rows and the rollups (series_sql); the catalog's new
+statements go in as `INSERT ... SELECT FROM unnest(<one array per column>)`. Neither is an
+executemany, whose thousands of bind sets SQLAlchemy would build and process in Python. The COPY
+data is built in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -21,9 +20,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.session import UNIQUE_VIOLATION, sqlstate
+from control_plane.db.session import UNIQUE_VIOLATION, copy_binary, sqlstate
+from control_plane.ingestion.batch_rows import (
+    BATCH_ROWS_TABLE,
+    CREATE_BATCH_ROWS,
+    EMPTY_BATCH_ROWS,
+    copy_data,
+)
 from control_plane.ingestion.payload import DecodedSnapshot
-from control_plane.ingestion.series_sql import DailyPart, array_literals, insert_stats_and_rollups
+from control_plane.ingestion.series_sql import DailyPart, insert_stats_and_rollups
 from control_plane.ingestion.statement_rows import StatementRow
 from control_plane.models import DatabaseSchema, Plan
 from control_plane.models import Snapshot as SnapshotRow
@@ -67,6 +72,8 @@ def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> di
 # nested loop that compares 5,000 fingerprints with 5,000 (half a second) where the plan made with
 # the array in hand hashes them (5 ms). For the rest of the ingesting transaction, plan each time.
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_CREATE_BATCH_ROWS = text(CREATE_BATCH_ROWS)
+_EMPTY_BATCH_ROWS = text(EMPTY_BATCH_ROWS)
 # The known statements whose last_seen_at is stale are locked SKIP LOCKED: a concurrent snapshot of
 # the same database already touching one is setting the same now(), and nobody waits or deadlocks.
 _UNKNOWN_FINGERPRINTS = text("""
@@ -158,15 +165,14 @@ class IngestionRepository:
     async def store_statements(self, batch: list[DecodedSnapshot], folded_before: datetime | None) -> None:
         """The statement catalog, the raw interval rows and the hourly rollups of a batch of this
         database's snapshots, and the daily rollups of those whose hour is before `folded_before`
-        (read under the fold lock this transaction holds, see daily_folds_repository): three
-        statements, whatever the number of statements or snapshots, each passing its columns as
-        arrays to `unnest`.
+        (read under the fold lock this transaction holds, see daily_folds_repository): the same few
+        statements and one COPY, whatever the number of statements or snapshots.
         """
         batch = [decoded for decoded in batch if decoded.statements]
         if not batch:
             return
         await self._session.execute(_CUSTOM_PLANS)
-        columns = await anyio.to_thread.run_sync(array_literals, [d.statements for d in batch])
+        rows = await anyio.to_thread.run_sync(copy_data, [d.statements for d in batch])
         given = "{" + ",".join(dict.fromkeys(row.fingerprint for d in batch for row in d.statements)) + "}"
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
         new = sorted(await self._unknown_fingerprints(given))
@@ -192,6 +198,9 @@ class IngestionRepository:
         ]
         folded = [day for day in days if day is not None]
         daily: DailyPart = "none" if not folded else "summed" if len(set(folded)) < len(folded) else "rows"
+        await self._session.execute(_CREATE_BATCH_ROWS)
+        await self._session.execute(_EMPTY_BATCH_ROWS)
+        await copy_binary(self._session, BATCH_ROWS_TABLE, rows)
         await self._session.execute(
             insert_stats_and_rollups(len(set(buckets)) < len(buckets), daily),
             {
@@ -201,7 +210,6 @@ class IngestionRepository:
                 "intervals": [s.interval.seconds for s in snapshots],
                 "buckets": buckets,
                 "days": days,
-                **columns,
             },
         )
 

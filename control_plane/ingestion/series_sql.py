@@ -10,59 +10,22 @@ stored back into int8 (an overflow fails, as the + does).
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Sequence
 from typing import Literal
 
-import msgspec
 from sqlalchemy import TextClause, text
 
-from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow
+from control_plane.ingestion.batch_rows import BATCH_ROWS_TABLE
+from control_plane.ingestion.statement_rows import COUNTER_FIELDS
 
 COUNTER_COLUMNS = ", ".join(COUNTER_FIELDS)
 SUMS = ", ".join(f"sum({name})" for name in COUNTER_FIELDS)
 _ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COUNTER_FIELDS)
 
 
-_LITERAL_COLUMNS = tuple(
-    (name, operator.attrgetter(field))
-    for name, field in (("fingerprints", "fingerprint"), *((name, name) for name in COUNTER_FIELDS))
-)
-_JSON = msgspec.json.Encoder()
-_FINGERPRINT = operator.attrgetter("fingerprint")
-
-
-def array_literals(batch: list[Sequence[StatementCounterRow]]) -> dict[str, str]:
-    """`ks` (each row's snapshot, from 1), `fingerprints` and each counter, as PostgreSQL array
-    literals, the batch's snapshots one after the other, each in its statements' order.
-
-    A JSON array of numbers or of plain strings is a PostgreSQL array literal once its brackets are
-    braces: msgspec writes one in C (~4 ms for 5,000 rows, where `str` on each value took ~12 ms).
-    Fingerprints are 16 hex digits and counters finite numbers (both validated), whose text
-    PostgreSQL reads back exactly (the shortest text that round-trips a float, as Python's).
-    """
-    # Each snapshot's rows in fingerprint order: the rollups' upserts then need no real sort.
-    ordered = [sorted(statements, key=_FINGERPRINT) for statements in batch]
-    rows = [row for statements in ordered for row in statements]
-    literals = {
-        name: "{" + _JSON.encode(list(map(column, rows)))[1:-1].decode() + "}"
-        for name, column in _LITERAL_COLUMNS
-    }
-    ks = [k for k, statements in enumerate(ordered, start=1) for _ in statements]
-    return {"ks": "{" + _JSON.encode(ks)[1:-1].decode() + "}", **literals}
-
-
-def _sql_type(counter: str) -> str:
-    return "float8" if counter.endswith("_ms") else "int8"
-
-
-_UNNEST_COUNTERS = ", ".join(f"CAST(CAST(:{name} AS text) AS {_sql_type(name)}[])" for name in COUNTER_FIELDS)
-
-
 # One statement for the raw interval rows and their hours' rollups (and days' for an hour already
-# folded, see daily_folds), so the arrays travel once, for a batch of snapshots of one database
-# (see inbox_worker): `n` holds each snapshot's own values, `r` every statement row with the
-# ordinal `k` of its snapshot. A rollup whose bucket two snapshots of the batch share adds them up
+# folded, see daily_folds), for a batch of snapshots of one database (see inbox_worker): `n` holds
+# each snapshot's own values, `r` every statement row with the ordinal `k` of its snapshot, copied
+# into the batch's temporary table (see batch_rows). A rollup whose bucket two snapshots of the batch share adds them up
 # first: four snapshots of one hour are one upsert per statement, not four (an upsert of 5,000
 # rows is ~26 ms of the ~110 ms a snapshot cost PostgreSQL with the daily one). Where no bucket
 # repeats (always for a batch of one) the rows go in as they are: the aggregation's sort and sums
@@ -98,9 +61,7 @@ _BATCH_ROWS = f"""
                  WITH ORDINALITY AS n(collected_at, snapshot_id, interval_seconds, bucket, day, k)
     ), s AS (
         SELECT n.collected_at, n.snapshot_id, n.interval_seconds, n.bucket, n.day, r.*
-          FROM unnest(CAST(CAST(:ks AS text) AS int8[]), CAST(CAST(:fingerprints AS text) AS text[]),
-                      {_UNNEST_COUNTERS}) AS r(k, fingerprint, {COUNTER_COLUMNS})
-          JOIN n ON n.k = r.k
+          FROM {BATCH_ROWS_TABLE} AS r JOIN n ON n.k = r.k
     ), raw AS (
         INSERT INTO statement_stats
                (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS})

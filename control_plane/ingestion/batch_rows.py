@@ -1,0 +1,107 @@
+"""A batch's statement rows as PostgreSQL's binary COPY data, for a temporary table the storing
+statement reads them from (series_sql).
+
+Binary, PostgreSQL only byte-swaps each value: parsing the same 80,000 numbers a 5,000-statement
+snapshot holds out of array literals (the text of `{1,2,...}`, cast to int8[] and float8[]) cost it
+~10 ms of the ~50 ms storing the snapshot took. COPY cannot write to a table under row-level
+security, hence the temporary table. It is created once per server connection and emptied at
+every commit (ON COMMIT DELETE ROWS), so no row of it outlives its transaction on a connection a
+PgBouncer hands to another client; and emptied before each COPY, for a transaction that stores
+twice (a failed batch stored again snapshot by snapshot). Not created per transaction (ON COMMIT
+DROP): each new table would be a new relation OID in the storing statement, and so a new entry in
+pg_stat_statements for every batch, crowding out the metadata database's other statements.
+
+The data is built a column at a time, in C: each column becomes an array of big-endian values,
+and every row's fixed layout (a field count, then each field's length and value: every field here
+has a fixed width) is filled by strided slice assignment, one per byte of a value. 5,000 rows take
+~1 ms on top of reading the columns off the rows (~2.5 ms), where packing row by row took ~15 ms.
+"""
+
+from __future__ import annotations
+
+import array
+import operator
+import struct
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow
+
+BATCH_ROWS_TABLE: Final = "optischema_batch_rows"
+FINGERPRINT_LENGTH: Final = 16  # hex digits, validated on decoding (statement_rows.FingerprintText)
+# (column, SQL type, array typecode of its 8-byte value; None for the fingerprint's 16 ASCII bytes)
+_COLUMNS: Final = (
+    ("k", "int8", "q"),  # the row's snapshot: its ordinal in the batch, from 1
+    ("fingerprint", "text", None),
+    *((name, "float8", "d") if name.endswith("_ms") else (name, "int8", "q") for name in COUNTER_FIELDS),
+)
+CREATE_BATCH_ROWS: Final = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_ROWS_TABLE}"
+    f" ({', '.join(f'{name} {kind}' for name, kind, _ in _COLUMNS)}) ON COMMIT DELETE ROWS"
+)
+EMPTY_BATCH_ROWS: Final = f"DELETE FROM {BATCH_ROWS_TABLE}"  # nothing to delete, but after a retried batch
+_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
+_TRAILER: Final = struct.pack(">h", -1)
+_SWAP: Final = sys.byteorder == "little"  # COPY's values are big-endian
+_CHUNK_ROWS: Final = 256  # ~60 KB of rows: what a core's own cache holds
+
+
+def _widths() -> list[int]:
+    return [FINGERPRINT_LENGTH if code is None else 8 for _, _, code in _COLUMNS]
+
+
+# One row's bytes with every value zero: the field count, then each field's length before its value.
+_TEMPLATE: Final = struct.pack(">h", len(_COLUMNS)) + b"".join(
+    struct.pack(">i", width) + bytes(width) for width in _widths()
+)
+_OFFSETS: Final = tuple(
+    2 + sum(4 + width for width in _widths()[:index]) + 4 for index in range(len(_COLUMNS))
+)
+_FINGERPRINT = operator.attrgetter("fingerprint")
+_GETTERS: Final = tuple(operator.attrgetter(name) for name, _, _ in _COLUMNS[2:])
+
+
+def _big_endian(code: str, values: Sequence[int] | Sequence[float]) -> bytes:
+    column = array.array(code, values)
+    if _SWAP:
+        column.byteswap()
+    return column.tobytes()
+
+
+def _fill(rows: bytearray, offset: int, width: int, values: bytes) -> None:
+    """Writes the column `values` (`width` bytes each) into every row of `rows` at `offset`."""
+    size = len(_TEMPLATE)
+    for byte in range(width):
+        rows[offset + byte :: size] = values[byte::width]
+
+
+def copy_data(batch: Sequence[Sequence[StatementCounterRow]]) -> bytes:
+    """The batch's rows, each snapshot's in fingerprint order (the rollups' upserts then need no
+    real sort, and two batches of one database lock rollup rows in the same order), snapshot `k`
+    after snapshot `k - 1`."""
+    ordered = [sorted(statements, key=_FINGERPRINT) for statements in batch]
+    flat = [row for statements in ordered for row in statements]
+    fingerprints = "".join(map(_FINGERPRINT, flat)).encode("ascii")
+    if len(fingerprints) != FINGERPRINT_LENGTH * len(flat):
+        raise ValueError(f"a fingerprint is not {FINGERPRINT_LENGTH} characters long")
+    columns = [
+        _big_endian("q", [k for k, statements in enumerate(ordered, start=1) for _ in statements]),
+        fingerprints,
+        *(
+            _big_endian(code or "", list(map(getter, flat)))
+            for (_, _, code), getter in zip(_COLUMNS[2:], _GETTERS, strict=True)
+        ),
+    ]
+    widths = _widths()
+    parts = [_HEADER]
+    # A chunk at a time: every strided pass over a whole batch (~5 MB for 4 snapshots) walked out of
+    # the CPU's caches, 136 passes of it took 45 ms; over chunks that stay in them, ~1 ms a snapshot.
+    for start in range(0, len(flat), _CHUNK_ROWS):
+        count = min(_CHUNK_ROWS, len(flat) - start)
+        rows = bytearray(_TEMPLATE * count)
+        for column, offset, width in zip(columns, _OFFSETS, widths, strict=True):
+            _fill(rows, offset, width, column[start * width : (start + count) * width])
+        parts.append(bytes(rows))
+    parts.append(_TRAILER)
+    return b"".join(parts)

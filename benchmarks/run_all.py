@@ -11,6 +11,7 @@ BENCHMARKS = [
     "benchmarks.collector_cycle",
     "benchmarks.control_plane_ingestion",
     "benchmarks.ingestion_workers",
+    "benchmarks.ingestion_store_cost",
     "benchmarks.advisor_tpch",
     "benchmarks.dashboard_pages",
 ]

@@ -28,7 +28,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -485,9 +486,10 @@ def stored_rows(metadata_url: str, accepted: int) -> tuple[int, int]:
     return int(snapshots[0]), int(stats[0])
 
 
-def main() -> list[dict[str, object]]:
-    # The figures are only as good as the machine is quiet: say how busy it was.
-    say("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+@contextmanager
+def bench_metadata() -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """A throwaway metadata database, migrated, with the bench tenant and its admin: its URL, a
+    scratch folder and the tenant as `optischema-admin create-tenant` printed it."""
     with running_cluster(METADATA_SETTINGS) as cluster, tempfile.TemporaryDirectory() as scratch:
         metadata_url = cluster.create_database("optischema_metadata")
         run_admin(metadata_url, "migrate")
@@ -503,8 +505,15 @@ def main() -> list[dict[str, object]]:
                 ADMIN_PASSWORD,
             )
         )
+        yield metadata_url, Path(scratch), tenant
+
+
+def main() -> list[dict[str, object]]:
+    # The figures are only as good as the machine is quiet: say how busy it was.
+    say("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    with bench_metadata() as (metadata_url, scratch, tenant):
         say(f"tenant {tenant['tenant_id']} created; starting the control plane")
-        with control_plane_server(metadata_url, Path(scratch) / "control-plane.log", SERVER_ENV) as server:
+        with control_plane_server(metadata_url, scratch / "control-plane.log", SERVER_ENV) as server:
             access_token, databases = set_up_databases(server.base_url)
             results = asyncio.run(measure(server.base_url, access_token, databases))
             accepted = results.first.stored + results.sequential.stored + results.concurrent.stored

@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,20 +34,17 @@ import psutil
 import psycopg
 
 from benchmarks.control_plane_ingestion import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    METADATA_SETTINGS,
     REQUEST_TIMEOUT_S,
     STATEMENTS,
     MonitoredDatabase,
     bearer,
+    bench_metadata,
 )
 from benchmarks.ingestion_workers import AGENTS, build_bodies, set_up
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.settings import Settings
-from deploy.local.control_plane_process import control_plane_server, run_admin
-from deploy.local.throwaway_cluster import running_cluster
+from deploy.local.control_plane_process import control_plane_server
 
 BATCH_SIZES = (1, 4)
 ROUNDS = 3  # per batch size, after one round to warm up (the first day's partitions, the catalog)
@@ -155,14 +151,8 @@ def measure(metadata_url: str, scratch: Path) -> dict[int, dict[str, float]]:
 
 
 def main() -> list[dict[str, object]]:
-    with running_cluster(METADATA_SETTINGS) as cluster, tempfile.TemporaryDirectory() as scratch:
-        metadata_url = cluster.create_database("optischema_metadata")
-        run_admin(metadata_url, "migrate")
-        run_admin(
-            metadata_url, "create-tenant", "--name", "bench", "--admin-email", ADMIN_EMAIL,
-            "--admin-password", ADMIN_PASSWORD,
-        )  # fmt: skip
-        results = measure(metadata_url, Path(scratch))
+    with bench_metadata() as (metadata_url, scratch, _):
+        results = measure(metadata_url, scratch)
     figures: list[dict[str, object]] = [
         {
             "name": "store_cost_statements_per_snapshot",

@@ -31,7 +31,6 @@ import random
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,12 +45,12 @@ import psycopg
 from benchmarks.control_plane_ingestion import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    METADATA_SETTINGS,
     REQUEST_TIMEOUT_S,
     STATEMENTS,
     MonitoredDatabase,
     Recorder,
     bearer,
+    bench_metadata,
     build_workload,
     percentile,
     read_once,
@@ -62,9 +61,7 @@ from deploy.local.control_plane_process import (
     SCRIPTS,
     control_plane_environment,
     control_plane_server,
-    run_admin,
 )
-from deploy.local.throwaway_cluster import running_cluster
 
 WORKER_COUNTS = (1, 2, 4)
 AGENTS = 8
@@ -278,14 +275,8 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
 def main() -> list[dict[str, object]]:
     load_at_start = os.getloadavg()
     say("load average at start: {:.2f} {:.2f} {:.2f}".format(*load_at_start))
-    with running_cluster(METADATA_SETTINGS) as cluster, tempfile.TemporaryDirectory() as scratch:
-        metadata_url = cluster.create_database("optischema_metadata")
-        run_admin(metadata_url, "migrate")
-        run_admin(
-            metadata_url, "create-tenant", "--name", "bench", "--admin-email", ADMIN_EMAIL,
-            "--admin-password", ADMIN_PASSWORD,
-        )  # fmt: skip
-        runs = measure(metadata_url, Path(scratch))
+    with bench_metadata() as (metadata_url, scratch, _):
+        runs = measure(metadata_url, scratch)
     load_at_end = os.getloadavg()
     say("load average at end: {:.2f} {:.2f} {:.2f}".format(*load_at_end))
     figures: list[dict[str, object]] = [

@@ -61,7 +61,11 @@ def test_malformed_bodies_get_a_4xx_with_a_message_and_store_nothing(
     negative["statements"][0]["calls"] = -5
     cases = {
         "truncated gzip": (gzip.compress(good)[:-20], {"Content-Encoding": "gzip"}, 400),
-        "gzip header, broken stream": (gzip.compress(good)[:10] + b"\xff" * 64, {"Content-Encoding": "gzip"}, 400),
+        "gzip header, broken stream": (
+            gzip.compress(good)[:10] + b"\xff" * 64,
+            {"Content-Encoding": "gzip"},
+            400,
+        ),
         "said gzip, is not": (good, {"Content-Encoding": "gzip"}, 400),
         "gzip with bytes after it": (gzip.compress(good) + b"junk", {"Content-Encoding": "gzip"}, 400),
         "wrong schema version": (json.dumps(wrong_version).encode(), {}, 422),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -112,6 +113,14 @@ def sync_database_url(url: str) -> str:
     return _with_driver(url, SYNC_DRIVER).render_as_string(hide_password=False)
 
 
+def _json_text(value: Any) -> str:
+    """What a JSONB column is written with: msgspec's encoder, ~10x faster than `json.dumps` on a
+    snapshot's plans (EXPLAIN trees, ~0.2 MB of them a snapshot, were a seventh of a worker's
+    Python time). It writes a NaN or an infinity as null where `json.dumps` wrote `NaN`, which
+    PostgreSQL refuses; and it writes datetimes and UUIDs as ISO text where `json.dumps` failed."""
+    return msgspec.json.encode(value).decode()
+
+
 def engine_from_url(
     url: str,
     *,
@@ -136,6 +145,8 @@ def engine_from_url(
     return create_async_engine(
         async_url,
         connect_args=connect_args,
+        json_serializer=_json_text,
+        json_deserializer=msgspec.json.decode,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-import psycopg
 
 from benchmarks.control_plane_ingestion import (
     REQUEST_TIMEOUT_S,
@@ -40,7 +39,7 @@ from benchmarks.control_plane_ingestion import (
     bearer,
     bench_metadata,
 )
-from benchmarks.ingestion_workers import AGENTS, build_bodies, set_up
+from benchmarks.ingestion_workers import AGENTS, CpuMeter, build_bodies, set_up
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.inbox_worker import store_inbox
 from control_plane.settings import Settings
@@ -52,20 +51,6 @@ ROUNDS = 3  # per batch size, after one round to warm up (the first day's partit
 
 def say(message: str) -> None:
     print(f"ingestion_store_cost: {message}", file=sys.stderr, flush=True)
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
-
-
-def _backends(metadata_url: str, client: psutil.Process) -> list[psutil.Process]:
-    """A process's PostgreSQL backends: those whose client port is one of its connections (a
-    backend that appears during the step is counted whole, from its start, which is all its own)."""
-    ports = {c.laddr.port for c in client.net_connections(kind="tcp") if c.raddr}
-    with psycopg.connect(metadata_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid, client_port FROM pg_stat_activity").fetchall()
-    return [psutil.Process(pid) for pid, port in rows if port in ports]
 
 
 def _api_process() -> psutil.Process:
@@ -102,15 +87,15 @@ async def store_all(metadata_url: str) -> tuple[int, float, float]:
     os.environ.setdefault("OPTISCHEMA_SECRET_KEY", secrets.token_urlsafe(48))
     settings = Settings()
     engine = create_engine(settings)
-    me = psutil.Process()
     try:
         async with engine.connect() as connection:  # the pool's connection, and so its backend, up front
             await connection.exec_driver_sql("SELECT 1")
-        backends = _backends(metadata_url, me)
-        worker_before, backends_before = time.process_time(), sum(map(_cpu, backends))
+        backends = CpuMeter(metadata_url, [psutil.Process()], clients=False)
+        backends.start()
+        worker_before = time.process_time()
         stored = await store_inbox(engine, settings)
         worker = time.process_time() - worker_before
-        backend = sum(map(_cpu, _backends(metadata_url, me))) - backends_before
+        backend = backends.seconds()
     finally:
         await engine.dispose()
     return stored, worker, backend
@@ -129,10 +114,10 @@ def measure(metadata_url: str, scratch: Path) -> dict[int, dict[str, float]]:
                 bodies = [queue[:size] for queue in build_bodies(run, start)]
                 run += 1
                 # The API's own backends too: the inbox insert and the token lookup are accepting.
-                accepting = [api, *_backends(metadata_url, api)]
-                api_before = sum(map(_cpu, accepting))
+                accepting = CpuMeter(metadata_url, [api])
+                accepting.start()
                 accepted = accept_all(server.base_url, databases, bodies)
-                accept_s = sum(map(_cpu, [api, *_backends(metadata_url, api)])) - api_before
+                accept_s = accepting.seconds()
                 stored, worker_s, postgres_s = asyncio.run(store_all(metadata_url))
                 if stored != accepted:
                     raise RuntimeError(f"{accepted} accepted but {stored} stored")

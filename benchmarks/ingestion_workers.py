@@ -102,23 +102,27 @@ def workers_only(metadata_url: str, count: int, log_dir: Path) -> Iterator[list[
             process.wait(timeout=30)
 
 
-class StoreCpuMeter:
-    """CPU seconds the worker processes and their PostgreSQL backends spend: the cost of storing,
-    apart from the readers' (and the web process's) share of the machine. It is what bounds the
-    rate on a machine of one's own however busy this shared one is: on 2 cores at most
-    2,000 / (CPU ms per snapshot, with the accepting request's ~20-35 ms added) a second. A backend
-    is a worker's when its client port is one of that worker's connections."""
+class CpuMeter:
+    """CPU seconds some processes and their PostgreSQL backends spend between start() and
+    seconds(); with `clients=False`, their backends' alone. A backend is a process's when its
+    client port is one of that process's connections; one that appears meanwhile counts whole.
 
-    def __init__(self, metadata_url: str, workers: list[subprocess.Popen[bytes]]) -> None:
+    For the workers it is the cost of storing, apart from the readers' (and the web process's)
+    share of the machine: what bounds the rate on a machine of one's own however busy this shared
+    one is, on 2 cores at most 2,000 / (CPU ms per snapshot, with the accepting request's ~20-35 ms
+    added) a second."""
+
+    def __init__(self, metadata_url: str, processes: list[psutil.Process], clients: bool = True) -> None:
         self._metadata_url = metadata_url
-        self._workers = [psutil.Process(worker.pid) for worker in workers]
+        self._processes = processes
+        self._clients = clients
         self._start: dict[int, float] = {}
 
     def _backends(self) -> list[psutil.Process]:
         ports = {
             connection.laddr.port
-            for worker in self._workers
-            for connection in worker.net_connections(kind="tcp")
+            for process in self._processes
+            for connection in process.net_connections(kind="tcp")
             if connection.raddr
         }
         with psycopg.connect(self._metadata_url, autocommit=True) as conn:
@@ -127,7 +131,7 @@ class StoreCpuMeter:
 
     def _readings(self) -> dict[int, float]:
         readings = {}
-        for process in [*self._workers, *self._backends()]:
+        for process in [*(self._processes if self._clients else []), *self._backends()]:
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
@@ -261,7 +265,7 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
             say(f"{count} worker(s): {SNAPSHOTS_PER_RUN} snapshots from {AGENTS} agents, {READERS} readers")
             run = Run(count)
             with workers_only(metadata_url, count, scratch) as workers:
-                cpu = StoreCpuMeter(metadata_url, workers)
+                cpu = CpuMeter(metadata_url, [psutil.Process(worker.pid) for worker in workers])
                 cpu.start()
                 asyncio.run(ingest(server.base_url, metadata_url, token, databases, bodies, run))
                 run.cpu_seconds = cpu.seconds()
@@ -297,7 +301,7 @@ def main() -> list[dict[str, object]]:
             # The read load the rate was measured under: READERS back to back take what CPU is free.
             {"name": f"{prefix}_reads_per_second", "value": round(len(reads) / run.seconds, 1) if run.seconds else None, "unit": "reads/s", "budget": None},
             {"name": f"{prefix}_errors", "value": len(run.recorder.errors), "unit": "errors", "budget": 0},
-            # Storing only: the worker processes and their PostgreSQL backends (see StoreCpuMeter).
+            # Storing only: the worker processes and their PostgreSQL backends (see CpuMeter).
             {"name": f"{prefix}_store_cpu_ms_per_snapshot", "value": round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None, "unit": "ms", "budget": None},
         ]  # fmt: skip
     return figures

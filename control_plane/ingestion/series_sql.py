@@ -25,13 +25,13 @@ _ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COU
 # One statement for the raw interval rows and their hours' rollups (and days' for an hour already
 # folded, see daily_folds), for a batch of snapshots of one database (see inbox_worker): `n` holds
 # each snapshot's own values, `r` every statement row with the ordinal `k` of its snapshot, copied
-# into the batch's temporary table (see batch_rows). A rollup whose bucket two snapshots of the batch share adds them up
-# first: four snapshots of one hour are one upsert per statement, not four (an upsert of 5,000
-# rows is ~26 ms of the ~110 ms a snapshot cost PostgreSQL with the daily one). Where no bucket
-# repeats (always for a batch of one) the rows go in as they are: the aggregation's sort and sums
-# cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint) order, so that two batches of
-# one database lock rollup rows in the same order (the rows come sorted that way, which
-# PostgreSQL's sort notices at once).
+# into the batch's temporary table (see batch_rows). A rollup whose bucket two snapshots of the
+# batch share adds them up first: four snapshots of one hour are one upsert per statement, not four
+# (an upsert of 5,000 rows is ~26 ms of the ~110 ms a snapshot cost PostgreSQL with the daily one).
+# Where no bucket repeats (always for a batch of one) the rows go in as they are: the aggregation's
+# sort and sums cost ~15 ms a rollup for nothing. Upserted in (bucket, fingerprint) order, so that
+# two batches of one database lock rollup rows in the same order (the rows come sorted that way,
+# which PostgreSQL's sort notices at once).
 def _add_to(table: str, bucket: str, summed: bool) -> str:
     """The batch's rows whose `bucket` is set, added to the rollup `table`."""
     rows = (

@@ -140,28 +140,22 @@ class QueryRepository:
         """Every hour of the days [first, end): their daily rollups, which hold the hours folded so
         far, and the hourly rollups of the hours after the fold mark (ingestion.daily_folds), read
         in this statement's MVCC snapshot with the mark. `at` is a midnight or an hour's start."""
-        daily, hourly = StatementDailyRollup, StatementRollup
         mark = folded_before(self._tenant_id, self._database_id)
         return [
             select(
-                daily.fingerprint, daily.bucket.label("at"), *(getattr(daily, name) for name in SUMMED)
+                table.fingerprint, table.bucket.label("at"), *(getattr(table, name) for name in SUMMED)
             ).where(
-                daily.tenant_id == self._tenant_id,
-                daily.database_id == self._database_id,
-                daily.bucket >= first,
-                daily.bucket < end,
+                table.tenant_id == self._tenant_id,
+                table.database_id == self._database_id,
+                table.bucket >= first,
+                table.bucket < end,
+                *after_mark,
                 *where,
-            ),
-            select(
-                hourly.fingerprint, hourly.bucket.label("at"), *(getattr(hourly, name) for name in SUMMED)
-            ).where(
-                hourly.tenant_id == self._tenant_id,
-                hourly.database_id == self._database_id,
-                hourly.bucket >= first,
-                hourly.bucket < end,
-                hourly.bucket >= mark,
-                *where,
-            ),
+            )
+            for table, after_mark in (
+                (StatementDailyRollup, ()),
+                (StatementRollup, (StatementRollup.bucket >= mark,)),
+            )
         ]
 
     def _hours_negated(self, *where: ColumnElement[bool]) -> Select[Any]:

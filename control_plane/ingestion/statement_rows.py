@@ -30,7 +30,11 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
 # Finite: 1e999 in JSON reads as infinity, which no counter is (and which repository's array
 # literals could not carry: msgspec writes it as null).
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
-FingerprintText = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+# 16 lowercase hex digits. msgspec checks the length; the digits are checked for the whole list at
+# once (_check_fingerprints): its regex, run field by field, cost 1.6 ms of a 5,000-statement decode.
+FINGERPRINT_PATTERN: Final = r"^[0-9a-f]{16}$"
+FingerprintText = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
+_HEX_DIGITS: Final = b"0123456789abcdef"
 
 COUNTER_FIELDS: Final = tuple(StatementCounters.model_fields)
 
@@ -104,8 +108,24 @@ def decode_statement_counters(text: bytes | msgspec.Raw) -> list[StatementCounte
 
 def _decoded(decoder: msgspec.json.Decoder[list[Row]], text: bytes | msgspec.Raw) -> list[Row]:
     try:
-        return decoder.decode(text)
+        rows = decoder.decode(text)
     except msgspec.ValidationError as error:
         raise StatementsRejected(_located(str(error))) from None
     except msgspec.DecodeError as error:  # the text around it parsed, so this is rare
         raise StatementsRejected(f"statements: {error}") from None
+    _check_fingerprints(rows)
+    return rows
+
+
+def _check_fingerprints(rows: list[Row]) -> None:
+    """Every fingerprint (16 characters long, as decoded) is lowercase hex: their ASCII bytes, all
+    together, with the hex digits deleted leave nothing (~0.2 ms for 5,000). Otherwise the first
+    that is not is named, as msgspec's pattern named it."""
+    joined = "".join([row.fingerprint for row in rows])
+    if joined.isascii() and not joined.encode("ascii").translate(None, _HEX_DIGITS):
+        return
+    pattern = re.compile(FINGERPRINT_PATTERN)
+    index = next(i for i, row in enumerate(rows) if not pattern.match(row.fingerprint))
+    raise StatementsRejected(
+        f"statements.{index}.fingerprint: Expected `str` matching regex {FINGERPRINT_PATTERN!r}"
+    )

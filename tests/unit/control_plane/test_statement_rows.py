@@ -77,6 +77,20 @@ def test_unknown_keys_and_wrong_statement_types_are_refused() -> None:
     assert not fast_accepts([{**VALID, "fingerprint": "0123456789ABCDEF"}])
 
 
+@pytest.mark.parametrize(
+    "fingerprint",
+    ["0123456789ABCDEF", "0123456789abcdeg", "0123456789abcdé0", "0123456789abcde", "0123456789abcdef0",
+     " 123456789abcdef", "0123456789abcde\n", "\uff10123456789abcde"],  # a fullwidth zero: a digit to str.isdigit, not hex
+)  # fmt: skip
+def test_a_fingerprint_is_16_lowercase_hex_digits_as_the_model_says(fingerprint: str) -> None:
+    statements = [VALID, {**VALID, "fingerprint": "fedcba9876543210"}, {**VALID, "fingerprint": fingerprint}]
+
+    assert not model_accepts(statements)
+    with pytest.raises(StatementsRejected) as refused:
+        decode_statements(json.dumps(statements).encode())
+    assert str(refused.value).startswith("statements.2.fingerprint: ")
+
+
 def test_a_problem_is_located_the_pydantic_way() -> None:
     statements = [VALID, {**VALID, "fingerprint": "fedcba9876543210", "calls": -5}]
     with pytest.raises(StatementsRejected) as refused:

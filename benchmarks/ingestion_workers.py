@@ -17,9 +17,17 @@ calls did not grow (agent/diff/statement_deltas.py), so the fraction of a snapsh
 that changed is 100% by construction, and each one needs its raw row and its rollup updates. A
 database with 5,000 statements of which fewer ran sends smaller snapshots, and costs less.
 
-Each agent sends its 4 snapshots back to back, as an agent does when it resends its spool; the
-workers store a database's waiting snapshots in one batch (control_plane.ingestion.inbox_worker),
-so the rate here is that of a busy inbox.
+Two phases for each worker count:
+- **backlog** (the rate): each agent sends its 4 snapshots back to back, as an agent does when it
+  resends its spool, and the workers store a database's waiting snapshots in one batch
+  (control_plane.ingestion.inbox_worker): the rate here is what the workers can store, that of a
+  busy inbox. Its accepted latency is no agent's experience: eight senders that never pause keep
+  eight requests in flight, so each waits for the seven others (Little's law: the p50 is about
+  8 / the rate the server accepts at, ~270 ms with no readers at all). It is printed, not judged.
+- **paced** (the latencies): the agents send at the goal's rate together, 15 snapshots/s, each on
+  its own schedule staggered from the others', as a thousand agents on a 30 s interval arrive
+  (33/s, spread over the interval). The accepted and read latencies here are the goal's; so is the
+  rate the workers store them at, which keeps up only if the workers can store 15 a second.
 """
 
 from __future__ import annotations
@@ -66,11 +74,15 @@ from deploy.local.control_plane_process import (
 WORKER_COUNTS = (1, 2, 4)
 AGENTS = 8
 SNAPSHOTS_PER_RUN = 32  # 4 per agent: long enough for a rate, short enough for `make bench`
+PACED_SNAPSHOTS = 64  # 8 per agent, ~4.3 s at the goal's rate
 READERS = 2
 INBOX_INTERVAL_S = "0.05"
 WORKER_START_S = 4.0  # imports, engine, first turn of every background job
 RUN_TIMEOUT_S = 300.0
 GOAL_SNAPSHOTS_PER_S = 15
+# Each run's intervals follow the previous run's by this many snapshots per agent: 7 runs of up to 8
+# intervals of 30 s, 28 minutes from the start of the hour.
+MAX_PER_AGENT = PACED_SNAPSHOTS // AGENTS
 GOAL_ACCEPTED_P50_MS = 100
 GOAL_READ_P99_MS = 100
 
@@ -155,6 +167,7 @@ def stored_snapshots(metadata_url: str) -> int:
 @dataclass
 class Run:
     workers: int
+    paced: bool = False
     recorder: Recorder = field(default_factory=Recorder)
     seconds: float = 0.0
     stored: int = 0
@@ -169,7 +182,10 @@ async def ingest(
     bodies: list[list[bytes]],
     run: Run,
     readers: int = READERS,
+    rate: float | None = None,
 ) -> None:
+    """Sends every agent's bodies while `readers` read, until all are stored: back to back, or at
+    `rate` snapshots/s all agents together (agent n's i-th at (i * AGENTS + n) / rate seconds)."""
     recorder = run.recorder
     before = await asyncio.to_thread(stored_snapshots, metadata_url)
     expected = before + sum(len(queue) for queue in bodies)
@@ -182,19 +198,22 @@ async def ingest(
         ingesting = asyncio.Event()
         ingesting.set()
 
-        async def agent(database: MonitoredDatabase, queue: list[bytes]) -> None:
+        async def agent(number: int, database: MonitoredDatabase, queue: list[bytes]) -> None:
             headers = {
                 **bearer(database.agent_token),
                 "Content-Type": "application/json",
                 "Content-Encoding": "gzip",
             }
-            for body in queue:
-                started = time.perf_counter()
+            for index, body in enumerate(queue):
+                if rate is not None:
+                    due = started + (index * AGENTS + number) / rate
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                started_at = time.perf_counter()
                 response = await client.post("/api/v1/agent/snapshots", content=body, headers=headers)
                 if response.status_code != 202:
                     recorder.error(f"POST /agent/snapshots: {response.status_code} {response.text[:300]}")
                     continue
-                recorder.ingest_ms.append((time.perf_counter() - started) * 1000)
+                recorder.ingest_ms.append((time.perf_counter() - started_at) * 1000)
 
         async def reader(number: int) -> None:
             rng, headers = random.Random(number), bearer(access_token)
@@ -208,7 +227,9 @@ async def ingest(
         reading = [asyncio.create_task(reader(n)) for n in range(readers)]
         started = time.perf_counter()
         try:
-            await asyncio.gather(*(agent(d, q) for d, q in zip(databases, bodies, strict=True)))
+            await asyncio.gather(
+                *(agent(n, d, q) for n, (d, q) in enumerate(zip(databases, bodies, strict=True)))
+            )
             await asyncio.wait_for(until_stored(), timeout=RUN_TIMEOUT_S)
         except TimeoutError:
             recorder.error(f"the inbox was not stored within {RUN_TIMEOUT_S}s")
@@ -219,13 +240,15 @@ async def ingest(
     run.stored = await asyncio.to_thread(stored_snapshots, metadata_url) - before
 
 
-def build_bodies(run: int, start: datetime) -> list[list[bytes]]:
-    """Per agent, its next snapshots: each run's intervals follow the previous run's."""
-    per_agent = SNAPSHOTS_PER_RUN // AGENTS
+def build_bodies(
+    run: int, start: datetime, per_agent: int = SNAPSHOTS_PER_RUN // AGENTS
+) -> list[list[bytes]]:
+    """Per agent, its next `per_agent` snapshots: each run's intervals follow the previous run's."""
+    assert per_agent <= MAX_PER_AGENT
     bodies = []
     for number in range(AGENTS):
         workload, rng = build_workload(seed=number), random.Random(1_000 * run + number)
-        first = start + timedelta(seconds=30 * per_agent * run)
+        first = start + timedelta(seconds=30 * MAX_PER_AGENT * run)
         bodies.append(
             [snapshot_body(workload, rng, first + timedelta(seconds=30 * n)) for n in range(per_agent)]
         )
@@ -247,7 +270,7 @@ def set_up(base_url: str) -> tuple[str, list[MonitoredDatabase]]:
 
 def measure(metadata_url: str, scratch: Path) -> list[Run]:
     now = datetime.now(UTC)
-    # All runs' intervals (8 minutes of them) from the start of this hour: what agents send is the
+    # All runs' intervals (28 minutes of them) from the start of this hour: what agents send is the
     # interval that just ended, an hour the daily-rollups job folds later (once, for all of the
     # hour's snapshots), not one it has folded (a spool replayed after an outage: those add to
     # their days' rollups as well, ~26 ms more a snapshot).
@@ -260,19 +283,25 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
             warm_up = [queue[:1] for queue in build_bodies(0, start)]
             # No readers yet: the databases are empty until this is stored.
             asyncio.run(ingest(server.base_url, metadata_url, token, databases, warm_up, Run(0), readers=0))
-        for number, count in enumerate(WORKER_COUNTS, start=1):
-            bodies = build_bodies(number, start)
-            say(f"{count} worker(s): {SNAPSHOTS_PER_RUN} snapshots from {AGENTS} agents, {READERS} readers")
-            run = Run(count)
-            with workers_only(metadata_url, count, scratch) as workers:
-                cpu = CpuMeter(metadata_url, [psutil.Process(worker.pid) for worker in workers])
-                cpu.start()
-                asyncio.run(ingest(server.base_url, metadata_url, token, databases, bodies, run))
-                run.cpu_seconds = cpu.seconds()
-            say(
-                f"{count} worker(s): {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)"
-            )
-            runs.append(run)
+        number = 0
+        for count in WORKER_COUNTS:
+            for paced in (False, True):
+                number += 1
+                per_agent = (PACED_SNAPSHOTS if paced else SNAPSHOTS_PER_RUN) // AGENTS
+                bodies = build_bodies(number, start, per_agent)
+                phase = f"{count} worker(s), {'paced' if paced else 'backlog'}"
+                say(f"{phase}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {READERS} readers")
+                run = Run(count, paced)
+                rate = GOAL_SNAPSHOTS_PER_S if paced else None
+                with workers_only(metadata_url, count, scratch) as workers:
+                    cpu = CpuMeter(metadata_url, [psutil.Process(worker.pid) for worker in workers])
+                    cpu.start()
+                    asyncio.run(
+                        ingest(server.base_url, metadata_url, token, databases, bodies, run, rate=rate)
+                    )
+                    run.cpu_seconds = cpu.seconds()
+                say(f"{phase}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)")
+                runs.append(run)
     return runs
 
 
@@ -292,17 +321,26 @@ def main() -> list[dict[str, object]]:
     ]  # fmt: skip
     for run in runs:
         reads = run.recorder.top_ms + run.recorder.detail_ms
-        prefix = f"ingestion_{run.workers}_workers"
+        per_second = round(run.stored / run.seconds, 2) if run.seconds else None
+        store_cpu = round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None
+        prefix = f"ingestion_{run.workers}_workers" + ("_paced" if run.paced else "")
+        # The rate is judged on the backlog (what the workers can store), the accepted latency on
+        # the paced phase (what an agent waits at the goal's rate: see the docstring), the reads on both.
+        rate_name, rate_budget = (
+            (f"{prefix}_stored_per_second", None)
+            if run.paced
+            else (f"{prefix}_snapshots_per_second", GOAL_SNAPSHOTS_PER_S)
+        )
         figures += [
-            {"name": f"{prefix}_snapshots_per_second", "value": round(run.stored / run.seconds, 2) if run.seconds else None, "unit": "snapshots/s", "budget": GOAL_SNAPSHOTS_PER_S, "at_least": True},
-            {"name": f"{prefix}_accepted_p50_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.5)), "unit": "ms", "budget": GOAL_ACCEPTED_P50_MS},
+            {"name": rate_name, "value": per_second, "unit": "snapshots/s", "budget": rate_budget, "at_least": True},
+            {"name": f"{prefix}_accepted_p50_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.5)), "unit": "ms", "budget": GOAL_ACCEPTED_P50_MS if run.paced else None},
             {"name": f"{prefix}_accepted_p99_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.99)), "unit": "ms", "budget": None},
             {"name": f"{prefix}_read_p99_ms", "value": rounded(percentile(reads, 0.99)), "unit": "ms", "budget": GOAL_READ_P99_MS},
             # The read load the rate was measured under: READERS back to back take what CPU is free.
             {"name": f"{prefix}_reads_per_second", "value": round(len(reads) / run.seconds, 1) if run.seconds else None, "unit": "reads/s", "budget": None},
             {"name": f"{prefix}_errors", "value": len(run.recorder.errors), "unit": "errors", "budget": 0},
             # Storing only: the worker processes and their PostgreSQL backends (see CpuMeter).
-            {"name": f"{prefix}_store_cpu_ms_per_snapshot", "value": round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None, "unit": "ms", "budget": None},
+            {"name": f"{prefix}_store_cpu_ms_per_snapshot", "value": store_cpu, "unit": "ms", "budget": None},
         ]  # fmt: skip
     return figures
 

@@ -80,7 +80,10 @@ def test_unknown_keys_and_wrong_statement_types_are_refused() -> None:
 @pytest.mark.parametrize(
     "fingerprint",
     ["0123456789ABCDEF", "0123456789abcdeg", "0123456789abcdé0", "0123456789abcde", "0123456789abcdef0",
-     " 123456789abcdef", "0123456789abcde\n", "\uff10123456789abcde"],  # a fullwidth zero: a digit to str.isdigit, not hex
+     " 123456789abcdef", "0123456789abcde\n", "\uff10123456789abcde",  # a fullwidth zero: a digit, not hex
+     # msgspec's regex took this one (Python's `$` matches before a final newline), and the worker
+     # then failed on it for ever after a 202; pydantic refuses it
+     "0123456789abcdef\n"],
 )  # fmt: skip
 def test_a_fingerprint_is_16_lowercase_hex_digits_as_the_model_says(fingerprint: str) -> None:
     statements = [VALID, {**VALID, "fingerprint": "fedcba9876543210"}, {**VALID, "fingerprint": fingerprint}]

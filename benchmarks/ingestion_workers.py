@@ -119,11 +119,17 @@ def workers_only(metadata_url: str, count: int, log_dir: Path) -> Iterator[list[
             process.wait(timeout=30)
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    """The user and system CPU the process has used so far."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def settle(processes: list[psutil.Process]) -> None:
     """Waits until these processes have started up: their CPU use has fallen (see WORKER_SETTLED_CPU)."""
 
     def cpu() -> float:
-        return sum(sum(process.cpu_times()[:2]) for process in processes)
+        return sum(map(cpu_seconds, processes))
 
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
     before = cpu()
@@ -167,10 +173,9 @@ class CpuMeter:
         readings = {}
         for process in [*(self._processes if self._clients else []), *self._backends()]:
             try:
-                times = process.cpu_times()
+                readings[process.pid] = cpu_seconds(process)
             except psutil.NoSuchProcess:
                 continue
-            readings[process.pid] = times.user + times.system
         return readings
 
     def start(self) -> None:

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import Final
 
 from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow
+from shared.wire.base import FINGERPRINT_LENGTH  # validated on decoding (statement_rows.FingerprintText)
 
 BATCH_ROWS_TABLE: Final = "optischema_batch_rows"
-FINGERPRINT_LENGTH: Final = 16  # hex digits, validated on decoding (statement_rows.FingerprintText)
 # Each counter's SQL type and the array typecode of its 8-byte value.
 _COUNTERS: Final = tuple(
     (name, "float8", "d") if name.endswith("_ms") else (name, "int8", "q") for name in COUNTER_FIELDS

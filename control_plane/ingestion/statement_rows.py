@@ -23,17 +23,17 @@ from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 
-from shared.wire.base import BIGINT_MAX
+from shared.wire.base import BIGINT_MAX, FINGERPRINT_LENGTH, FINGERPRINT_PATTERN
 from shared.wire.snapshot import StatementCounters
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
 # Finite: 1e999 in JSON reads as infinity, which no counter is (and which repository's array
 # literals could not carry: msgspec writes it as null).
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
-# 16 lowercase hex digits. msgspec checks the length; the digits are checked for the whole list at
-# once (_check_fingerprints): its regex, run field by field, cost 1.6 ms of a 5,000-statement decode.
-FINGERPRINT_PATTERN: Final = r"^[0-9a-f]{16}$"
-FingerprintText = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
+# The wire's fingerprint (shared.wire.base.Fingerprint). msgspec checks the length; the digits are
+# checked for the whole list at once (_check_fingerprints): msgspec's regex, run field by field,
+# cost 1.6 ms of a 5,000-statement decode.
+FingerprintText = Annotated[str, msgspec.Meta(min_length=FINGERPRINT_LENGTH, max_length=FINGERPRINT_LENGTH)]
 _HEX_DIGITS: Final = b"0123456789abcdef"
 
 COUNTER_FIELDS: Final = tuple(StatementCounters.model_fields)

@@ -16,8 +16,7 @@ from sqlglot import exp
 
 from shared.sql.normalized_text import repair_normalized_text
 from shared.sql.parsing import UnparseableStatementError, parse_single_statement, to_postgres_sql
-
-FINGERPRINT_LENGTH = 16
+from shared.wire.base import FINGERPRINT_LENGTH
 
 # Lists whose length is workload noise rather than statement shape.
 _COLLAPSIBLE_LISTS = (exp.In, exp.Values, exp.Array)

@@ -19,7 +19,10 @@ INTEGER_MAX = 2**31 - 1
 NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 NonNegativeInt32 = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+# A fingerprint (shared.sql.fingerprint): the first 16 hex digits of a sha256, in lowercase.
+FINGERPRINT_LENGTH: Final = 16
+FINGERPRINT_PATTERN: Final = rf"^[0-9a-f]{{{FINGERPRINT_LENGTH}}}$"
+Fingerprint = Annotated[str, Field(pattern=FINGERPRINT_PATTERN)]
 
 
 class WireModel(BaseModel):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
 
+from shared.wire.snapshot import ColumnStats, IndexStats, TableStats
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.inbox import drain_inbox
@@ -99,3 +101,51 @@ def test_heartbeat_and_snapshots_show_in_the_database_list(client: TestClient, a
     (database,) = client.get("/api/v1/databases", headers=as_user(client, acme, "viewer")).json()
     assert database["agent_last_seen_at"] is not None
     assert database["server_version"] == "15.20"
+
+
+def test_the_schema_is_stored_as_the_wire_model_writes_it_and_an_older_one_never_replaces_it(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    orders = TableStats(
+        schema_name="public",
+        name="orders",
+        row_estimate=1.5e6,
+        total_bytes=3 << 30,
+        table_bytes=2 << 30,
+        index_bytes=1 << 30,
+        n_live_tup=1_500_000,
+        last_autovacuum=datetime(2026, 12, 1, 3, 4, 5, 678_000, tzinfo=UTC),
+        columns=[
+            ColumnStats(name="id", type="bigint", not_null=True, n_distinct=-1.0, correlation=0.98),
+            ColumnStats(name="note", type="text", not_null=False, null_frac=0.25, avg_width=31),
+        ],
+    )
+    key = IndexStats(
+        schema_name="public",
+        table="orders",
+        name="orders_pkey",
+        definition=None,
+        columns=["id"],
+        access_method="btree",
+        is_unique=True,
+        is_primary=True,
+        is_valid=True,
+        is_partial=False,
+        backs_constraint=True,
+        size_bytes=1 << 30,
+        idx_scan=7,
+    )
+    newer = make_snapshot().model_copy(update={"tables": [orders], "indexes": [key]})
+    # A different schema, sent late: it must not replace the newer one.
+    older = make_snapshot(collected_at=newer.collected_at - timedelta(minutes=5))
+
+    for snapshot in (newer, older):
+        assert (
+            client.post("/api/v1/agent/snapshots", json=as_json(snapshot), headers=agent).status_code == 202
+        )
+        drain_inbox(client)
+
+    with psycopg.connect(metadata_url) as conn:
+        row = conn.execute("SELECT collected_at, tables, indexes FROM database_schemas").fetchone()
+    assert row == (newer.collected_at, [orders.model_dump(mode="json")], [key.model_dump(mode="json")])

@@ -3,17 +3,27 @@ sums of the raw rows (and their count) per hour and per day, and an entry at fau
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.api.services import AppServices
+from control_plane.db.engine import create_engine
+from control_plane.db.session import tenant_session
 from control_plane.ingestion.inbox_worker import BATCH_SIZE, store_batch
+from control_plane.ingestion.payload import parse_snapshot
 from control_plane.ingestion.repository import daily_bucket, rollup_bucket
-from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
+from control_plane.ingestion.service import IngestionService
+from control_plane.tenancy.context import TenantContext
+from shared.wire.snapshot import Snapshot
+from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database, settings_for
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.inbox import drain_inbox, fold_days
 
@@ -22,6 +32,7 @@ SNAPSHOTS = "/api/v1/agent/snapshots"
 MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
 COLLECTED = [MIDNIGHT + timedelta(minutes=m) for m in (-50, -20, 5, 35, 55, 80)]
 Sums = tuple[int, int, int, float, int]  # samples, calls, rows, total_exec_time_ms, shared_blks_read
+BLOCKED_TIMEOUT_S = 10.0
 
 
 def store_one_batch(client: TestClient, tenant: SeededTenant) -> int:
@@ -159,3 +170,69 @@ def test_a_batch_whose_snapshots_share_no_hour_or_day_rolls_up_exactly_too(
     assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
     assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
     assert len(hourly) == len(daily) == 7
+
+
+def wait_until_a_backend_waits_for_a_lock(metadata_url: str) -> None:
+    deadline = time.monotonic() + BLOCKED_TIMEOUT_S
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"no transaction waited for a lock within {BLOCKED_TIMEOUT_S}s")
+
+
+def test_two_transactions_adding_to_one_hour_at_once_both_count(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    """The second transaction's statement starts before the first commits: it waits for the rows
+    the first updated and then adds to their new versions, and finds the rows the first inserted
+    (invisible when it started) through ON CONFLICT. Neither snapshot's counts are lost."""
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    hour = rollup_bucket(datetime.now(UTC)) - timedelta(hours=3)
+    # The catalog knows all six statements (an hour earlier); this hour's rollup has three of them.
+    for snapshot in (
+        make_snapshot(statements=6, collected_at=hour - timedelta(minutes=30)),
+        make_snapshot(statements=3, collected_at=hour + timedelta(minutes=1)),
+    ):
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+    assert drain_inbox(client) == 2
+    first, second = (
+        make_snapshot(statements=6, collected_at=hour + timedelta(minutes=m), calls=calls)
+        for m, calls in ((2, 3), (3, 5))
+    )
+    context = TenantContext(tenant_id=acme.id, principal="agent", database_id=uuid.UUID(database["id"]))
+
+    async def store(engine: AsyncEngine, snapshot: Snapshot, before_commit: asyncio.Event | None) -> None:
+        async with tenant_session(engine, context) as session:
+            await IngestionService(session, context).store(
+                [parse_snapshot(snapshot.model_dump_json().encode())]
+            )
+            if before_commit is not None:
+                before_commit.set()
+                await asyncio.to_thread(wait_until_a_backend_waits_for_a_lock, metadata_url)
+
+    async def race() -> None:
+        first_stored = asyncio.Event()
+        engines = [create_engine(settings_for(metadata_url), pool_size=1, max_overflow=0) for _ in range(2)]
+
+        async def second_once_first_stored() -> None:
+            await first_stored.wait()
+            await store(engines[1], second, None)
+
+        try:
+            await asyncio.gather(store(engines[0], first, first_stored), second_once_first_stored())
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    asyncio.run(race())
+
+    hourly, _ = expected_rollups(metadata_url, database["id"])
+    assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
+    assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == hour} == {2, 3}

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from fastapi.testclient import TestClient
 
-from shared.wire.snapshot import ColumnStats, IndexStats, TableStats
+from shared.wire.snapshot import ColumnStats, TableStats
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.inbox import drain_inbox
+from tests.unit.ship.snapshots import make_snapshot as shipped_snapshot
 
 
 def stored_counts(metadata_url: str) -> tuple[int, int]:
@@ -121,21 +122,8 @@ def test_the_schema_is_stored_as_the_wire_model_writes_it_and_an_older_one_never
             ColumnStats(name="note", type="text", not_null=False, null_frac=0.25, avg_width=31),
         ],
     )
-    key = IndexStats(
-        schema_name="public",
-        table="orders",
-        name="orders_pkey",
-        definition=None,
-        columns=["id"],
-        access_method="btree",
-        is_unique=True,
-        is_primary=True,
-        is_valid=True,
-        is_partial=False,
-        backs_constraint=True,
-        size_bytes=1 << 30,
-        idx_scan=7,
-    )
+    # The shipping tests' primary key, its definition left out as the agent does one it cannot scrub.
+    key = shipped_snapshot().indexes[0].model_copy(update={"definition": None, "idx_scan": 7})
     newer = make_snapshot().model_copy(update={"tables": [orders], "indexes": [key]})
     # A different schema, sent late: it must not replace the newer one.
     older = make_snapshot(collected_at=newer.collected_at - timedelta(minutes=5))

@@ -43,7 +43,8 @@ def _configure_logging() -> None:
     configure_logging(os.environ.get("OPTISCHEMA_LOG_LEVEL") or DEFAULT_LOG_LEVEL)
 
 
-def _tune_runtime() -> None:
+def tune_runtime() -> None:
+    """The collector and GIL settings every process of the server runs under (web and workers)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -54,7 +55,7 @@ def worker_app() -> FastAPI:
     """The app of one web worker process; its settings come from the environment `serve` checked."""
     _configure_logging()
     app = create_app()
-    _tune_runtime()
+    tune_runtime()
     return app
 
 
@@ -87,7 +88,7 @@ def serve() -> None:
         raise SystemExit(1) from None
     if settings.workers == "only":
         log.info("running background workers only")
-        _tune_runtime()  # they decode and store the snapshots agents send
+        tune_runtime()  # they decode and store the snapshots agents send
         asyncio.run(_workers_only(settings))
         return
     # Client addresses behind a proxy are resolved by our own trusted-proxy rule, not uvicorn's.
@@ -95,7 +96,7 @@ def serve() -> None:
     workers = settings.web_workers
     if workers == 1:
         app = create_app(settings)
-        _tune_runtime()
+        tune_runtime()
         uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
         return
     # Every worker runs the background jobs too: each job is safe to run concurrently.

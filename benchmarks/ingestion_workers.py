@@ -18,7 +18,10 @@ calls did not grow (agent/diff/statement_deltas.py), so the fraction of a snapsh
 that changed is 100% by construction, and each one needs its raw row and its rollup updates. A
 database with 5,000 statements of which fewer ran sends smaller snapshots, and costs less.
 
-Two phases for each worker count:
+Three phases for each worker count:
+- **capacity**: the backlog below with nobody reading, the rate the workers store at when the API
+  is idle. Not the goal's figure (that is with readers), but what sizing a host needs: the rate a
+  worker count reaches on this machine, beside which the backlog's shows what readers take.
 - **backlog** (the rate): each agent sends its 4 snapshots back to back, as an agent does when it
   resends its spool, and the workers store a database's waiting snapshots in one batch
   (control_plane.ingestion.inbox_worker): the rate here is what the workers can store, that of a
@@ -46,6 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import psutil
@@ -86,8 +90,8 @@ WORKER_SETTLED_CPU = 0.1
 WORKER_START_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 300.0
 GOAL_SNAPSHOTS_PER_S = 15
-# Each run's intervals follow the previous run's by this many snapshots per agent: 7 runs of up to 8
-# intervals of 30 s, 28 minutes from the start of the hour.
+# Each run's intervals follow the previous run's by this many snapshots per agent: 10 runs of up to 8
+# intervals of 30 s, 40 minutes from the start of the hour.
 MAX_PER_AGENT = PACED_SNAPSHOTS // AGENTS
 GOAL_ACCEPTED_P50_MS = 100
 GOAL_READ_P99_MS = 100
@@ -191,10 +195,14 @@ def stored_snapshots(metadata_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+Phase = Literal["capacity", "backlog", "paced"]
+PHASES: tuple[Phase, ...] = ("capacity", "backlog", "paced")
+
+
 @dataclass
 class Run:
     workers: int
-    paced: bool = False
+    phase: Phase = "backlog"
     recorder: Recorder = field(default_factory=Recorder)
     seconds: float = 0.0
     stored: int = 0
@@ -297,7 +305,7 @@ def set_up(base_url: str) -> tuple[str, list[MonitoredDatabase]]:
 
 def measure(metadata_url: str, scratch: Path) -> list[Run]:
     now = datetime.now(UTC)
-    # All runs' intervals (28 minutes of them) from the start of this hour: what agents send is the
+    # All runs' intervals (40 minutes of them) from the start of this hour: what agents send is the
     # interval that just ended, an hour the daily-rollups job folds later (once, for all of the
     # hour's snapshots), not one it has folded (a spool replayed after an outage: those add to
     # their days' rollups as well, ~26 ms more a snapshot).
@@ -312,24 +320,71 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
             asyncio.run(ingest(server.base_url, metadata_url, token, databases, warm_up, Run(0), readers=0))
         number = 0
         for count in WORKER_COUNTS:
-            for paced in (False, True):
+            for phase in PHASES:
                 number += 1
-                per_agent = (PACED_SNAPSHOTS if paced else SNAPSHOTS_PER_RUN) // AGENTS
+                per_agent = (PACED_SNAPSHOTS if phase == "paced" else SNAPSHOTS_PER_RUN) // AGENTS
                 bodies = build_bodies(number, start, per_agent)
-                phase = f"{count} worker(s), {'paced' if paced else 'backlog'}"
-                say(f"{phase}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {READERS} readers")
-                run = Run(count, paced)
-                rate = GOAL_SNAPSHOTS_PER_S if paced else None
+                readers = 0 if phase == "capacity" else READERS
+                name = f"{count} worker(s), {phase}"
+                say(f"{name}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {readers} readers")
+                run = Run(count, phase)
+                rate = GOAL_SNAPSHOTS_PER_S if phase == "paced" else None
                 with workers_only(metadata_url, count, scratch) as workers:
                     cpu = CpuMeter(metadata_url, [psutil.Process(worker.pid) for worker in workers])
                     cpu.start()
                     asyncio.run(
-                        ingest(server.base_url, metadata_url, token, databases, bodies, run, rate=rate)
+                        ingest(server.base_url, metadata_url, token, databases, bodies, run, readers, rate)
                     )
                     run.cpu_seconds = cpu.seconds()
-                say(f"{phase}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)")
+                say(f"{name}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)")
                 runs.append(run)
     return runs
+
+
+def figure(name: str, value: object, unit: str, budget: float | None = None) -> dict[str, object]:
+    return {"name": name, "value": value, "unit": unit, "budget": budget}
+
+
+def run_figures(run: Run) -> list[dict[str, object]]:
+    """A run's figures, with the goal's budgets where its phase judges them (see the docstring)."""
+    reads = run.recorder.top_ms + run.recorder.detail_ms
+    per_second = round(run.stored / run.seconds, 2) if run.seconds else None
+    prefix = f"ingestion_{run.workers}_workers" + ("" if run.phase == "backlog" else f"_{run.phase}")
+    # Storing only: the worker processes and their PostgreSQL backends (see CpuMeter).
+    store_cpu = round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None
+    common = [
+        figure(f"{prefix}_errors", len(run.recorder.errors), "errors", 0),
+        figure(f"{prefix}_store_cpu_ms_per_snapshot", store_cpu, "ms"),
+    ]
+    if run.phase == "capacity":  # nobody reads, nobody's latency is judged: the rate alone
+        return [figure(f"{prefix}_snapshots_per_second", per_second, "snapshots/s"), *common]
+    paced = run.phase == "paced"
+    # The rate is judged on the backlog (what the workers can store), the accepted latency on the
+    # paced phase (what an agent waits at the goal's rate), the reads on both.
+    rate = (
+        figure(f"{prefix}_stored_per_second", per_second, "snapshots/s")
+        if paced
+        else figure(f"{prefix}_snapshots_per_second", per_second, "snapshots/s", GOAL_SNAPSHOTS_PER_S)
+    )
+    accepted = run.recorder.ingest_ms
+    return [
+        {**rate, "at_least": True},
+        figure(
+            f"{prefix}_accepted_p50_ms",
+            rounded(percentile(accepted, 0.5)),
+            "ms",
+            GOAL_ACCEPTED_P50_MS if paced else None,
+        ),
+        figure(f"{prefix}_accepted_p99_ms", rounded(percentile(accepted, 0.99)), "ms"),
+        figure(f"{prefix}_read_p99_ms", rounded(percentile(reads, 0.99)), "ms", GOAL_READ_P99_MS),
+        # The read load the rate was measured under: READERS back to back take what CPU is free.
+        figure(
+            f"{prefix}_reads_per_second",
+            round(len(reads) / run.seconds, 1) if run.seconds else None,
+            "reads/s",
+        ),
+        *common,
+    ]
 
 
 def main() -> list[dict[str, object]]:
@@ -347,28 +402,7 @@ def main() -> list[dict[str, object]]:
         {"name": "ingestion_load_average_1m_end", "value": round(load_at_end[0], 2), "unit": "load", "budget": None},
     ]  # fmt: skip
     for run in runs:
-        reads = run.recorder.top_ms + run.recorder.detail_ms
-        per_second = round(run.stored / run.seconds, 2) if run.seconds else None
-        store_cpu = round(run.cpu_seconds * 1000 / run.stored, 1) if run.stored else None
-        prefix = f"ingestion_{run.workers}_workers" + ("_paced" if run.paced else "")
-        # The rate is judged on the backlog (what the workers can store), the accepted latency on
-        # the paced phase (what an agent waits at the goal's rate: see the docstring), the reads on both.
-        rate_name, rate_budget = (
-            (f"{prefix}_stored_per_second", None)
-            if run.paced
-            else (f"{prefix}_snapshots_per_second", GOAL_SNAPSHOTS_PER_S)
-        )
-        figures += [
-            {"name": rate_name, "value": per_second, "unit": "snapshots/s", "budget": rate_budget, "at_least": True},
-            {"name": f"{prefix}_accepted_p50_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.5)), "unit": "ms", "budget": GOAL_ACCEPTED_P50_MS if run.paced else None},
-            {"name": f"{prefix}_accepted_p99_ms", "value": rounded(percentile(run.recorder.ingest_ms, 0.99)), "unit": "ms", "budget": None},
-            {"name": f"{prefix}_read_p99_ms", "value": rounded(percentile(reads, 0.99)), "unit": "ms", "budget": GOAL_READ_P99_MS},
-            # The read load the rate was measured under: READERS back to back take what CPU is free.
-            {"name": f"{prefix}_reads_per_second", "value": round(len(reads) / run.seconds, 1) if run.seconds else None, "unit": "reads/s", "budget": None},
-            {"name": f"{prefix}_errors", "value": len(run.recorder.errors), "unit": "errors", "budget": 0},
-            # Storing only: the worker processes and their PostgreSQL backends (see CpuMeter).
-            {"name": f"{prefix}_store_cpu_ms_per_snapshot", "value": store_cpu, "unit": "ms", "budget": None},
-        ]  # fmt: skip
+        figures += run_figures(run)
     return figures
 
 

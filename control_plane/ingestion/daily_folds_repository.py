@@ -1,11 +1,12 @@
 """The SQL of folding hourly rollups into daily ones (see migration 0018 and daily_folds).
 
 A database's daily rollups hold its hours before `statement_daily_folds.folded_before`, its hourly
-rollups every hour. The mark moves only under the database's fold lock, held exclusively by the
-fold and shared by ingestion while it decides where a snapshot's rows go: a snapshot of an hour
-before the mark adds to both tables (the fold has passed it), one of a later hour to the hourly
-rollup alone (the fold will take it). A fold waits for storing transactions in flight, and they for
-it, so every hour's rows reach the daily rollups exactly once.
+rollups every hour. The mark moves only under the database's fold lock, held by the fold and by
+ingestion while it decides where a snapshot's rows go: a snapshot of an hour before the mark adds
+to both tables (the fold has passed it), one of a later hour to the hourly rollup alone (the fold
+will take it). A fold waits for storing transactions in flight, and they for it, so every hour's
+rows reach the daily rollups exactly once. Storing transactions wait for each other too: a
+database's snapshots are stored one transaction at a time (see hold).
 
 A fold does not add the new hours to their days: it computes each day it reaches again, from all
 of that day's hourly rows before the new mark. The hourly rollups are kept as long as the daily
@@ -29,7 +30,6 @@ from control_plane.ingestion.series_sql import COUNTER_COLUMNS, SUMS
 from control_plane.models import StatementDailyFold
 
 _LOCK_KEY = "daily-fold:{}"
-_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 # The days from the one the old mark falls in (every day, without one) up to the one `before` falls
 # in, computed again from their hours before `before`. Partitions: ingestion made each day's for
@@ -61,11 +61,18 @@ class DailyFoldRepository:
         self._keys = {"tenant_id": tenant_id, "database_id": database_id}
         self._lock = {"key": _LOCK_KEY.format(database_id)}
 
-    async def hold_shared(self) -> datetime | None:
-        """For ingestion: the fold lock, shared until the transaction ends, then the mark (None:
-        nothing folded yet). Two statements: the read must see a fold that committed while this
-        waited for the lock, which a statement's snapshot taken before the wait would not."""
-        await self._session.execute(_LOCK_SHARED, self._lock)
+    async def hold(self) -> datetime | None:
+        """For ingestion: the fold lock until the transaction ends, then the mark (None: nothing
+        folded yet). Two statements: the read must see a fold that committed while this waited for
+        the lock, which a statement's snapshot taken before the wait would not.
+
+        Exclusive, not shared with other storing transactions: two batches of one database adding
+        to its rollups at once could deadlock. Each updates the rollup rows its statement can see,
+        in key order, and then inserts the others, in key order; a row one batch sees and the other
+        does not (inserted by a third, committed in between) breaks that order between them
+        (reproduced with four transactions). Taking turns costs nothing the rollup rows' own
+        locks did not: two batches of one hour waited for each other's rows already."""
+        await self._session.execute(_LOCK, self._lock)
         return await self.mark()
 
     async def fold(self, before: datetime) -> bool:

@@ -34,13 +34,12 @@ _ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COU
 # sort and sums cost ~15 ms a rollup for nothing.
 #
 # The rows a rollup has already (all but the hour's first snapshot's) are updated through a join,
-# and only the others are inserted, with ON CONFLICT for one a concurrent batch inserted meanwhile.
-# An upsert of every row took 23 ms for 5,000 statements, where the join's update takes 12: it
-# finds the rows in one pass over the rollup's index, where the upsert looked each one up (and
-# locked it) apart before updating it. Both are HOT updates (the partitions' fillfactor).
-# Updated in (bucket, fingerprint) order, so that two batches of one database lock rollup rows in
-# the same order: the batch rows come sorted that way, and the join keeps either side's order
-# (the batch's as a hash join's probe, the index's in a merge or nested loop).
+# and only the others are inserted: an upsert of every row took 23 ms for 5,000 statements, where
+# the join's update takes 12 (it looked each row up, and locked it, apart before updating it). Both
+# are HOT updates (the partitions' fillfactor). Two such statements of one database at once could
+# deadlock (see DailyFoldRepository.hold): a database's batches are stored one transaction at a
+# time, and ON CONFLICT is there for a writer that does not take turns (a replica of an earlier
+# version during an upgrade).
 def _add_to(table: str, bucket: str, summed: bool) -> tuple[str, str]:
     """The CTEs (text to follow a comma) and the final INSERT that add the batch's rows whose
     `bucket` is set to the rollup `table`."""

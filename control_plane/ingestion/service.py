@@ -61,7 +61,7 @@ class IngestionService:
             return claimed
         # The fold lock before the partitions: creating one locks the rollups' parent tables to the
         # end of the transaction, which a fold holding the lock exclusively would then wait for.
-        folded_before = await self._daily_folds.hold_shared()
+        folded_before = await self._daily_folds.hold()
         for day in sorted({daily_bucket(decoded.snapshot.collected_at) for decoded in fresh}):
             await self._ingestion.ensure_partition(day)
         await self._ingestion.store_statements(fresh, folded_before)

@@ -172,26 +172,28 @@ def test_a_batch_whose_snapshots_share_no_hour_or_day_rolls_up_exactly_too(
     assert len(hourly) == len(daily) == 7
 
 
-def wait_until_a_backend_waits_for_a_lock(metadata_url: str) -> None:
+def wait_until_a_backend_waits_for(metadata_url: str, wait_event: str) -> None:
     deadline = time.monotonic() + BLOCKED_TIMEOUT_S
     with psycopg.connect(metadata_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             waiting = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
+                " AND wait_event = %s AND datname = current_database()",
+                [wait_event],
             ).fetchone()
             if waiting and waiting[0]:
                 return
             time.sleep(0.02)
-    raise AssertionError(f"no transaction waited for a lock within {BLOCKED_TIMEOUT_S}s")
+    raise AssertionError(f"no transaction waited for a lock ({wait_event}) within {BLOCKED_TIMEOUT_S}s")
 
 
-def test_two_transactions_adding_to_one_hour_at_once_both_count(
+def test_two_transactions_storing_one_databases_hour_take_turns_and_both_count(
     client: TestClient, acme: SeededTenant, metadata_url: str
 ) -> None:
-    """The second transaction's statement starts before the first commits: it waits for the rows
-    the first updated and then adds to their new versions, and finds the rows the first inserted
-    (invisible when it started) through ON CONFLICT. Neither snapshot's counts are lost."""
+    """The second starts while the first, which updated three rollup rows and inserted three, has
+    not committed: it waits for the database's lock (the rollup statements of two batches at once
+    could deadlock, see DailyFoldRepository.hold), then adds to the rows the first left, old and
+    new. Neither snapshot's counts are lost."""
     database = register_database(client, acme)
     agent = bearer(database["agent_token"])
     hour = rollup_bucket(datetime.now(UTC)) - timedelta(hours=3)
@@ -215,7 +217,7 @@ def test_two_transactions_adding_to_one_hour_at_once_both_count(
             )
             if before_commit is not None:
                 before_commit.set()
-                await asyncio.to_thread(wait_until_a_backend_waits_for_a_lock, metadata_url)
+                await asyncio.to_thread(wait_until_a_backend_waits_for, metadata_url, "advisory")
 
     async def race() -> None:
         first_stored = asyncio.Event()

@@ -35,8 +35,9 @@ _ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COU
 #
 # The rows a rollup has already (all but the hour's first snapshot's) are updated through a join,
 # and only the others are inserted: an upsert of every row took 23 ms for 5,000 statements, where
-# the join's update takes 12 (it looked each row up, and locked it, apart before updating it). Both
-# are HOT updates (the partitions' fillfactor). Two such statements of one database at once could
+# the join's update takes 12 (the upsert probes the key for a conflict, then locks the row it found
+# and only then updates it; the join updates each row as its index lookup finds it). Both are HOT
+# updates (the partitions' fillfactor). Two such statements of one database at once could
 # deadlock (see DailyFoldRepository.hold): a database's batches are stored one transaction at a
 # time, and ON CONFLICT is there for a writer that does not take turns (a replica of an earlier
 # version during an upgrade).

@@ -70,8 +70,10 @@ class DailyFoldRepository:
         to its rollups at once could deadlock. Each updates the rollup rows its statement can see,
         in key order, and then inserts the others, in key order; a row one batch sees and the other
         does not (inserted by a third, committed in between) breaks that order between them
-        (reproduced with four transactions). Taking turns costs nothing the rollup rows' own
-        locks did not: two batches of one hour waited for each other's rows already."""
+        (reproduced with four transactions). Taking turns costs little: two batches of one hour
+        waited for each other's rows already, and a worker takes a database's waiting snapshots
+        together, so two batches of one database rarely meet (snapshots arriving while one is
+        stored, picked up by a second worker)."""
         await self._session.execute(_LOCK, self._lock)
         return await self.mark()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,15 @@ from control_plane.models import (
     StatementStat,
 )
 from control_plane.tenancy.context import TenantContext
+
+
+@dataclass(frozen=True)
+class AgentSpool:
+    """What a heartbeat says of the agent's spool: snapshots waiting in it now, and evicted since
+    the last heartbeat."""
+
+    spooled: int
+    dropped: int
 
 
 class DatabaseRepository:
@@ -65,34 +74,27 @@ class DatabaseRepository:
         *,
         agent_version: str,
         server_version: str | None,
-        at: datetime | None = None,
+        privacy_mode: str,
+        spool: AgentSpool | None = None,
     ) -> None:
-        values: dict[str, object] = {"agent_last_seen_at": at or func.now(), "agent_version": agent_version}
+        """What a heartbeat or a stored snapshot says of its agent, as one new version of the
+        database's row (a heartbeat wrote three, a stored snapshot two): heard from now, its
+        versions, its names ('off', or 'pseudonyms'), and from a heartbeat its spool (the size now,
+        and the evictions since the last heartbeat, added up)."""
+        values: dict[str, object] = {
+            "agent_last_seen_at": func.now(),
+            "agent_version": agent_version,
+            "privacy_mode": privacy_mode,
+        }
         if server_version:
             values["server_version"] = server_version
+        if spool is not None:
+            values["agent_spooled_snapshots"] = spool.spooled
+            values["agent_dropped_snapshots"] = MonitoredDatabase.agent_dropped_snapshots + spool.dropped
         await self._session.execute(
             update(MonitoredDatabase)
             .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
             .values(**values)
-        )
-
-    async def record_privacy_mode(self, database_id: uuid.UUID, privacy_mode: str) -> None:
-        """What the agent's latest snapshot or heartbeat said of its names: 'off' or 'pseudonyms'."""
-        await self._session.execute(
-            update(MonitoredDatabase)
-            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
-            .values(privacy_mode=privacy_mode)
-        )
-
-    async def record_agent_spool(self, database_id: uuid.UUID, *, spooled: int, dropped: int) -> None:
-        """From a heartbeat: the spool's size now, and evictions since the last heartbeat (added up)."""
-        await self._session.execute(
-            update(MonitoredDatabase)
-            .where(MonitoredDatabase.tenant_id == self._tenant_id, MonitoredDatabase.id == database_id)
-            .values(
-                agent_spooled_snapshots=spooled,
-                agent_dropped_snapshots=MonitoredDatabase.agent_dropped_snapshots + dropped,
-            )
         )
 
     async def add_agent_token(self, database_id: uuid.UUID, digest: bytes) -> AgentToken:

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.runs_repository import AnalysisWatchRepository
 from control_plane.benchmarks.repository import BenchmarkRepository
-from control_plane.databases.repository import DatabaseRepository
+from control_plane.databases.repository import AgentSpool, DatabaseRepository
 from control_plane.edges.metrics import SNAPSHOTS
 from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.inbox import SnapshotInbox
@@ -35,12 +35,12 @@ class IngestionService:
 
     async def heartbeat(self, heartbeat: Heartbeat) -> None:
         await self._databases.record_agent_contact(
-            self._database_id, agent_version=heartbeat.agent_version, server_version=heartbeat.server_version
+            self._database_id,
+            agent_version=heartbeat.agent_version,
+            server_version=heartbeat.server_version,
+            privacy_mode=heartbeat.privacy or PRIVACY_OFF,
+            spool=AgentSpool(spooled=heartbeat.spooled_snapshots, dropped=heartbeat.dropped_snapshots),
         )
-        await self._databases.record_agent_spool(
-            self._database_id, spooled=heartbeat.spooled_snapshots, dropped=heartbeat.dropped_snapshots
-        )
-        await self._databases.record_privacy_mode(self._database_id, heartbeat.privacy or PRIVACY_OFF)
         # Absent (an older agent, or one without a sandbox): no benchmark jobs for it.
         await self._benchmarks.record_sandbox(self._database_id, bool(heartbeat.sandbox))
 
@@ -79,8 +79,10 @@ class IngestionService:
         latest = fresh[-1].snapshot
         await self._analysis_watches.snapshot_stored(self._database_id)  # checked for changes by analysis
         await self._databases.record_agent_contact(
-            self._database_id, agent_version=latest.agent_version, server_version=latest.server.version
+            self._database_id,
+            agent_version=latest.agent_version,
+            server_version=latest.server.version,
+            privacy_mode=latest.privacy or PRIVACY_OFF,
         )
-        await self._databases.record_privacy_mode(self._database_id, latest.privacy or PRIVACY_OFF)
         SNAPSHOTS.labels("stored").inc(len(fresh))
         return claimed

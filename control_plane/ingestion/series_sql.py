@@ -18,11 +18,14 @@ from control_plane.ingestion.batch_rows import BATCH_ROWS_TABLE
 from control_plane.ingestion.statement_rows import COUNTER_FIELDS
 
 COUNTER_COLUMNS = ", ".join(COUNTER_FIELDS)
-SUMS = ", ".join(f"sum({name})" for name in COUNTER_FIELDS)
-_SUMS_AS = ", ".join(f"sum({name}) AS {name}" for name in COUNTER_FIELDS)
+# Each counter summed, under its own name (a select list the rows of a rollup can be read from).
+SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTER_FIELDS)
 _A_COUNTERS = ", ".join(f"a.{name}" for name in COUNTER_FIELDS)
-_ADD_ROWS = ", ".join(f"{name} = r.{name} + a.{name}" for name in COUNTER_FIELDS)
-_ADD_COUNTERS = ", ".join(f"{name} = r.{name} + excluded.{name}" for name in COUNTER_FIELDS)
+
+
+def _added(source: str) -> str:
+    """SET items adding each counter of the row `source` to the rollup row `r`'s."""
+    return ", ".join(f"{name} = r.{name} + {source}.{name}" for name in COUNTER_FIELDS)
 
 
 # One statement for the raw interval rows and their hours' rollups (and days' for an hour already
@@ -45,7 +48,7 @@ def _add_to(table: str, bucket: str, summed: bool) -> tuple[str, str]:
     """The CTEs (text to follow a comma) and the final INSERT that add the batch's rows whose
     `bucket` is set to the rollup `table`."""
     rows = (
-        f"SELECT {bucket} AS bucket, fingerprint, count(*) AS samples, {_SUMS_AS}"
+        f"SELECT {bucket} AS bucket, fingerprint, count(*) AS samples, {SUMS}"
         f" FROM s WHERE {bucket} IS NOT NULL GROUP BY {bucket}, fingerprint ORDER BY {bucket}, fingerprint"
         if summed
         else f"SELECT {bucket} AS bucket, fingerprint, 1 AS samples, {COUNTER_COLUMNS}"
@@ -54,7 +57,7 @@ def _add_to(table: str, bucket: str, summed: bool) -> tuple[str, str]:
     ctes = f"""
     {table}_rows AS ({rows}
     ), {table}_updated AS (
-        UPDATE {table} AS r SET samples = r.samples + a.samples, {_ADD_ROWS}
+        UPDATE {table} AS r SET samples = r.samples + a.samples, {_added("a")}
           FROM {table}_rows AS a
          WHERE r.tenant_id = :tenant_id AND r.database_id = :database_id
            AND r.bucket = a.bucket AND r.fingerprint = a.fingerprint
@@ -68,7 +71,7 @@ def _add_to(table: str, bucket: str, summed: bool) -> tuple[str, str]:
                             WHERE u.bucket = a.bucket AND u.fingerprint = a.fingerprint)
          ORDER BY a.bucket, a.fingerprint
         ON CONFLICT (tenant_id, database_id, bucket, fingerprint)
-        DO UPDATE SET samples = r.samples + excluded.samples, {_ADD_COUNTERS}"""
+        DO UPDATE SET samples = r.samples + excluded.samples, {_added("excluded")}"""
     return ctes, insert
 
 

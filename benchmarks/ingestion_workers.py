@@ -394,13 +394,13 @@ def main() -> list[dict[str, object]]:
         runs = measure(metadata_url, scratch)
     load_at_end = os.getloadavg()
     say("load average at end: {:.2f} {:.2f} {:.2f}".format(*load_at_end))
-    figures: list[dict[str, object]] = [
-        {"name": "ingestion_statements_per_snapshot", "value": STATEMENTS, "unit": "statements", "budget": None},
+    figures = [
+        figure("ingestion_statements_per_snapshot", STATEMENTS, "statements"),
         # Every statement sent ran in its interval (the agent sends no other): see the docstring.
-        {"name": "ingestion_statements_changed_fraction", "value": 1.0, "unit": "fraction", "budget": None},
-        {"name": "ingestion_load_average_1m_start", "value": round(load_at_start[0], 2), "unit": "load", "budget": None},
-        {"name": "ingestion_load_average_1m_end", "value": round(load_at_end[0], 2), "unit": "load", "budget": None},
-    ]  # fmt: skip
+        figure("ingestion_statements_changed_fraction", 1.0, "fraction"),
+        figure("ingestion_load_average_1m_start", round(load_at_start[0], 2), "load"),
+        figure("ingestion_load_average_1m_end", round(load_at_end[0], 2), "load"),
+    ]
     for run in runs:
         figures += run_figures(run)
     return figures

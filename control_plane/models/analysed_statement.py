@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.analysis_run import database_fk
-from control_plane.models.base import Base, utc_now_column
+from control_plane.models.base import FINGERPRINT, Base, utc_now_column
 
 
 class AnalysedStatement(Base):
@@ -23,7 +23,7 @@ class AnalysedStatement(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, primary_key=True)
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     plan_cost: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_pct: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.models.analysis_run import database_fk
-from control_plane.models.base import Base, id_column, tenant_id_column, utc_now_column
+from control_plane.models.base import FINGERPRINT, Base, id_column, tenant_id_column, utc_now_column
 
 
 class AnalysisSuggestion(Base):
@@ -44,7 +44,7 @@ class AnalysisSuggestion(Base):
     id: Mapped[uuid.UUID] = id_column()
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, nullable=False)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     table_name: Mapped[str | None] = mapped_column(Text, nullable=True)

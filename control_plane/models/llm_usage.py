@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, L
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, utc_now_column
+from control_plane.models.base import FINGERPRINT, Base, utc_now_column
 
 
 def _tenant_key() -> Mapped[uuid.UUID]:
@@ -20,7 +20,7 @@ class LLMAnswer(Base):
     __tablename__ = "llm_answers"
 
     tenant_id: Mapped[uuid.UUID] = _tenant_key()
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, primary_key=True)
     context_hash: Mapped[str] = mapped_column(Text, primary_key=True)
     provider: Mapped[str] = mapped_column(Text, primary_key=True)
     model: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, DateTime, Float, Index, Text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, monitored_database_fk, utc_now_column
+from control_plane.models.base import FINGERPRINT, Base, monitored_database_fk, utc_now_column
 
 
 class Statement(Base):
@@ -18,7 +18,7 @@ class Statement(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, primary_key=True)
     query: Mapped[str] = mapped_column(Text, nullable=False)
     statement_type: Mapped[str] = mapped_column(Text, nullable=False)
     relations: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
@@ -68,7 +68,7 @@ class StatementStat(StatementCounterColumns, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, primary_key=True)
     collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     snapshot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     interval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models.base import Base, monitored_database_fk
+from control_plane.models.base import FINGERPRINT, Base, monitored_database_fk
 from control_plane.models.statement import StatementCounterColumns
 
 
@@ -28,7 +28,7 @@ class StatementRunningTotal(StatementCounterColumns, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     database_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(FINGERPRINT, primary_key=True)
 
 
 class StatementRunningTotalState(Base):

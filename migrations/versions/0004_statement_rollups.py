@@ -58,8 +58,9 @@ COUNTERS = (  # as in 0001
 SERIES = {"statement_stats": "", "statement_rollups": f" WITH (fillfactor = {ROLLUP_FILLFACTOR})"}
 
 
-def _partition_functions(schema: str, tables: dict[str, str]) -> dict[str, str]:
-    """Signature -> CREATE OR REPLACE FUNCTION, for the daily partitions of every table in `tables`."""
+def _partition_functions(schema: str, tables: dict[str, str], tenant: str = TENANT) -> dict[str, str]:
+    """Signature -> CREATE OR REPLACE FUNCTION, for the daily partitions of every table in `tables`,
+    each partition's policy comparing its tenant_id with `tenant` (0020 reads it once per statement)."""
     utc_today = "(now() AT TIME ZONE 'UTC')::date"
     lock = "PERFORM pg_advisory_xact_lock(hashtextextended('optischema.statement_stats.partitions', 0));"
     partition = f"format('{schema}.%I', v_name)"
@@ -76,7 +77,7 @@ def _partition_functions(schema: str, tables: dict[str, str]) -> dict[str, str]:
                             EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', {partition});
                             EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', {partition});
                             EXECUTE format('CREATE POLICY tenant_isolation ON %s USING (tenant_id = %s) WITH CHECK (tenant_id = %s)',
-                                           {partition}, $t${TENANT}$t$, $t${TENANT}$t$);
+                                           {partition}, $t${tenant}$t$, $t${tenant}$t$);
                             v_new := true;
                         END IF;
                     END IF;"""

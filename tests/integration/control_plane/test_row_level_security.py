@@ -94,6 +94,20 @@ def test_every_tenant_table_forces_row_level_security(metadata_url: str) -> None
     assert [row for row in rows if row[1:] != (True, True, True)] == []
 
 
+def test_every_policy_reads_the_tenant_once_per_statement_new_partitions_too(metadata_url: str) -> None:
+    # As a scalar subquery the tenant is an InitPlan, read once; bare, it was read for every row
+    # checked (migration 0020). Partitions made after the migration get the same policy.
+    catalog(metadata_url, "SELECT optischema_ensure_statement_stats_partitions('2020-02-01', 1)")
+    policies = catalog(
+        metadata_url,
+        "SELECT tablename, qual, with_check FROM pg_policies WHERE policyname = 'tenant_isolation'",
+    )
+    tables = {table for table, _, _ in policies}
+    assert {"statement_stats_p20200201", "statement_rollups_p20200201", "snapshots", "tenants"} <= tables
+    once = "= ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid"
+    assert [table for table, qual, check in policies if once not in str(qual) or qual != check] == []
+
+
 def test_runtime_roles_are_unprivileged(metadata_url: str) -> None:
     roles = catalog(
         metadata_url,

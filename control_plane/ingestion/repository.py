@@ -214,6 +214,8 @@ class IngestionRepository:
                 "intervals": [s.interval.seconds for s in snapshots],
                 "buckets": buckets,
                 "days": days,
+                "hours": sorted(set(buckets)),
+                "folded_days": sorted(set(folded)),
             },
         )
 

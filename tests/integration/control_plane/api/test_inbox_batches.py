@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.api.services import AppServices
@@ -238,3 +239,41 @@ def test_two_transactions_storing_one_databases_hour_take_turns_and_both_count(
     hourly, _ = expected_rollups(metadata_url, database["id"])
     assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
     assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == hour} == {2, 3}
+
+
+def test_storing_a_snapshot_reads_only_its_own_hours_rollups(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    """The rollup update names the batch's hours, so the planner keeps only their partitions: it
+    neither reads nor locks yesterday's. Without them it read every rollup row of the database, of
+    every day retained, to find the 5,000 of one hour. Here yesterday's partition is locked whole
+    by another transaction while today's snapshot is stored, which does not wait for it."""
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    today = rollup_bucket(datetime.now(UTC)) - timedelta(hours=1)
+    yesterday = today - timedelta(days=1)
+    for at in (yesterday, today):
+        snapshot = make_snapshot(statements=4, collected_at=at + timedelta(minutes=1))
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+    assert drain_inbox(client) == 2
+    later = make_snapshot(statements=4, collected_at=today + timedelta(minutes=2), calls=7)
+    context = TenantContext(tenant_id=acme.id, principal="agent", database_id=uuid.UUID(database["id"]))
+
+    async def store() -> None:
+        engine = create_engine(settings_for(metadata_url), pool_size=1, max_overflow=0)
+        try:
+            async with tenant_session(engine, context) as session:
+                await session.execute(text("SET LOCAL lock_timeout = '5s'"))
+                await IngestionService(session, context).store(
+                    [parse_snapshot(later.model_dump_json().encode())]
+                )
+        finally:
+            await engine.dispose()
+
+    with psycopg.connect(metadata_url) as holder:
+        holder.execute(f"LOCK TABLE statement_rollups_p{yesterday:%Y%m%d} IN ACCESS EXCLUSIVE MODE")
+        asyncio.run(store())
+
+    hourly, _ = expected_rollups(metadata_url, database["id"])
+    assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
+    assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == today} == {2}

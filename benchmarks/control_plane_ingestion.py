@@ -332,12 +332,20 @@ async def read_once(
     database_id: str,
     rng: random.Random,
     recorder: Recorder,
+    now: datetime | None = None,
 ) -> None:
-    """Top queries by total time, then the detail of one of them: what the dashboard shows."""
+    """Top queries by total time, then the detail of one of them: what the dashboard shows, by
+    default (the last day, and the last week's series), as of `now` when the snapshots' clock is
+    not the wall clock's (the range's end, where the dashboard's is the time it asks)."""
     path = f"/api/v1/databases/{database_id}/queries"
+    ranges: dict[str, str] = {}
+    if now is not None:
+        ranges = {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()}
     started = time.perf_counter()
     try:
-        response = await client.get(path, params={"order_by": "total_time", "limit": 50}, headers=headers)
+        response = await client.get(
+            path, params={"order_by": "total_time", "limit": 50, **ranges}, headers=headers
+        )
     except httpx.HTTPError as error:
         recorder.error(f"GET queries: {type(error).__name__}: {error}")
         return
@@ -349,7 +357,8 @@ async def read_once(
     fingerprint = rows[rng.randrange(len(rows))]["fingerprint"]
     started = time.perf_counter()
     try:
-        detail = await client.get(f"{path}/{fingerprint}", headers=headers)
+        series = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()} if now else {}
+        detail = await client.get(f"{path}/{fingerprint}", params=series, headers=headers)
     except httpx.HTTPError as error:
         recorder.error(f"GET query detail: {type(error).__name__}: {error}")
         return

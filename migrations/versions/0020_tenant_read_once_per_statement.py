@@ -11,8 +11,11 @@ once when the statement first needs it, its value then reused for every row. Whi
 sees or may write is unchanged, including none when no tenant is set (NULL).
 
 Every policy of that name is altered in place, the statement series' daily partitions included, and
-the function that creates those partitions gives new ones the same policy. A policy whose
-expression is not the expected one is an error, not a silent rewrite.
+the function that creates those partitions gives new ones the same policy. The migration holds
+that function's lock while it reads and alters the policies; a call already waiting for it still
+runs the text it started with, and so may give one partition the old form, which is as strict (a
+downgrade then names it). A policy whose expression is not exactly the expected one is an error,
+not a silent rewrite.
 
 Revision ID: 0020
 Revises: 0019
@@ -37,8 +40,15 @@ depends_on: str | None = None
 POLICY = "tenant_isolation"
 PER_ROW = "nullif(current_setting('app.tenant_id', true), '')::uuid"
 ONCE = f"(SELECT {PER_ROW})"
-# A policy as pg_policies prints it: `(<key> = <the tenant>)`, the tenant read from the setting.
-_POLICY = re.compile(r"\((\w+) = (.*current_setting\('app\.tenant_id'::text, true\).*)\)")
+# A policy as pg_policies prints it, `(<key> = <the tenant>)`, and each form of the tenant as it is
+# printed there (PostgreSQL 15 and 18 alike): anything else is not this revision's to rewrite.
+_POLICY = re.compile(r"\((\w+) = (.*)\)")
+_TENANT_PRINTED = "(NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid"
+_PRINTED = {PER_ROW: _TENANT_PRINTED, ONCE: f'( SELECT {_TENANT_PRINTED} AS "nullif")'}
+# Taken by the function that creates the series' partitions (0004) before it creates one.
+_PARTITIONS_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('optischema.statement_stats.partitions', 0))"
+)
 
 
 def _revision_0004() -> ModuleType:
@@ -54,6 +64,7 @@ def _revision_0004() -> ModuleType:
 def _rewrite(old: str, new: str) -> None:
     r0004 = _revision_0004()
     schema = r0004._current_schema()
+    r0004._run(_PARTITIONS_LOCK)
     policies = op.get_bind().execute(
         sa.text(
             "SELECT tablename, qual, with_check FROM pg_policies WHERE schemaname = :schema AND policyname = :policy"
@@ -62,8 +73,7 @@ def _rewrite(old: str, new: str) -> None:
     )
     for table, qual, check in policies:
         found = _POLICY.fullmatch(qual or "")
-        # The form it has now: a subquery (SELECT ...) or not.
-        if found is None or qual != check or ("SELECT" in found.group(2)) != (old == ONCE):
+        if found is None or found.group(2) != _PRINTED[old] or qual != check:
             raise RuntimeError(
                 f"{schema}.{table}: unexpected {POLICY} policy: USING {qual} WITH CHECK {check}"
             )

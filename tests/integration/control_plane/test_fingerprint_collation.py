@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
+from alembic import command
 
 from control_plane.ingestion.batch_rows import BATCH_ROWS_TABLE, CREATE_BATCH_ROWS
+from deploy.local.throwaway_cluster import ThrowawayCluster, running_cluster
+from migrations.runner import alembic_config, current_revision
 
 FINGERPRINT_COLUMNS = """
     SELECT c.relname, coalesce(k.collname, 'default')
@@ -46,3 +50,29 @@ def test_the_batch_table_collates_its_fingerprints_as_the_tables_do(metadata_url
             [f"pg_temp.{BATCH_ROWS_TABLE}"],
         ).fetchone()
     assert row == ("C",)
+
+
+def partitions_62_days_ahead_at_0018(cluster: ThrowawayCluster) -> str:
+    url = cluster.create_database("optischema_locks")
+    command.upgrade(alembic_config(url), "0018")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT optischema_ensure_statement_stats_partitions(current_date, 62)")
+    return url
+
+
+def test_collating_refuses_to_take_more_than_half_the_servers_lock_table() -> None:
+    """Every partition and index it alters stays locked until the migrations commit, in a lock table
+    every session shares: with a small one (64 x 10 = 640 locks) and 62 days of partitions ahead
+    (~1,200 relations), it stops before altering anything and says what to raise."""
+    with running_cluster({"max_connections": "10"}) as cluster:
+        url = partitions_62_days_ahead_at_0018(cluster)
+        with pytest.raises(RuntimeError, match=r"set max_locks_per_transaction to at least \d+"):
+            command.upgrade(alembic_config(url), "0019")
+        assert current_revision(url) == "0018"
+
+
+def test_collating_goes_on_when_the_lock_table_has_room() -> None:
+    with running_cluster({"max_connections": "10", "max_locks_per_transaction": "256"}) as cluster:
+        url = partitions_62_days_ahead_at_0018(cluster)
+        command.upgrade(alembic_config(url), "0019")
+        assert current_revision(url) == "0019"

@@ -241,22 +241,24 @@ def test_two_transactions_storing_one_databases_hour_take_turns_and_both_count(
     assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == hour} == {2, 3}
 
 
-def test_storing_a_snapshot_reads_only_its_own_hours_rollups(
+def test_storing_a_snapshot_reads_only_its_own_hours_and_days_rollups(
     client: TestClient, acme: SeededTenant, metadata_url: str
 ) -> None:
-    """The rollup update names the batch's hours, so the planner keeps only their partitions: it
-    neither reads nor locks yesterday's. Without them it read every rollup row of the database, of
-    every day retained, to find the 5,000 of one hour. Here yesterday's partition is locked whole
-    by another transaction while today's snapshot is stored, which does not wait for it."""
+    """The rollup updates name the batch's hours (and folded days), so the planner keeps only their
+    partitions: it neither reads nor locks yesterday's. Without them it read every rollup row of
+    the database, of every day retained, to find the 5,000 of one hour. Here yesterday's hourly and
+    daily partitions are locked whole by another transaction while a snapshot of an hour already
+    folded is stored, adding to its hour and to its day, which does not wait for them."""
     database = register_database(client, acme)
     agent = bearer(database["agent_token"])
-    today = rollup_bucket(datetime.now(UTC)) - timedelta(hours=1)
-    yesterday = today - timedelta(days=1)
-    for at in (yesterday, today):
+    hour = rollup_bucket(datetime.now(UTC)) - timedelta(hours=3)
+    yesterday = hour - timedelta(days=1)
+    for at in (yesterday, hour):
         snapshot = make_snapshot(statements=4, collected_at=at + timedelta(minutes=1))
         assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
     assert drain_inbox(client) == 2
-    later = make_snapshot(statements=4, collected_at=today + timedelta(minutes=2), calls=7)
+    fold_days(client, hour + timedelta(hours=1))  # the hour is folded: a snapshot of it adds to its day
+    later = make_snapshot(statements=4, collected_at=hour + timedelta(minutes=2), calls=7)
     context = TenantContext(tenant_id=acme.id, principal="agent", database_id=uuid.UUID(database["id"]))
 
     async def store() -> None:
@@ -271,9 +273,11 @@ def test_storing_a_snapshot_reads_only_its_own_hours_rollups(
             await engine.dispose()
 
     with psycopg.connect(metadata_url) as holder:
-        holder.execute(f"LOCK TABLE statement_rollups_p{yesterday:%Y%m%d} IN ACCESS EXCLUSIVE MODE")
+        for series in ("statement_rollups", "statement_daily_rollups"):
+            holder.execute(f"LOCK TABLE {series}_p{yesterday:%Y%m%d} IN ACCESS EXCLUSIVE MODE")
         asyncio.run(store())
 
-    hourly, _ = expected_rollups(metadata_url, database["id"])
+    hourly, daily = expected_rollups(metadata_url, database["id"])
     assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
-    assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == today} == {2}
+    assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
+    assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == hour} == {2}

@@ -21,13 +21,13 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from migrations.revision_files import load_revision
 
 revision = "0011"
 down_revision: str | None = "0010"
@@ -40,14 +40,8 @@ TABLE = "statement_daily_rollups"
 
 
 def _revision_0004() -> ModuleType:
-    """0004, whose partition functions are generated here for one more table (a revision never
-    changes once released, so this is the text 0004 wrote)."""
-    path = Path(__file__).with_name("0004_statement_rollups.py")
-    spec = importlib.util.spec_from_file_location("optischema_revision_0004", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """0004, whose partition functions are generated here."""
+    return load_revision("0004_statement_rollups.py")
 
 
 def upgrade() -> None:

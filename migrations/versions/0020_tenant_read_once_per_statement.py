@@ -24,13 +24,13 @@ Create Date: 2026-12-05
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.revision_files import load_revision
 
 revision = "0020"
 down_revision: str | None = "0019"
@@ -52,13 +52,8 @@ _PARTITIONS_LOCK = (
 
 
 def _revision_0004() -> ModuleType:
-    """0004, whose partition functions are generated here with the policy's new expression."""
-    path = Path(__file__).with_name("0004_statement_rollups.py")
-    spec = importlib.util.spec_from_file_location("optischema_revision_0004", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """0004, whose partition functions are generated here."""
+    return load_revision("0004_statement_rollups.py")
 
 
 def _rewrite(old: str, new: str) -> None:

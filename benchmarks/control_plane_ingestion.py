@@ -338,13 +338,17 @@ async def read_once(
     default (the last day, and the last week's series), as of `now` when the snapshots' clock is
     not the wall clock's (the range's end, where the dashboard's is the time it asks)."""
     path = f"/api/v1/databases/{database_id}/queries"
-    ranges: dict[str, str] = {}
-    if now is not None:
-        ranges = {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()}
+
+    def last(days: int) -> dict[str, str]:
+        """The range of the last `days` up to `now`; none (the server's default, up to its now) without."""
+        return (
+            {} if now is None else {"from": (now - timedelta(days=days)).isoformat(), "to": now.isoformat()}
+        )
+
     started = time.perf_counter()
     try:
         response = await client.get(
-            path, params={"order_by": "total_time", "limit": 50, **ranges}, headers=headers
+            path, params={"order_by": "total_time", "limit": 50, **last(1)}, headers=headers
         )
     except httpx.HTTPError as error:
         recorder.error(f"GET queries: {type(error).__name__}: {error}")
@@ -357,8 +361,7 @@ async def read_once(
     fingerprint = rows[rng.randrange(len(rows))]["fingerprint"]
     started = time.perf_counter()
     try:
-        series = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()} if now else {}
-        detail = await client.get(f"{path}/{fingerprint}", params=series, headers=headers)
+        detail = await client.get(f"{path}/{fingerprint}", params=last(7), headers=headers)
     except httpx.HTTPError as error:
         recorder.error(f"GET query detail: {type(error).__name__}: {error}")
         return

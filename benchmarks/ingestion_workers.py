@@ -352,7 +352,7 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
                             run,
                             readers,
                             rate,
-                            readers_now,
+                            now=readers_now,
                         )
                     )
                     run.cpu_seconds = cpu.seconds()

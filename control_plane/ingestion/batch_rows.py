@@ -34,8 +34,8 @@ BATCH_ROWS_TABLE: Final = "optischema_batch_rows"
 _COUNTERS: Final = tuple(
     (name, "float8", "d") if name.endswith("_ms") else (name, "int8", "q") for name in COUNTER_FIELDS
 )
-# `k` is the row's snapshot, its ordinal in the batch from 1; the fingerprint is 16 ASCII bytes, collated as
-# the tables' fingerprints are (control_plane.models.base.FINGERPRINT).
+# `k` is the row's snapshot, its ordinal in the batch from 1; the fingerprint is 16 ASCII bytes,
+# collated as the tables' fingerprints are (control_plane.models.base.FINGERPRINT).
 _COLUMNS: Final = (
     ("k", "int8"),
     ("fingerprint", 'text COLLATE "C"'),

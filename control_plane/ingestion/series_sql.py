@@ -44,13 +44,16 @@ def _added(source: str) -> str:
 # and only the others are inserted: an upsert of every row took 23 ms for 5,000 statements, where
 # the join's update takes 12 (the upsert probes the key for a conflict, then locks the row it found
 # and only then updates it; the join updates each row as its index lookup finds it). Both are HOT
-# updates (the partitions' fillfactor). The update names the batch's buckets (`r.bucket = ANY`) besides
-# joining on them: the planner then keeps only their day's partition and reads the hour's rows by
-# the key. Joined alone, it read every rollup row of the database, of every partition retained
-# (400 days of 5,000 statements an hour is ~48 million rows), and locked every partition. Two such statements of one database at once could
-# deadlock (see DailyFoldRepository.hold): a database's batches are stored one transaction at a
-# time, and ON CONFLICT is there for a writer that does not take turns (a replica of an earlier
-# version during an upgrade).
+# updates (the partitions' fillfactor).
+#
+# The update names the batch's buckets (`r.bucket = ANY`) besides joining on them: the planner then
+# keeps only their day's partition and reads the hour's rows by the key. Joined alone, it read
+# every rollup row of the database, of every partition retained (400 days of 5,000 statements an
+# hour is ~48 million rows), and locked every partition.
+#
+# Two such statements of one database at once could deadlock (see DailyFoldRepository.hold): a
+# database's batches are stored one transaction at a time, and ON CONFLICT is there for a writer
+# that does not take turns (a replica of an earlier version during an upgrade).
 def _add_to(table: str, bucket: str, summed: bool, buckets: str) -> tuple[str, str]:
     """The CTEs (text to follow a comma) and the final INSERT that add the batch's rows whose
     `bucket` is set to the rollup `table`; the parameter `buckets` lists their distinct buckets."""

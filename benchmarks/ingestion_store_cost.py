@@ -45,7 +45,7 @@ from benchmarks.control_plane_ingestion import (
 from benchmarks.ingestion_workers import AGENTS, CpuMeter, build_bodies, set_up
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.inbox_worker import store_inbox
-from control_plane.server import tune_runtime
+from control_plane.runtime_tuning import tune_runtime
 from control_plane.settings import Settings
 from deploy.local.control_plane_process import control_plane_server
 

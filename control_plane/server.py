@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import os
@@ -21,34 +20,19 @@ from control_plane.app import background_jobs, create_app
 from control_plane.auth.access_tokens import AccessTokenKeyring
 from control_plane.db.engine import create_engine
 from control_plane.job_kinds import register_job_kinds
+from control_plane.runtime_tuning import tune_runtime
 from control_plane.settings import Settings, get_settings
 from control_plane.workers.runner import run_periodically
 from shared.log_setup import DEFAULT_LOG_LEVEL, configure_logging
 
 log = logging.getLogger("optischema.control_plane")
 WORKER_APP = "control_plane.server:worker_app"  # what uvicorn imports in each web worker process
-# A snapshot of 5,000 statements allocates some 100,000 objects. At the default threshold (700)
-# that sets off collections every few hundred microseconds of parsing, and every so often a full
-# one over the whole heap: 50-100 ms with the GIL held, during which no request of the process
-# advances. Objects alive after start-up are frozen out of collections altogether.
-GC_THRESHOLDS = (50_000, 20, 10)
-# A snapshot is decoded in a worker thread; the event loop waits at most this long for the GIL
-# whenever it has a request to advance (Python's default is 5 ms, and a request needs it often).
-GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def _configure_logging() -> None:
     # Read before the settings model, whose own errors must already be logged; Settings.log_level
     # declares the same variable so that it is validated and documented with the others.
     configure_logging(os.environ.get("OPTISCHEMA_LOG_LEVEL") or DEFAULT_LOG_LEVEL)
-
-
-def tune_runtime() -> None:
-    """The collector and GIL settings every process of the server runs under (web and workers)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def worker_app() -> FastAPI:

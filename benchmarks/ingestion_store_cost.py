@@ -1,5 +1,5 @@
 """What one 5,000-statement snapshot costs the control plane, measured alone: the CPU of accepting it
-(the API process) and of storing it (a worker, in this process, and its PostgreSQL backend).
+(the API process and its snapshot-checking process) and of storing it (a worker, in this process, and its PostgreSQL backend).
 
 `ingestion_workers` measures the rate with agents, workers and readers all sharing the machine; its
 figures move by a fifth from run to run with whatever else the machine does, too much to tell a
@@ -133,8 +133,9 @@ def measure(metadata_url: str, scratch: Path) -> dict[int, dict[str, float]]:
             for round_number in range(ROUNDS + 1):
                 bodies = [queue[:size] for queue in build_bodies(run, start)]
                 run += 1
-                # The API's own backends too: the inbox insert and the token lookup are accepting.
-                accepting = CpuMeter(metadata_url, [api])
+                # The API's own backends too: the inbox insert and the token lookup are accepting;
+                # so is its snapshot-checking process (a child, started by the first snapshot).
+                accepting = CpuMeter(metadata_url, [api, *api.children(recursive=True)])
                 accepting.start()
                 accepted = accept_all(server.base_url, databases, bodies)
                 accept_s = accepting.seconds()

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     clock_skew_leeway_s: int = 5
 
     max_body_bytes: int = 16 * 1024 * 1024  # after decompression: a gzip bomb is cut off here too
+    # See control_plane.ingestion.snapshot_checks.
+    snapshot_check_processes: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Processes per API process that check snapshot bodies, off its GIL; 0: in a thread",
+    )
     # How long a worker waits, once the snapshot inbox is empty, before looking again: an accepted
     # snapshot is stored within about this much (plus its own ~0.1 s) when a worker is free.
     snapshot_inbox_interval_s: float = Field(default=0.25, gt=0)

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.auth.access_tokens import AccessTokenKeyring
+from control_plane.ingestion.snapshot_checks import SnapshotChecks
 from control_plane.settings import Settings
 
 
@@ -16,6 +17,10 @@ class AppServices:
     settings: Settings
     engine: AsyncEngine
     keyring: AccessTokenKeyring
+
+    @property
+    def snapshot_checks(self) -> SnapshotChecks:
+        return SnapshotChecks(self.settings.snapshot_check_processes)
 
     @property
     def secret_key(self) -> str:

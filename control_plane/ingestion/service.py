@@ -3,6 +3,8 @@ caller's one transaction."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.runs_repository import AnalysisWatchRepository
@@ -44,9 +46,10 @@ class IngestionService:
         # Absent (an older agent, or one without a sandbox): no benchmark jobs for it.
         await self._benchmarks.record_sandbox(self._database_id, bool(heartbeat.sandbox))
 
-    async def accept(self, decoded: DecodedSnapshot, body: bytes, content_encoding: str | None) -> bool:
-        """Keeps a validated body for the workers to store; False (and nothing kept) for a resend."""
-        accepted = await self._inbox.accept(self._database_id, decoded.snapshot_id, body, content_encoding)
+    async def accept(self, snapshot_id: uuid.UUID, body: bytes, content_encoding: str | None) -> bool:
+        """Keeps a checked body (see snapshot_checks) for the workers to store; False (and nothing
+        kept) for a resend."""
+        accepted = await self._inbox.accept(self._database_id, snapshot_id, body, content_encoding)
         # Counted by the process that answers: "stored" is counted by the worker that stores it.
         SNAPSHOTS.labels("accepted" if accepted else "duplicate").inc()
         return accepted

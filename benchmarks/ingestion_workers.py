@@ -41,6 +41,7 @@ import json
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -70,6 +71,8 @@ from benchmarks.control_plane_ingestion import (
     rounded,
     snapshot_body,
 )
+from control_plane.ingestion.payload import decode_snapshot
+from control_plane.settings import Settings
 from deploy.local.control_plane_process import (
     SCRIPTS,
     control_plane_environment,
@@ -98,6 +101,12 @@ GOAL_SNAPSHOTS_PER_S = 15
 MAX_PER_AGENT = max(SNAPSHOTS_PER_RUN, PACED_SNAPSHOTS) // AGENTS
 GOAL_ACCEPTED_P50_MS = 100
 GOAL_READ_P99_MS = 100
+# The machine's speed, printed beside the figures: the median CPU time of checking one snapshot's
+# body as the API does (payload.decode_snapshot), in this process, before anything else runs. Two
+# runs' rates and latencies compare only as their machines do; this says how fast the Python of
+# each was (it does not show a machine whose two cores slow each other down when both are busy).
+REFERENCE_CHECKS = 15
+MAX_BODY_BYTES: int = Settings.model_fields["max_body_bytes"].default
 
 
 def say(message: str) -> None:
@@ -407,7 +416,20 @@ def run_figures(run: Run) -> list[dict[str, object]]:
     ]
 
 
+def reference_check_ms() -> float:
+    """See REFERENCE_CHECKS."""
+    body = build_bodies(0, datetime.now(UTC), 1)[0][0]
+    timings = []
+    for _ in range(REFERENCE_CHECKS):
+        started = time.process_time()
+        decode_snapshot(body, "gzip", MAX_BODY_BYTES)
+        timings.append((time.process_time() - started) * 1000)
+    return round(statistics.median(timings), 1)
+
+
 def main() -> list[dict[str, object]]:
+    check_ms = reference_check_ms()
+    say(f"reference check of one snapshot: {check_ms} ms of CPU")
     load_at_start = os.getloadavg()
     say("load average at start: {:.2f} {:.2f} {:.2f}".format(*load_at_start))
     with bench_metadata() as (metadata_url, scratch, _):
@@ -418,6 +440,7 @@ def main() -> list[dict[str, object]]:
         figure("ingestion_statements_per_snapshot", STATEMENTS, "statements"),
         # Every statement sent ran in its interval (the agent sends no other): see the docstring.
         figure("ingestion_statements_changed_fraction", 1.0, "fraction"),
+        figure("ingestion_reference_check_ms", check_ms, "ms"),
         figure("ingestion_load_average_1m_start", round(load_at_start[0], 2), "load"),
         figure("ingestion_load_average_1m_end", round(load_at_end[0], 2), "load"),
     ]

@@ -19,9 +19,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from agent.ship.spool import TEMP_PREFIX
-from deploy.local.control_plane_process import ControlPlaneProcess, run_admin
+from control_plane import admin_cli
+from deploy.local.control_plane_process import ControlPlaneProcess
 from tests.integration.advise.conftest import fresh_statistics
 from tests.integration.agent.conftest import AGENT_COMMAND, run_agent
 from tests.integration.control_plane.inbox import drain_inbox_at
@@ -124,18 +126,16 @@ def control_plane_env() -> dict[str, str]:
 
 
 def create_tenant_admin(metadata_url: str) -> str:
-    """A tenant made with `optischema-admin`; the email of its admin (password ADMIN_PASSWORD)."""
+    """A tenant made with `optischema-admin create-tenant`, the command itself run in this process
+    (a subprocess would add ~1 s of interpreter start-up to each of ~35 tests; test_admin_cli runs
+    the console script); the email of its admin (password ADMIN_PASSWORD)."""
     email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example"
-    run_admin(
-        metadata_url,
-        "create-tenant",
-        "--name",
-        "e2e",
-        "--admin-email",
-        email,
-        "--admin-password",
-        ADMIN_PASSWORD,
+    created = CliRunner().invoke(
+        admin_cli.cli,
+        ["create-tenant", "--name", "e2e", "--admin-email", email, "--admin-password", ADMIN_PASSWORD],
+        env={"OPTISCHEMA_METADATA_URL": metadata_url},
     )
+    assert created.exit_code == 0, created.output
     return email
 
 

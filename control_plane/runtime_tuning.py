@@ -11,8 +11,9 @@ import sys
 # one over the whole heap: 50-100 ms with the GIL held, during which no request of the process
 # advances. Objects alive after start-up are frozen out of collections altogether.
 GC_THRESHOLDS = (50_000, 20, 10)
-# A snapshot is decoded in a worker thread; the event loop waits at most this long for the GIL
-# whenever it has a request to advance (Python's default is 5 ms, and a request needs it often).
+# Where a snapshot is decoded in a thread (a worker's; a request's when not in a checking process),
+# the event loop waits at most this long for the GIL whenever it has something to advance
+# (Python's default is 5 ms, and a request needs it often).
 GIL_SWITCH_INTERVAL_S = 0.001
 
 

@@ -172,10 +172,11 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
     return DecodedSnapshot(snapshot, statements, whole)
 
 
-# One decode at a time per process. Requests decode in worker threads, which share the GIL with
-# the event loop: eight at once (eight agents posting) each took ~2x as long as one alone (68 vs
-# 35 ms, measured), all finishing together at the end, and the loop waited for the GIL between
-# them. In turn, each takes its ~20 ms whole and answers; a thread waiting here holds no GIL.
+# One decode at a time per process. Where decodes run in threads (a worker's, or a request's with
+# OPTISCHEMA_SNAPSHOT_CHECK_PROCESSES=0, see snapshot_checks) they share the GIL with the event
+# loop: eight at once (eight agents posting) each took ~2x as long as one alone (68 vs 35 ms,
+# measured), all finishing together at the end, and the loop waited for the GIL between them. In
+# turn, each takes its ~20 ms whole and answers; a thread waiting here holds no GIL.
 _ONE_AT_A_TIME = threading.Lock()
 
 

@@ -4,19 +4,20 @@ format), in a process of its own rather than in the API's.
 A check is ~15 ms of CPU for 5,000 statements (payload.parse_snapshot), nearly all of it in C
 calls (ISA-L, msgspec, pydantic-core) that hold the GIL from start to end. In a thread of the API
 process, the event loop, and so every other request of the process, waited behind each one: while
-eight agents sent back to back, one check ran after another and the reads' p99 was 134-158 ms
-(budget 100). In a process of its own the event loop hands the body over (a copy of ~0.6 MB
-through a pipe) and goes on serving until the verdict comes back.
+eight agents sent back to back, one check ran after another. In a process of its own the event
+loop hands the body over (a copy of ~0.6 MB through a pipe) and goes on serving until the verdict
+comes back: the reads' p99 while a backlog drains fell from 297-306 to 119-168 ms
+(benchmarks/ingestion_workers.py, two workers, on a day the machine ran twice as slow as usual).
 
 OPTISCHEMA_SNAPSHOT_CHECK_PROCESSES says how many such processes an API process has (1 by
-default); 0 checks in a thread of the API process, as before. They are started at the first
-check, not at start-up (a process that never receives a snapshot never pays for them: ~0.5 s of
-CPU each, importing the wire models), shared by every app of the process, and started again when
-one dies: a check the death interrupted runs again, and if the new processes die too it runs in
-a thread of the API process, so the agent always gets its answer. They end with the API process,
-however it ends. Being spawned, each imports the program's main module first, as Python's
-multiprocessing does: a program that serves the app must keep its start behind
-`if __name__ == "__main__"`, as the server's own commands do.
+default, ~45 MB each, so one per web worker); 0 checks in a thread of the API process, as before.
+They are started at the first check, not at start-up (a process that never receives a snapshot
+never pays for them: ~0.4 s of CPU each, importing the wire models), shared by every app of the
+process, and started again when one dies: a check the death interrupted runs again. If the new
+ones fail too, checks run in a thread of the API process for a while (POOL_COOL_OFF_S), so the
+agent always gets its answer. They end with the API process, however it ends. Being spawned, each
+imports the program's main module first, as Python's multiprocessing does: a program that serves
+the app must keep its start behind `if __name__ == "__main__"`, as the server's own commands do.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from control_plane.ingestion.payload import PayloadRejected, decode_snapshot
 from control_plane.runtime_tuning import tune_runtime
 
 log = logging.getLogger(__name__)
-# How often a checking process looks whether the API process it serves is still there.
-PARENT_CHECK_INTERVAL_S = 1.0
+# How often a checking process looks whether the API process it serves is still there: an orphan
+# lingers at most this long, and the look costs a few microseconds.
+PARENT_CHECK_INTERVAL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,24 +73,31 @@ def check(body: bytes, encoding: str | None, limit: int) -> Verdict:
 
 def _exit_with(parent: int) -> None:
     """Ends this process once `parent` has: a pool's processes hold both ends of its queues, so
-    they never see the API process's end (a kill, a crash) and would otherwise live on."""
+    they never see the API process's end (a kill, a crash, or uvicorn's own SIGTERM, which it
+    raises again after its graceful shutdown, before any exit hook runs) and would otherwise live on."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_INTERVAL_S)
     os._exit(0)
 
 
-def _start_checking_process() -> None:
-    """Each checking process's start: it ends with the API process (and not on a Ctrl-C to the
-    terminal's process group, which the API process handles), and, its imports done, it freezes
-    them out of the collector and sets the thresholds decodes are fast under, as every server
-    process does."""
+def _start_checking_process(parent: int) -> None:
+    """Each checking process's start: it ends with the API process `parent` (and not on a Ctrl-C
+    to the terminal's process group, which the API process handles), and, its imports done, it
+    freezes them out of the collector and sets the thresholds decodes are fast under, as every
+    server process does. The parent's pid comes from the parent: one that died while this process
+    was importing (~0.3 s) is not there to ask."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(os.getppid(),), name="exit-with-parent", daemon=True).start()
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-parent", daemon=True).start()
     tune_runtime()
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+# After a pool failed twice in a row, checks run in a thread of the API process for this long, and a
+# pool is tried again only then: a machine that cannot start processes (no /dev/shm, a pids limit)
+# would otherwise pay two failed starts, ~0.3 s of CPU each, on every snapshot.
+POOL_COOL_OFF_S = 60.0
+_cool_off_until = 0.0
 
 
 def _pool(processes: int, broken: ProcessPoolExecutor | None = None) -> ProcessPoolExecutor:
@@ -104,6 +113,7 @@ def _pool(processes: int, broken: ProcessPoolExecutor | None = None) -> ProcessP
                 processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_checking_process,
+                initargs=(os.getpid(),),
             )
             _POOLS[processes] = pool
         return pool
@@ -121,12 +131,27 @@ class SnapshotChecks:
         one = partial(check, body, encoding, limit)
         if self._processes == 0:
             return (await anyio.to_thread.run_sync(one)).accepted()
-        pool = _pool(self._processes)
-        for attempt in range(2):
-            try:
-                return (await asyncio.wrap_future(pool.submit(one))).accepted()
-            except BrokenProcessPool:
-                log.error("a snapshot-checking process died (attempt %s); starting them again", attempt + 1)
-                pool = _pool(self._processes, broken=pool)
-        log.error("snapshot-checking processes keep dying: checking this body in the API process")
+        if time.monotonic() >= _cool_off_until:
+            pool: ProcessPoolExecutor | None = None
+            for attempt in range(2):
+                try:
+                    pool = _pool(self._processes, broken=pool)
+                    future = pool.submit(one)
+                except (OSError, RuntimeError) as error:  # cannot start, or broken or shut down
+                    log.error(
+                        "snapshot-checking processes failed to start (attempt %s): %r", attempt + 1, error
+                    )
+                    continue
+                try:
+                    return (await asyncio.wrap_future(future)).accepted()
+                except BrokenProcessPool:
+                    log.error("a snapshot-checking process died (attempt %s)", attempt + 1)
+            _cool_off()
         return (await anyio.to_thread.run_sync(one)).accepted()
+
+
+def _cool_off() -> None:
+    """Checks run in threads for POOL_COOL_OFF_S (one state per process, as the pools are)."""
+    global _cool_off_until  # noqa: PLW0603
+    _cool_off_until = time.monotonic() + POOL_COOL_OFF_S
+    log.error("checking snapshot bodies in the API process for the next %.0f s", POOL_COOL_OFF_S)

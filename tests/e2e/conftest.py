@@ -135,7 +135,7 @@ def create_tenant_admin(metadata_url: str) -> str:
         ["create-tenant", "--name", "e2e", "--admin-email", email, "--admin-password", ADMIN_PASSWORD],
         env={"OPTISCHEMA_METADATA_URL": metadata_url},
     )
-    assert created.exit_code == 0, created.output
+    assert created.exit_code == 0, (created.output, created.exception)
     return email
 
 

@@ -32,7 +32,10 @@ RUN_BY: dict[str, tuple[str, str]] = {
         "tests/integration/control_plane/api/test_signing_keys.py",
         '"rotate-signing-key"',
     ),
-    "optischema-admin create-tenant": ("tests/e2e/conftest.py", '"create-tenant"'),
+    "optischema-admin create-tenant": (
+        "tests/integration/control_plane/test_admin_cli.py",
+        '"create-tenant"',
+    ),
     # No Docker engine runs here: Compose is validated statically against the images the tests build.
     "docker compose": ("tests/unit/deploy/test_docker_packaging.py", "docker-compose.yml"),
 }

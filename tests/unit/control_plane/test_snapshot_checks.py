@@ -62,12 +62,18 @@ async def test_a_body_checked_in_a_process_gets_the_verdict_it_gets_in_a_thread(
     assert isinstance(in_a_process, uuid.UUID) is name.startswith("valid")
 
 
-def checking_processes() -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process().children()
-        if any("spawn_main" in part for part in child.cmdline())
-    ]
+def checking_processes(parent: psutil.Process | None = None) -> list[psutil.Process]:
+    """The checking processes among the children of `parent` (this process): those that are
+    running, not another test's subprocess that ended and was never waited for (a zombie, whose
+    command line cannot be read)."""
+    found = []
+    for child in (parent or psutil.Process()).children():
+        try:
+            if any("spawn_main" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
 @pytest.mark.asyncio
@@ -117,8 +123,8 @@ def test_the_checking_processes_end_when_the_api_process_is_killed(tmp_path: Pat
     try:
         assert api.stdout is not None
         assert int(api.stdout.readline()) == api.pid
-        left_behind = psutil.Process(api.pid).children()
-        assert any("spawn_main" in part for child in left_behind for part in child.cmdline())
+        left_behind = checking_processes(psutil.Process(api.pid))
+        assert left_behind
     finally:
         api.kill()
         api.wait()

@@ -1,5 +1,6 @@
 """What one 5,000-statement snapshot costs the control plane, measured alone: the CPU of accepting it
-(the API process and its snapshot-checking process) and of storing it (a worker, in this process, and its PostgreSQL backend).
+(the API process and its snapshot-checking process) and of storing it (a worker, in this process,
+and its PostgreSQL backend).
 
 `ingestion_workers` measures the rate with agents, workers and readers all sharing the machine; its
 figures move by a fifth from run to run with whatever else the machine does, too much to tell a

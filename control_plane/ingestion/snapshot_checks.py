@@ -74,7 +74,8 @@ def check(body: bytes, encoding: str | None, limit: int) -> Verdict:
 def _exit_with(parent: int) -> None:
     """Ends this process once `parent` has: a pool's processes hold both ends of its queues, so
     they never see the API process's end (a kill, a crash, or uvicorn's own SIGTERM, which it
-    raises again after its graceful shutdown, before any exit hook runs) and would otherwise live on."""
+    raises again after its graceful shutdown, before any exit hook runs) and would otherwise live
+    on."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_INTERVAL_S)
     os._exit(0)
@@ -129,9 +130,7 @@ class SnapshotChecks:
         """The id of the snapshot in this body, once every check has passed; PayloadRejected, with
         what is wrong, for a body that fails one."""
         one = partial(check, body, encoding, limit)
-        if self._processes == 0:
-            return (await anyio.to_thread.run_sync(one)).accepted()
-        if time.monotonic() >= _cool_off_until:
+        if self._processes and time.monotonic() >= _cool_off_until:
             pool: ProcessPoolExecutor | None = None
             for attempt in range(2):
                 try:

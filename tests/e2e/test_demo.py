@@ -20,6 +20,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.process_ends import running_after, still_running
+
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
@@ -55,17 +57,6 @@ def postmasters(dirs: list[Path]) -> list[psutil.Process]:
         if any(str(directory) in cmdline for directory in dirs):
             found.append(process)
     return found
-
-
-def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 @dataclass
@@ -223,8 +214,5 @@ def test_the_running_demo_serves_its_dashboard_and_sigterm_stops_everything(
     # The control plane's snapshot-checking process ends with it, within a look at its parent
     # (snapshot_checks.PARENT_CHECK_INTERVAL_S): uvicorn kills itself with the SIGTERM it got once
     # its graceful shutdown is done, before any exit hook could stop the process.
-    deadline = time.monotonic() + ORPHAN_GRACE_S
-    while still_running(started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert still_running(started) == []
+    assert running_after(started, ORPHAN_GRACE_S) == []
     assert "stopped (SIGTERM)" in running_demo.stderr()

@@ -21,6 +21,7 @@ from control_plane.ingestion import snapshot_checks
 from control_plane.ingestion.payload import PayloadRejected
 from control_plane.ingestion.snapshot_checks import SnapshotChecks
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
+from tests.process_ends import running_after
 
 LIMIT = 1024 * 1024
 REPO = Path(__file__).resolve().parents[3]
@@ -95,7 +96,6 @@ async def test_a_checking_process_that_was_killed_is_started_again_and_the_body_
 API_PROCESS = """
 import asyncio, os, sys
 from control_plane.ingestion.payload import PayloadRejected
-from control_plane.ingestion import snapshot_checks
 from control_plane.ingestion.snapshot_checks import SnapshotChecks
 
 async def check_one():
@@ -131,21 +131,7 @@ def test_the_checking_processes_end_when_the_api_process_is_killed(tmp_path: Pat
 
     # Within a few of their looks at the parent (PARENT_CHECK_INTERVAL_S), none is left running (a
     # zombie that the machine's init has not reaped yet has ended).
-    deadline = time.monotonic() + ORPHAN_TIMEOUT_S
-    while running(left_behind) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert running(left_behind) == []
-
-
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for process in processes:
-        try:
-            if process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
+    assert running_after(left_behind, ORPHAN_TIMEOUT_S) == []
 
 
 class CannotStartProcesses:

@@ -12,6 +12,7 @@ BENCHMARKS = [
     "benchmarks.control_plane_ingestion",
     "benchmarks.ingestion_workers",
     "benchmarks.ingestion_store_cost",
+    "benchmarks.statement_stats_layout",
     "benchmarks.advisor_tpch",
     "benchmarks.dashboard_pages",
 ]

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Row, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.changes.lifecycle import Transition
-from control_plane.models import MonitoredDatabase, Recommendation, StatementStat
+from control_plane.models import MonitoredDatabase, Recommendation, Snapshot, StatementStat
+from control_plane.queries.intervals import intervals_between
 from control_plane.tenancy.context import TenantContext
 
 MOVED = {"synchronize_session": False, "populate_existing": True}
@@ -154,10 +155,15 @@ class ChangeRepository:
                 func.sum(StatementStat.shared_blks_read),
             )
             .where(
-                StatementStat.tenant_id == self._tenant_id,
-                StatementStat.database_id == database_id,
+                *intervals_between(
+                    self._tenant_id,
+                    database_id,
+                    since,
+                    until,
+                    since_open=True,
+                    of_snapshots=[Snapshot.interval_seconds.is_not(None)],
+                ),
                 StatementStat.fingerprint.in_(list(fingerprints)),
-                and_(StatementStat.collected_at > since, StatementStat.collected_at <= until),
                 StatementStat.interval_seconds.is_not(None),
                 started >= since,
             )

@@ -16,8 +16,9 @@ from sqlalchemy import Row, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
-from control_plane.models import StatementRollup, StatementStat
+from control_plane.models import Snapshot, StatementRollup, StatementStat
 from control_plane.overview.service import PER_INTERVAL_UP_TO
+from control_plane.queries.intervals import intervals_between
 from control_plane.queries.repository import SUMMED
 from control_plane.tenancy.context import TenantContext
 
@@ -52,11 +53,8 @@ class SeriesRepository:
                 *(getattr(StatementStat, name) for name in SUMMED),
             )
             .where(
-                StatementStat.tenant_id == self._tenant_id,
-                StatementStat.database_id == self._database_id,
+                *intervals_between(self._tenant_id, self._database_id, since, until),
                 StatementStat.fingerprint == fingerprint,
-                StatementStat.collected_at >= since,
-                StatementStat.collected_at <= until,
             )
             .order_by(StatementStat.collected_at)
         )
@@ -73,11 +71,15 @@ class SeriesRepository:
                 *(func.sum(getattr(StatementStat, name)).label(name) for name in SUMMED),
             )
             .where(
-                StatementStat.tenant_id == self._tenant_id,
-                StatementStat.database_id == self._database_id,
+                *intervals_between(
+                    self._tenant_id,
+                    self._database_id,
+                    rollup_bucket(since),
+                    until + ROLLUP_BUCKET,
+                    until_open=True,
+                    of_snapshots=[Snapshot.interval_seconds.is_(None)],  # a handful, not every snapshot
+                ),
                 StatementStat.fingerprint == fingerprint,
-                StatementStat.collected_at >= rollup_bucket(since),
-                StatementStat.collected_at < until + ROLLUP_BUCKET,
                 StatementStat.interval_seconds.is_(None),
             )
             .group_by(literal_column("1"))

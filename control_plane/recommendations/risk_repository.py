@@ -47,21 +47,29 @@ _COVERED_SECONDS = text("""
     ) AS intervals
 """)
 # Rows written per relation name: the catalog's write statements that name one of `names`, then
-# their interval rows by primary key (fingerprint, collected_at) in the window.
+# their interval rows in the window's delta snapshots, a probe of the key (collected_at,
+# fingerprint) per snapshot and statement (see control_plane/queries/intervals.py).
 _ROWS_WRITTEN = text("""
-    SELECT rel.relation, sum(st.rows)
-      FROM statements c
-      CROSS JOIN LATERAL unnest(c.relations) AS rel(relation)
+    WITH writes AS (
+        SELECT c.fingerprint, rel.relation
+          FROM statements c
+          CROSS JOIN LATERAL unnest(c.relations) AS rel(relation)
+         WHERE c.tenant_id = :tenant_id AND c.database_id = :database_id
+           AND c.statement_type = ANY(CAST(:types AS text[]))
+           AND rel.relation = ANY(CAST(:names AS text[]))
+    )
+    SELECT w.relation, sum(st.rows)
+      FROM snapshots s
       JOIN statement_stats st
-        ON st.tenant_id = c.tenant_id AND st.database_id = c.database_id AND st.fingerprint = c.fingerprint
-       AND st.collected_at > :since AND st.collected_at <= :until
-      JOIN snapshots s
-        ON s.tenant_id = st.tenant_id AND s.database_id = st.database_id AND s.snapshot_id = st.snapshot_id
+        ON st.tenant_id = s.tenant_id AND st.database_id = s.database_id AND st.snapshot_id = s.snapshot_id
+       AND st.collected_at = s.collected_at
+      JOIN writes w ON w.fingerprint = st.fingerprint
+     WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id
+       AND s.collected_at > :since AND s.collected_at <= :until
        AND s.interval_kind = 'delta' AND s.interval_seconds > 0
-     WHERE c.tenant_id = :tenant_id AND c.database_id = :database_id
-       AND c.statement_type = ANY(CAST(:types AS text[]))
-       AND rel.relation = ANY(CAST(:names AS text[]))
-     GROUP BY rel.relation
+       AND st.tenant_id = :tenant_id AND st.database_id = :database_id
+       AND st.collected_at > :since AND st.collected_at <= :until
+     GROUP BY w.relation
 """)
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.lock_budget import check_lock_table
+
 revision = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | None = None
@@ -51,36 +53,8 @@ def _collate(collation: str) -> None:
         op.execute(sa.text(f'ALTER TABLE {table} ALTER COLUMN fingerprint TYPE text COLLATE "{collation}"'))
 
 
-# The relations the ALTERs lock, at most: each table and its partitions at every level, the TOAST
-# table of each and its index, and each of their indexes twice (the one dropped and the one built
-# in its place). For 63 days of partitions: 1,191 counted, ~1,100 held.
-_RELATIONS_LOCKED = """
-    WITH relations AS (
-        SELECT tree.relid FROM unnest(CAST(:tables AS text[])) AS t(name),
-               pg_partition_tree(to_regclass(t.name)) AS tree
-    )
-    SELECT (SELECT count(*) FROM relations)
-         + 2 * (SELECT count(*) FROM relations r JOIN pg_class c ON c.oid = r.relid WHERE c.reltoastrelid <> 0)
-         + 2 * (SELECT count(*) FROM pg_index i JOIN relations r ON i.indrelid = r.relid)
-"""
-_LOCK_TABLE = """
-    SELECT current_setting('max_locks_per_transaction')::int,
-           current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int
-"""
-
-
 def _check_lock_table() -> None:
-    bind = op.get_bind()
-    needed = int(bind.execute(sa.text(_RELATIONS_LOCKED), {"tables": list(TABLES)}).scalar_one())
-    per_transaction, slots = bind.execute(sa.text(_LOCK_TABLE)).one()
-    if needed > per_transaction * slots // 2:
-        at_least = -(-2 * needed // slots)  # rounded up
-        raise RuntimeError(
-            f"revision 0019 locks {needed} relations (the fingerprint columns' tables, their partitions "
-            f"and indexes) in one transaction, more than half of this server's lock table "
-            f"(max_locks_per_transaction {per_transaction} x {slots} connections): set "
-            f"max_locks_per_transaction to at least {at_least}, restart PostgreSQL and migrate again"
-        )
+    check_lock_table("0019", TABLES, "the fingerprint columns' tables, their partitions and indexes")
 
 
 def upgrade() -> None:

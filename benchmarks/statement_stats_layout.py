@@ -1,14 +1,14 @@
-"""What the key of `statement_stats` costs ingestion, and what another key would cost the reads.
+"""What the key of `statement_stats` costs ingestion, and what each key costs the reads.
 
 Issue 15's goal (15 snapshots/s of 5,000 statements on 2 cores, beside readers) leaves ~65 ms of
 CPU per snapshot for accepting and storing it (benchmarks/ingestion_store_cost.py); storing the
-raw interval rows alone takes PostgreSQL about half of that. Most of it is the key the reads need:
-the primary key leads with the fingerprint (one statement's intervals over time are one range of
-the index: the query page's series, the heatmap's cells, a change's before/after sums), so the
-5,000 rows of a snapshot land on 5,000 leaf pages scattered over the index. A key that leads with
-the time appends every snapshot's rows at the right edge instead, and serves the raw edge hours of
-top queries without the second index (`tenant_id, database_id, collected_at`); reading one
-statement's intervals then takes an index probe per stored snapshot (found in `snapshots`).
+raw interval rows alone took PostgreSQL about half of that, and most of it was the key. Until
+migration 0021 the primary key led with the fingerprint (one statement's intervals over time were
+one range of the index), so the 5,000 rows of a snapshot landed on 5,000 leaf pages scattered over
+the index, and a second index on the time served a database's rows over a range. The key now leads
+with the time: every snapshot's rows are appended side by side, and the same key serves the time
+ranges. Reading one statement's intervals then takes an index probe per stored snapshot (found in
+`snapshots`, control_plane/queries/intervals.py).
 
 This measures both layouts on one server: a table shaped like `statement_stats` (its columns and
 collation) holding HISTORY_SNAPSHOTS snapshots of 5,000 statements of one database, then
@@ -67,12 +67,12 @@ class Layout:
 
 LAYOUTS = (
     Layout(
-        "fingerprint_first",  # today's (migrations 0001 and 0004)
+        "fingerprint_first",  # before migration 0021 (0001 and 0004)
         "tenant_id, database_id, fingerprint, collected_at",
         ("tenant_id, database_id, collected_at",),
         probes=False,
     ),
-    Layout("time_first", "tenant_id, database_id, collected_at, fingerprint", (), probes=True),
+    Layout("time_first", "tenant_id, database_id, collected_at, fingerprint", (), probes=True),  # 0021
     Layout("no_index", None, (), probes=False),
 )
 

@@ -4,9 +4,9 @@ Tenant-scoped like every read (and RLS filters again). The busiest are ranked on
 of control_plane.queries.repository (whole hours from the rollups, cut edge hours raw), each
 agent's first snapshot left out (its counters since a reset would be one huge cell). Their cells
 come from those same counters on an hourly grid (read once: a CTE), and from their raw intervals,
-a probe of the key per snapshot (queries/intervals.py), on a finer grid. Aggregating every statement's cells
-and then keeping 20 cost twice as much: on a loaded 2-core machine with 2,000 statements, a day
-in 48 buckets took 460 ms that way against the whole day's raw rows.
+a probe of the key per snapshot (queries/intervals.py), on a finer grid. Aggregating every
+statement's cells and then keeping 20 cost twice as much: on a loaded 2-core machine with 2,000
+statements, a day in 48 buckets took 460 ms that way against the whole day's raw rows.
 """
 
 from __future__ import annotations

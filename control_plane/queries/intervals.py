@@ -5,8 +5,9 @@ so that storing a snapshot appends its rows side by side. One statement's rows a
 range of the index but one entry per snapshot: filtered on the fingerprint alone, a range of 6 hours
 is 720 snapshots x 5,000 statements scanned for 720 rows. Named by their times instead, taken from
 `snapshots` (one row per stored snapshot, indexed by time), each is a probe of the key: 720 probes,
-~5 ms (benchmarks/statement_stats_layout.py). A semi-join (`IN`), not a join: two snapshots of one
-database may share a time (one of them without statements), and a join would count the rows twice.
+~5 ms (benchmarks/statement_stats_layout.py). A semi-join (`IN`), not a join: the parts of a
+snapshot split to fit the body limit (agent/ship/split.py) are snapshots of one time, and a join
+would count a row once per part.
 The same range is put on the raw rows as well, so that the planner keeps only its days' partitions.
 """
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db.session import lookup_session
-from control_plane.ingestion.statement_rows import COUNTER_FIELDS as COUNTERS
+from control_plane.ingestion.statement_rows import COUNTER_FIELDS
 from control_plane.models import StatementStat
 from control_plane.queries.intervals import intervals_between
 from deploy.local.throwaway_cluster import running_cluster
@@ -38,10 +38,6 @@ INDEXES = """
 """
 SNAPSHOTS = 200
 STATEMENTS = 400
-
-
-def _fingerprint(number: int) -> str:
-    return f"{number:016x}"
 
 
 @pytest.mark.asyncio
@@ -87,12 +83,11 @@ def test_one_statements_intervals_are_probes_of_the_key_per_snapshot(metadata_ur
             " false, 0, 0, 0, '{}', '{}' FROM generate_series(0, %s) s",
             (tenant_id, database_id, start, SNAPSHOTS - 1),
         )
-        counters = [column.name for column in StatementStat.__table__.columns if column.name in COUNTERS]
         conn.execute(
             "INSERT INTO statement_stats (tenant_id, database_id, collected_at, fingerprint, snapshot_id,"
-            f" interval_seconds, {', '.join(counters)})"
+            f" interval_seconds, {', '.join(COUNTER_FIELDS)})"
             " SELECT s.tenant_id, s.database_id, s.collected_at, lpad(to_hex(f), 16, '0'), s.snapshot_id, 30,"
-            f" {', '.join('1' for _ in counters)}"
+            f" {', '.join('1' for _ in COUNTER_FIELDS)}"
             " FROM snapshots s, generate_series(1, %s) f WHERE s.tenant_id = %s",
             (STATEMENTS, tenant_id),
         )
@@ -101,7 +96,7 @@ def test_one_statements_intervals_are_probes_of_the_key_per_snapshot(metadata_ur
             select(StatementStat.collected_at, StatementStat.calls)
             .where(
                 *intervals_between(tenant_id, database_id, start, start + timedelta(hours=2)),
-                StatementStat.fingerprint == _fingerprint(7),
+                StatementStat.fingerprint == f"{7:016x}",
             )
             .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
         )

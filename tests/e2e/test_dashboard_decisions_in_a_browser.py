@@ -135,9 +135,12 @@ def test_an_unused_index_from_index_health_is_dropped_by_the_agent(
     dashboard.agent_once(OPTISCHEMA_ADVISE_EVERY_CYCLES="0")  # the next snapshot, without the index
     browser.get(f"{dashboard.base_url}/#/databases/{dashboard.database_id}/index-health")
     wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#index-health tbody tr")))
-    listed = {
-        row.get_attribute("data-index")
-        for row in browser.find_elements(By.CSS_SELECTOR, "#index-health tbody tr")
-    }
+    # Read in the page in one go: the table may be drawn again between finding its rows and
+    # reading each one (a row found a moment before is then stale; seen once in CI).
+    listed = set(
+        browser.execute_script(
+            "return [...document.querySelectorAll('#index-health tbody tr')].map(row => row.dataset.index)"
+        )
+    )
     assert f"public.{UNUSED_INDEX}" not in listed
     assert_no_console_errors(browser)

@@ -13,6 +13,7 @@ BENCHMARKS = [
     "benchmarks.ingestion_workers",
     "benchmarks.ingestion_store_cost",
     "benchmarks.statement_stats_layout",
+    "benchmarks.statement_encoding",
     "benchmarks.advisor_tpch",
     "benchmarks.dashboard_pages",
 ]

@@ -1,0 +1,200 @@
+"""What the shape of a snapshot's statements costs the control plane's Python, before PostgreSQL.
+
+Issue 15's goal (15 snapshots/s of 5,000 statements on 2 cores, beside readers) is short by about
+a quarter of the CPU a snapshot costs (accepting ~27 ms, a worker ~31 ms, PostgreSQL ~45 ms in
+batches of 4: benchmarks/ingestion_store_cost.py). Of the worker's share, ~13 ms decodes the body
+again and ~9 ms turns 5,000 decoded rows into COPY data, one attribute at a time; the check that
+accepts a body spends most of its ~14 ms parsing the same JSON. In the JSON an agent sends today
+(schema version 2) each statement is an object: half of the ~3.3 MB inflated text is the 16
+counter names repeated 5,000 times. This measures that design against the alternative, the same
+statements as one object of columns (`{"fingerprint": [...], "calls": [...], ...}`), with the same
+rules checked on decoding (bounds, the fingerprint's length, the statement types). No budgets:
+design figures for the change of wire format they would justify, which is a contract (SPEC.md's
+`snapshot` command prints exactly what the agent sends) and is not made here.
+
+For each shape, the median CPU time of REPEATS runs, in this process:
+- **body**: its size, gzipped as the agent sends it and inflated;
+- **inflate**: ISA-L's inflate (control_plane/ingestion/payload.py);
+- **split**: the top level into its members, values kept as text (payload's first step);
+- **check**: the statements decoded whole, every field (what accepting a body does);
+- **worker**: the statements' fingerprints and counters alone (what a worker reads);
+- **copy**: the worker's decoded statements made into the COPY data of their raw rows
+  (control_plane/ingestion/batch_rows.py).
+"""
+
+from __future__ import annotations
+
+import array
+import gzip
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+
+from benchmarks.control_plane_ingestion import STATEMENTS, build_workload, snapshot_body
+from control_plane.ingestion.batch_rows import COUNTER_TYPES, big_endian, copy_data, copy_rows
+from control_plane.ingestion.payload import decompress
+from control_plane.ingestion.statement_rows import (
+    Count,
+    FingerprintText,
+    Milliseconds,
+    decode_statement_counters,
+    decode_statements,
+)
+
+REPEATS = 25
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_LIMIT = 64 * 1024 * 1024
+
+
+class CounterColumns(msgspec.Struct, forbid_unknown_fields=False, gc=False):
+    """The statements as columns, fingerprints and counters only (a worker's read)."""
+
+    fingerprint: list[FingerprintText]
+    calls: list[Count]
+    rows: list[Count]
+    total_exec_time_ms: list[Milliseconds]
+    total_plan_time_ms: list[Milliseconds]
+    shared_blks_hit: list[Count]
+    shared_blks_read: list[Count]
+    shared_blks_dirtied: list[Count]
+    shared_blks_written: list[Count]
+    local_blks_hit: list[Count]
+    local_blks_read: list[Count]
+    temp_blks_read: list[Count]
+    temp_blks_written: list[Count]
+    blk_read_time_ms: list[Milliseconds]
+    blk_write_time_ms: list[Milliseconds]
+    wal_bytes: list[Count]
+
+
+class StatementColumns(CounterColumns, forbid_unknown_fields=True, gc=False):
+    """The statements as columns, every field (a check's read)."""
+
+    query: list[str]
+    statement_type: list[Literal["select", "insert", "update", "delete", "merge"]]
+    relations: list[list[str]]
+    toplevel: list[bool]
+
+
+_COLUMNS_WHOLE = msgspec.json.Decoder(StatementColumns, strict=False)
+_COLUMNS_COUNTERS = msgspec.json.Decoder(CounterColumns, strict=False)
+
+
+def say(message: str) -> None:
+    print(f"statement_encoding: {message}", file=sys.stderr, flush=True)
+
+
+def median_cpu_ms(run: Callable[[], object]) -> float:
+    spent = []
+    for _ in range(REPEATS):
+        started = time.process_time()
+        run()
+        spent.append(time.process_time() - started)
+    return round(statistics.median(spent) * 1000, 2)
+
+
+def columnar(row_text: bytes) -> bytes:
+    """The same snapshot with its statements as one object of columns."""
+    document: dict[str, Any] = json.loads(row_text)
+    # In fingerprint order, which the raw rows are written in: an agent can send them so.
+    statements = sorted(document["statements"], key=lambda statement: str(statement["fingerprint"]))
+    names = [*StatementColumns.__struct_fields__]
+    defaults = {"relations": [], "toplevel": True}
+    document["statements"] = {
+        name: [statement.get(name, defaults.get(name, 0)) for statement in statements] for name in names
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def copy_from_columns(columns: CounterColumns) -> bytes:
+    """COPY data straight from the columns, each counter's list made an array at once, when they
+    come in fingerprint order (as `columnar` sends them); otherwise put in that order first."""
+    count, fingerprints = len(columns.fingerprint), columns.fingerprint
+    in_order = fingerprints == sorted(fingerprints)
+    order = range(count) if in_order else sorted(range(count), key=fingerprints.__getitem__)
+
+    def column(name: str) -> list[Any]:
+        values: list[Any] = getattr(columns, name)
+        return values if in_order else [values[i] for i in order]
+
+    return copy_rows(
+        [
+            big_endian("q", [1] * count),
+            "".join(column("fingerprint")).encode("ascii"),
+            *(big_endian(code, array.array(code, column(name))) for name, _, code in COUNTER_TYPES),
+        ]
+    )
+
+
+def measure(shape: str, body: bytes) -> dict[str, float]:
+    text = decompress(body, "gzip", _LIMIT)
+    statements = _MEMBERS.decode(text)["statements"]
+    if shape == "rows":
+        whole: Callable[[], object] = lambda: decode_statements(statements)  # noqa: E731
+        counters: Callable[[], object] = lambda: decode_statement_counters(statements)  # noqa: E731
+        decoded_rows = decode_statement_counters(statements)
+        copy: Callable[[], object] = lambda: copy_data([decoded_rows])  # noqa: E731
+    else:
+        whole = lambda: _COLUMNS_WHOLE.decode(statements)  # noqa: E731
+        counters = lambda: _COLUMNS_COUNTERS.decode(statements)  # noqa: E731
+        decoded_columns = _COLUMNS_COUNTERS.decode(statements)
+        copy = lambda: copy_from_columns(decoded_columns)  # noqa: E731
+    return {
+        "body_gzip_kb": round(len(body) / 1024, 1),
+        "body_kb": round(len(text) / 1024, 1),
+        "inflate_ms": median_cpu_ms(lambda: decompress(body, "gzip", _LIMIT)),
+        "split_ms": median_cpu_ms(lambda: _MEMBERS.decode(text)),
+        "check_ms": median_cpu_ms(whole),
+        "worker_ms": median_cpu_ms(counters),
+        "copy_ms": median_cpu_ms(copy),
+    }
+
+
+def bodies() -> dict[str, bytes]:
+    """One 5,000-statement snapshot as the agent sends it, and the same in columns, both gzipped
+    as the agent gzips (level 9)."""
+    rows = snapshot_body(build_workload(seed=0), random.Random(0), datetime.now(UTC))
+    return {"rows": rows, "columns": gzip.compress(columnar(gzip.decompress(rows)), mtime=0)}
+
+
+def same_copy_data(shapes: dict[str, bytes]) -> int:
+    """The COPY data both shapes give, which must be the same bytes (or the comparison is not of
+    like with like); its size."""
+    texts = {
+        shape: _MEMBERS.decode(decompress(body, "gzip", _LIMIT))["statements"]
+        for shape, body in shapes.items()
+    }
+    from_rows = copy_data([decode_statement_counters(texts["rows"])])
+    if copy_from_columns(_COLUMNS_COUNTERS.decode(texts["columns"])) != from_rows:
+        raise RuntimeError("the two shapes' COPY data differ")
+    return len(from_rows)
+
+
+def main() -> list[dict[str, object]]:
+    shapes = bodies()
+    copy_bytes = same_copy_data(shapes)
+    results = {shape: measure(shape, body) for shape, body in shapes.items()}
+    for shape, figures in results.items():
+        say(f"{shape}: {figures}")
+    say(f"{STATEMENTS} statements; their COPY data {copy_bytes} bytes either way")
+    return [
+        {
+            "name": f"statement_encoding_{shape}_{figure}",
+            "value": value,
+            "unit": "kB" if figure.endswith("_kb") else "ms",
+            "budget": None,
+        }
+        for shape, figures in results.items()
+        for figure, value in figures.items()
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps({"benchmarks": main()}, indent=2))

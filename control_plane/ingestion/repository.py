@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 from pydantic import TypeAdapter
-from sqlalchemy import Text, cast, literal, text
+from sqlalchemy import Text, TextClause, cast, literal, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,26 +77,36 @@ def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> di
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _CREATE_BATCH_ROWS = text(CREATE_BATCH_ROWS)
 _EMPTY_BATCH_ROWS = text(EMPTY_BATCH_ROWS)
-# The known statements whose last_seen_at is stale are locked SKIP LOCKED: a concurrent snapshot of
-# the same database already touching one is setting the same now(), and nobody waits or deadlocks.
-# The fingerprints are read from the batch's table, already copied: sending them again as an array
-# literal (5,000 of them, 85 kB) cost building it in Python and parsing it in PostgreSQL, ~2 ms.
-_UNKNOWN_FINGERPRINTS = text(f"""
-    WITH given AS (
-        SELECT DISTINCT fingerprint FROM {BATCH_ROWS_TABLE}
-    ), stale AS (
-        SELECT s.fingerprint FROM statements s JOIN given g ON g.fingerprint = s.fingerprint
-         WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id
-           AND s.last_seen_at < now() - CAST(:stale AS interval)
-           FOR UPDATE OF s SKIP LOCKED
-    ), seen AS (
-        UPDATE statements s SET last_seen_at = now() FROM stale
-         WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id AND s.fingerprint = stale.fingerprint
-    )
-    SELECT g.fingerprint FROM given g
-     WHERE NOT EXISTS (SELECT 1 FROM statements s
-                        WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id
-                          AND s.fingerprint = g.fingerprint)
+
+
+# The batch's fingerprints (read from the batch's table, already copied: sending them again as an
+# array literal, 85 kB for 5,000, cost building it in Python and parsing it in PostgreSQL ~2 ms)
+# that the catalog does not have (`new`), or has with a stale last_seen_at: one probe of the
+# catalog each, and usually no row back. Until 2026-12-06 one statement also locked and bumped the
+# stale ones, and so probed every fingerprint twice (for the stale, then for the unknown) after a
+# DISTINCT: 3.6 -> 2.2 ms for 5,000 known statements. The fingerprints of one snapshot are distinct
+# (payload refuses a repeat): only a batch of several needs the DISTINCT.
+def _unknown_or_stale(distinct: bool) -> TextClause:
+    given = f"(SELECT DISTINCT fingerprint FROM {BATCH_ROWS_TABLE})" if distinct else BATCH_ROWS_TABLE
+    return text(f"""
+        SELECT g.fingerprint, s.fingerprint IS NULL AS new
+          FROM {given} AS g
+          LEFT JOIN statements s
+            ON s.tenant_id = :tenant_id AND s.database_id = :database_id AND s.fingerprint = g.fingerprint
+         WHERE s.fingerprint IS NULL OR s.last_seen_at < now() - CAST(:stale AS interval)
+    """)
+
+
+_UNKNOWN_OR_STALE = {distinct: _unknown_or_stale(distinct) for distinct in (False, True)}
+# The stale ones (about once an hour per statement) are locked SKIP LOCKED: a concurrent snapshot
+# of the same database already touching one is setting the same now(), and nobody waits or deadlocks.
+_SEEN = text("""
+    UPDATE statements s SET last_seen_at = now()
+      FROM (SELECT fingerprint FROM statements
+             WHERE tenant_id = :tenant_id AND database_id = :database_id
+               AND fingerprint = ANY(CAST(:fingerprints AS text[]))
+               FOR UPDATE SKIP LOCKED) AS stale
+     WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id AND s.fingerprint = stale.fingerprint
 """)
 
 # The text of a fingerprint never changes (the fingerprint is a digest of it): known ones are
@@ -182,7 +192,7 @@ class IngestionRepository:
         await self._session.execute(_EMPTY_BATCH_ROWS)
         await copy_binary(self._session, BATCH_ROWS_TABLE, rows)
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
-        new = sorted(await self._unknown_fingerprints())
+        new = sorted(await self._unknown_fingerprints(distinct=len(batch) > 1))
         if new:
             described = await anyio.to_thread.run_sync(_first_described, batch, set(new))
             fresh = [described[fingerprint] for fingerprint in new]
@@ -219,15 +229,19 @@ class IngestionRepository:
             },
         )
 
-    async def _unknown_fingerprints(self) -> list[str]:
+    async def _unknown_fingerprints(self, distinct: bool) -> list[str]:
         """The batch's fingerprints (copied into the batch's table) the catalog does not have yet;
         the known ones get `last_seen_at` bumped when it is more than LAST_SEEN_PRECISION old
-        (rewriting 5,000 rows per snapshot is the cost this avoids).
-        """
-        rows = await self._session.scalars(
-            _UNKNOWN_FINGERPRINTS, {**self._keys, "stale": LAST_SEEN_PRECISION}
-        )
-        return list(rows)
+        (rewriting 5,000 rows per snapshot is the cost this avoids)."""
+        rows = (
+            await self._session.execute(
+                _UNKNOWN_OR_STALE[distinct], {**self._keys, "stale": LAST_SEEN_PRECISION}
+            )
+        ).all()
+        stale = [row.fingerprint for row in rows if not row.new]
+        if stale:
+            await self._session.execute(_SEEN, {**self._keys, "fingerprints": stale})
+        return [row.fingerprint for row in rows if row.new]
 
     async def store_plans(self, snapshots: list[Snapshot]) -> None:
         """The statements' latest plans: of a batch's snapshots, the plan of the latest one that has

@@ -31,7 +31,7 @@ from control_plane.databases.endpoints import router as databases_router
 from control_plane.db.availability import DATABASE_ERRORS, as_unavailable
 from control_plane.db.engine import create_engine
 from control_plane.edges.health import router as health_router
-from control_plane.edges.metrics import record_request
+from control_plane.edges.metrics import RequestMetrics
 from control_plane.edges.metrics import router as metrics_router
 from control_plane.edges.rate_limit import configure_limiter, limiter
 from control_plane.edges.security_headers import SecurityHeaders, security_headers
@@ -164,7 +164,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     unavailable = _metadata_unavailable_handler(settings.unavailable_retry_after_s)
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, unavailable)
-    app.middleware("http")(record_request)
+    app.add_middleware(RequestMetrics)
     if settings.cors_origins:  # closed unless explicit origins are configured
         app.add_middleware(
             CORSMiddleware,

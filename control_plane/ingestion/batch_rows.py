@@ -6,8 +6,8 @@ snapshot holds out of array literals (the text of `{1,2,...}`, cast to int8[] an
 ~10 ms of the ~50 ms storing the snapshot took. COPY cannot write to a table under row-level
 security, hence the temporary table. It is created once per server connection and emptied at
 every commit (ON COMMIT DELETE ROWS), so no row of it outlives its transaction on a connection a
-PgBouncer hands to another client; and emptied before each COPY, for a transaction that stores
-twice (a failed batch stored again snapshot by snapshot). Not created per transaction (ON COMMIT
+PgBouncer hands to another client; and emptied before a second COPY in one transaction, one that
+stores twice (a failed batch stored again snapshot by snapshot). Not created per transaction (ON COMMIT
 DROP): each new table would be a new relation OID in the storing statement, and so a new entry in
 pg_stat_statements for every batch, crowding out the metadata database's other statements.
 
@@ -46,7 +46,7 @@ CREATE_BATCH_ROWS: Final = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_ROWS_TABLE}"
     f" ({', '.join(f'{name} {kind}' for name, kind in _COLUMNS)}) ON COMMIT DELETE ROWS"
 )
-EMPTY_BATCH_ROWS: Final = f"DELETE FROM {BATCH_ROWS_TABLE}"  # nothing to delete, but after a retried batch
+EMPTY_BATCH_ROWS: Final = f"DELETE FROM {BATCH_ROWS_TABLE}"  # before a transaction's second COPY
 _HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
 _TRAILER: Final = struct.pack(">h", -1)
 _SWAP: Final = sys.byteorder == "little"  # COPY's values are big-endian

@@ -77,6 +77,7 @@ def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> di
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _CREATE_BATCH_ROWS = text(CREATE_BATCH_ROWS)
 _EMPTY_BATCH_ROWS = text(EMPTY_BATCH_ROWS)
+_BATCH_ROWS_USED = "optischema_batch_rows_used"  # in the session's info: this transaction has copied rows
 
 
 # The batch's fingerprints (read from the batch's table, already copied: sending them again as an
@@ -189,7 +190,12 @@ class IngestionRepository:
         await self._session.execute(_CUSTOM_PLANS)
         rows = await anyio.to_thread.run_sync(copy_data, [d.statements for d in batch])
         await self._session.execute(_CREATE_BATCH_ROWS)
-        await self._session.execute(_EMPTY_BATCH_ROWS)
+        # Empty at a transaction's start (ON COMMIT DELETE ROWS, and a rollback takes the rows too):
+        # only a transaction storing a second time (a failed batch again one snapshot at a time)
+        # has rows of its own to clear, a round trip the others save.
+        if self._session.info.get(_BATCH_ROWS_USED):
+            await self._session.execute(_EMPTY_BATCH_ROWS)
+        self._session.info[_BATCH_ROWS_USED] = True
         await copy_binary(self._session, BATCH_ROWS_TABLE, rows)
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
         new = sorted(await self._unknown_fingerprints(distinct=len(batch) > 1))

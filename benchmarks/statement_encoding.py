@@ -1,16 +1,18 @@
 """What the shape of a snapshot's statements costs the control plane's Python, before PostgreSQL.
 
 Issue 15's goal (15 snapshots/s of 5,000 statements on 2 cores, beside readers) is short by about
-a quarter of the CPU a snapshot costs (accepting ~27 ms, a worker ~31 ms, PostgreSQL ~45 ms in
-batches of 4: benchmarks/ingestion_store_cost.py). Of the worker's share, ~13 ms decodes the body
-again and ~9 ms turns 5,000 decoded rows into COPY data, one attribute at a time; the check that
-accepts a body spends most of its ~14 ms parsing the same JSON. In the JSON an agent sends today
-(schema version 2) each statement is an object: half of the ~3.3 MB inflated text is the 16
-counter names repeated 5,000 times. This measures that design against the alternative, the same
-statements as one object of columns (`{"fingerprint": [...], "calls": [...], ...}`), with the same
-rules checked on decoding (bounds, the fingerprint's length, the statement types). No budgets:
-design figures for the change of wire format they would justify, which is a contract (SPEC.md's
-`snapshot` command prints exactly what the agent sends) and is not made here.
+a quarter of the CPU a snapshot costs (accepting ~28 ms, storing ~72-97 ms, ~30-42 of it in the
+worker: benchmarks/ingestion_store_cost.py). In the worker, decoding the body again takes ~12 ms
+and making the COPY data of its 5,000 rows ~9; the check that accepts a body spends most of its
+~14 ms parsing the same JSON. In the JSON an agent sends today (schema version 2) each statement is
+an object: half of the ~3.2 MB inflated text is the 16 counter names repeated 5,000 times. This
+measures that shape against the alternative, the same statements as one object of columns
+(`{"fingerprint": [...], "calls": [...], ...}`), with the same rules checked on decoding (bounds,
+the fingerprints' length and hex digits, the statement types, columns of one length). Both are in
+fingerprint order (an agent can send either so) and gzipped at level 9 as the agent gzips
+(agent/ship/transport.py). No budgets: design figures for the change of wire format they would
+justify, which is a contract (SPEC.md's `snapshot` command prints exactly what the agent sends)
+and is not made here.
 
 For each shape, the median CPU time of REPEATS runs, in this process:
 - **body**: its size, gzipped as the agent sends it and inflated;
@@ -51,6 +53,8 @@ from control_plane.ingestion.statement_rows import (
 REPEATS = 25
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIMIT = 64 * 1024 * 1024
+_HEX_DIGITS = b"0123456789abcdef"
+_AGENT_GZIP_LEVEL = 9  # agent/ship/transport.py: gzip.compress's default
 
 
 class CounterColumns(msgspec.Struct, forbid_unknown_fields=False, gc=False):
@@ -100,17 +104,35 @@ def median_cpu_ms(run: Callable[[], object]) -> float:
     return round(statistics.median(spent) * 1000, 2)
 
 
-def columnar(row_text: bytes) -> bytes:
-    """The same snapshot with its statements as one object of columns."""
+def in_fingerprint_order(row_text: bytes) -> dict[str, Any]:
+    """The snapshot's document with its statements in fingerprint order, the raw rows' order."""
     document: dict[str, Any] = json.loads(row_text)
-    # In fingerprint order, which the raw rows are written in: an agent can send them so.
-    statements = sorted(document["statements"], key=lambda statement: str(statement["fingerprint"]))
+    document["statements"].sort(key=lambda statement: str(statement["fingerprint"]))
+    return document
+
+
+def columnar(document: dict[str, Any]) -> dict[str, Any]:
+    """The same snapshot with its statements as one object of columns."""
+    statements: list[dict[str, Any]] = document["statements"]
     names = [*StatementColumns.__struct_fields__]
     defaults = {"relations": [], "toplevel": True}
-    document["statements"] = {
+    columns = {
         name: [statement.get(name, defaults.get(name, 0)) for statement in statements] for name in names
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+    return {**document, "statements": columns}
+
+
+def decode_columns(decoder: msgspec.json.Decoder[Any], text: msgspec.Raw) -> CounterColumns:
+    """The columns, with the checks decode_statements makes beyond msgspec's own: every column as
+    long as the fingerprints, every fingerprint lowercase hex (statement_rows' check, the same way)."""
+    columns: CounterColumns = decoder.decode(text)
+    count = len(columns.fingerprint)
+    if any(len(getattr(columns, name)) != count for name in columns.__struct_fields__):
+        raise ValueError("statements: columns of different lengths")
+    joined = "".join(columns.fingerprint)
+    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_DIGITS):
+        raise ValueError("statements: a fingerprint is not lowercase hex")
+    return columns
 
 
 def copy_from_columns(columns: CounterColumns) -> bytes:
@@ -142,9 +164,9 @@ def measure(shape: str, body: bytes) -> dict[str, float]:
         decoded_rows = decode_statement_counters(statements)
         copy: Callable[[], object] = lambda: copy_data([decoded_rows])  # noqa: E731
     else:
-        whole = lambda: _COLUMNS_WHOLE.decode(statements)  # noqa: E731
-        counters = lambda: _COLUMNS_COUNTERS.decode(statements)  # noqa: E731
-        decoded_columns = _COLUMNS_COUNTERS.decode(statements)
+        whole = lambda: decode_columns(_COLUMNS_WHOLE, statements)  # noqa: E731
+        counters = lambda: decode_columns(_COLUMNS_COUNTERS, statements)  # noqa: E731
+        decoded_columns = decode_columns(_COLUMNS_COUNTERS, statements)
         copy = lambda: copy_from_columns(decoded_columns)  # noqa: E731
     return {
         "body_gzip_kb": round(len(body) / 1024, 1),
@@ -158,10 +180,14 @@ def measure(shape: str, body: bytes) -> dict[str, float]:
 
 
 def bodies() -> dict[str, bytes]:
-    """One 5,000-statement snapshot as the agent sends it, and the same in columns, both gzipped
-    as the agent gzips (level 9)."""
-    rows = snapshot_body(build_workload(seed=0), random.Random(0), datetime.now(UTC))
-    return {"rows": rows, "columns": gzip.compress(columnar(gzip.decompress(rows)), mtime=0)}
+    """One 5,000-statement snapshot, its statements in fingerprint order, as objects and as
+    columns, each gzipped as the agent gzips."""
+    sent = snapshot_body(build_workload(seed=0), random.Random(0), datetime.now(UTC))
+    document = in_fingerprint_order(gzip.decompress(sent))
+    return {
+        shape: gzip.compress(json.dumps(shaped, separators=(",", ":")).encode(), _AGENT_GZIP_LEVEL, mtime=0)
+        for shape, shaped in (("rows", document), ("columns", columnar(document)))
+    }
 
 
 def same_copy_data(shapes: dict[str, bytes]) -> int:
@@ -172,7 +198,7 @@ def same_copy_data(shapes: dict[str, bytes]) -> int:
         for shape, body in shapes.items()
     }
     from_rows = copy_data([decode_statement_counters(texts["rows"])])
-    if copy_from_columns(_COLUMNS_COUNTERS.decode(texts["columns"])) != from_rows:
+    if copy_from_columns(decode_columns(_COLUMNS_COUNTERS, texts["columns"])) != from_rows:
         raise RuntimeError("the two shapes' COPY data differ")
     return len(from_rows)
 

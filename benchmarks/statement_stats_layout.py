@@ -15,8 +15,8 @@ collation) holding HISTORY_SNAPSHOTS snapshots of 5,000 statements of one databa
 - **insert**: one more snapshot's 5,000 rows, `INSERT ... SELECT` as ingestion writes them
   (control_plane/ingestion/series_sql.py): read in fingerprint order from a table holding them so,
   with one `snapshot_id` for all of them, the median of INSERTS. (Until 2026-12-06 this drew a
-  random `snapshot_id` for each row and sorted the rows in the statement, ~8 ms a snapshot that
-  ingestion does not spend: every figure read 7-8 ms high.)
+  random `snapshot_id` for each row and sorted the rows in the statement, which ingestion does
+  not: every insert figure read 10-11 ms high.)
 - **series**: one statement's every interval over the last 6 hours (720 points), as the query page
   reads them (control_plane/queries/series.py);
 - **heatmap**: 20 statements' intervals over those hours on a 15-minute grid, as the heatmap's

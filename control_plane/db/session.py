@@ -2,14 +2,14 @@
 
 Every transaction the application opens starts with
 
-    SELECT set_config('role', 'optischema_app', true),              -- SET LOCAL ROLE optischema_app
-           set_config('app.tenant_id', '<tenant uuid>', true);     -- '' in a lookup session
+    SELECT set_config('role', 'optischema_app', true),       -- SET LOCAL ROLE
+           set_config('app.tenant_id', '<tenant uuid>', true);  -- '' in a lookup session
 
 one statement, not two: a round trip fewer for every request and for each of the three
-transactions a worker opens per snapshot it stores. Both are transaction-local on purpose: a plain SET would survive COMMIT and travel through the pool
-to whichever request borrows the connection next. `optischema_app` is subject to row-level security
-(it is neither superuser nor BYPASSRLS and owns nothing), so a query that forgets its tenant filter
-still only sees the current tenant's rows.
+transactions a worker opens per snapshot it stores. Both are transaction-local on purpose: a plain
+SET would survive COMMIT and travel through the pool to whichever request borrows the connection
+next. `optischema_app` is subject to row-level security (it is neither superuser nor BYPASSRLS and
+owns nothing), so a query that forgets its tenant filter still only sees the current tenant's rows.
 
 The scoping runs from the session's `after_begin` event, i.e. on the connection, right before the
 transaction's first statement, and the session is held inside `session.begin()`: a stray

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -67,8 +68,16 @@ class RequestMetrics:
 
         try:
             await self._app(scope, receive, send_noting_status)
-        finally:
-            # The router has put the matched route in the scope by now (Starlette updates it in place).
-            template = route_template(Request(scope))
-            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
+        except asyncio.CancelledError:
+            raise  # the server is stopping: nothing was answered, nothing to count
+        except BaseException:
+            self._record(scope, started, status)
+            raise
+        self._record(scope, started, status)
+
+    @staticmethod
+    def _record(scope: Scope, started: float, status: int) -> None:
+        # The router has put the matched route in the scope by now (it updates the scope in place).
+        template = route_template(Request(scope))
+        LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+        REQUESTS.labels(scope["method"], template, str(status)).inc()

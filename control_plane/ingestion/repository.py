@@ -77,7 +77,7 @@ def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> di
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _CREATE_BATCH_ROWS = text(CREATE_BATCH_ROWS)
 _EMPTY_BATCH_ROWS = text(EMPTY_BATCH_ROWS)
-_BATCH_ROWS_USED = "optischema_batch_rows_used"  # in the session's info: this transaction has copied rows
+_BATCH_ROWS_USED = "optischema_batch_rows_used"  # in the session's info (a session is one transaction)
 
 
 # The batch's fingerprints (read from the batch's table, already copied: sending them again as an
@@ -101,11 +101,13 @@ def _unknown_or_stale(distinct: bool) -> TextClause:
 _UNKNOWN_OR_STALE = {distinct: _unknown_or_stale(distinct) for distinct in (False, True)}
 # The stale ones (about once an hour per statement) are locked SKIP LOCKED: a concurrent snapshot
 # of the same database already touching one is setting the same now(), and nobody waits or deadlocks.
+# Still stale when locked, too: one another transaction bumped since the lookup is left alone.
 _SEEN = text("""
     UPDATE statements s SET last_seen_at = now()
       FROM (SELECT fingerprint FROM statements
              WHERE tenant_id = :tenant_id AND database_id = :database_id
                AND fingerprint = ANY(CAST(:fingerprints AS text[]))
+               AND last_seen_at < now() - CAST(:stale AS interval)
                FOR UPDATE SKIP LOCKED) AS stale
      WHERE s.tenant_id = :tenant_id AND s.database_id = :database_id AND s.fingerprint = stale.fingerprint
 """)
@@ -246,7 +248,9 @@ class IngestionRepository:
         ).all()
         stale = [row.fingerprint for row in rows if not row.new]
         if stale:
-            await self._session.execute(_SEEN, {**self._keys, "fingerprints": stale})
+            await self._session.execute(
+                _SEEN, {**self._keys, "fingerprints": stale, "stale": LAST_SEEN_PRECISION}
+            )
         return [row.fingerprint for row in rows if row.new]
 
     async def store_plans(self, snapshots: list[Snapshot]) -> None:

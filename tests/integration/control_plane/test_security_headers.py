@@ -102,6 +102,9 @@ def test_an_unhandled_500_carries_them_too() -> None:
     app.add_api_route("/boom", boom)
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/boom")
+        metrics = client.get("/metrics").text
     assert response.status_code == 500
+    # The request metrics count it as what it was answered with.
+    assert 'optischema_http_requests_total{method="GET",route="/boom",status="500"}' in metrics
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Strict-Transport-Security"] == HSTS

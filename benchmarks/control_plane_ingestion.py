@@ -18,7 +18,6 @@ Budget on the reference machine (2 cores): a snapshot answered in under 500 ms p
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import json
 import math
@@ -51,6 +50,7 @@ from shared.wire.snapshot import (
     StatementStats,
     StatementType,
     TableStats,
+    gzipped_json,
 )
 
 STATEMENTS = 5_000
@@ -264,7 +264,7 @@ def snapshot_body(workload: Workload, rng: random.Random, collected_at: datetime
             for stat in busiest
         ],
     )
-    return gzip.compress(snapshot.model_dump_json().encode(), compresslevel=6)
+    return gzipped_json(snapshot)
 
 
 def interval_ends(count: int, now: datetime) -> list[datetime]:

@@ -10,7 +10,7 @@ measures that shape against the alternative, the same statements as one object o
 (`{"fingerprint": [...], "calls": [...], ...}`), with the same rules checked on decoding (bounds,
 the fingerprints' length and hex digits, the statement types, columns of one length). Both are in
 fingerprint order (an agent can send either so) and gzipped at level 9 as the agent gzips
-(agent/ship/transport.py). No budgets: design figures for the change of wire format they would
+(shared.wire.snapshot.gzipped_json). No budgets: design figures for the change of wire format they would
 justify, which is a contract (SPEC.md's `snapshot` command prints exactly what the agent sends)
 and is not made here.
 
@@ -54,7 +54,7 @@ REPEATS = 25
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIMIT = 64 * 1024 * 1024
 _HEX_DIGITS = b"0123456789abcdef"
-_AGENT_GZIP_LEVEL = 9  # agent/ship/transport.py: gzip.compress's default
+_AGENT_GZIP_LEVEL = 9  # shared.wire.snapshot.gzipped_json: gzip.compress's default
 
 
 class CounterColumns(msgspec.Struct, forbid_unknown_fields=False, gc=False):

@@ -28,7 +28,7 @@ from pathlib import Path
 from uuid import UUID
 
 from agent.state.atomic_file import fsync_directory, write_bytes_atomically
-from shared.wire.snapshot import Snapshot
+from shared.wire.snapshot import Snapshot, gzipped_json
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class Spool:
 
     def _write(self, snapshot: Snapshot) -> SpoolEntry:
         path = self._snapshots / entry_name(snapshot)
-        data = gzip.compress(snapshot.model_dump_json().encode(), mtime=0)
+        data = gzipped_json(snapshot)
         write_bytes_atomically(path, data, temp_prefix=TEMP_PREFIX)
         return SpoolEntry(path, snapshot.snapshot_id, _aware(snapshot.collected_at), len(data))
 

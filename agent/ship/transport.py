@@ -6,7 +6,6 @@ retry schedule (sleep, deadline) explicit and injectable, so tests run without r
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import random
@@ -38,7 +37,7 @@ from agent.ship.url_policy import api_base_url, is_loopback_host
 from shared.version import PRODUCT_VERSION
 from shared.wire.heartbeat import Heartbeat
 from shared.wire.jobs import LeaseRenewal
-from shared.wire.snapshot import Snapshot
+from shared.wire.snapshot import Snapshot, gzipped_json
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class ControlPlaneClient:
         self._http.close()
 
     def post_snapshot(self, snapshot: Snapshot, *, deadline: float | None = None) -> SnapshotAck:
-        body = gzip.compress(snapshot.model_dump_json().encode(), mtime=0)
+        body = gzipped_json(snapshot)
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         response = self._request("POST", "/agent/snapshots", body, headers, deadline)
         try:

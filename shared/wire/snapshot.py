@@ -7,6 +7,7 @@ by a placeholder, plans and index definitions scrubbed the same way, and no row 
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
 from typing import Final, Literal
 from uuid import UUID
@@ -185,6 +186,12 @@ class Snapshot(WireModel):
         return self
 
 
+def gzipped_json(snapshot: Snapshot) -> bytes:
+    """A snapshot as an agent sends it and keeps it in its spool: the model's JSON, gzipped at level
+    9 with no timestamp in the header (the same snapshot, the same bytes)."""
+    return gzip.compress(snapshot.model_dump_json().encode(), mtime=0)
+
+
 # The shared types are re-exported: they used to live here, and many modules import them from here.
 __all__ = [
     "SNAPSHOT_SCHEMA_VERSION",
@@ -204,4 +211,5 @@ __all__ = [
     "StatementType",
     "TableStats",
     "WireModel",
+    "gzipped_json",
 ]

@@ -43,9 +43,11 @@ from benchmarks.control_plane_ingestion import STATEMENTS, build_workload, snaps
 from control_plane.ingestion.batch_rows import COUNTER_TYPES, big_endian, copy_data, copy_rows
 from control_plane.ingestion.payload import decompress
 from control_plane.ingestion.statement_rows import (
+    COUNTER_FIELDS,
     Count,
     FingerprintText,
     Milliseconds,
+    all_lowercase_hex,
     decode_statement_counters,
     decode_statements,
 )
@@ -53,38 +55,31 @@ from control_plane.ingestion.statement_rows import (
 REPEATS = 25
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIMIT = 64 * 1024 * 1024
-_HEX_DIGITS = b"0123456789abcdef"
 _AGENT_GZIP_LEVEL = 9  # shared.wire.snapshot.gzipped_json: gzip.compress's default
 
 
-class CounterColumns(msgspec.Struct, forbid_unknown_fields=False, gc=False):
-    """The statements as columns, fingerprints and counters only (a worker's read)."""
-
-    fingerprint: list[FingerprintText]
-    calls: list[Count]
-    rows: list[Count]
-    total_exec_time_ms: list[Milliseconds]
-    total_plan_time_ms: list[Milliseconds]
-    shared_blks_hit: list[Count]
-    shared_blks_read: list[Count]
-    shared_blks_dirtied: list[Count]
-    shared_blks_written: list[Count]
-    local_blks_hit: list[Count]
-    local_blks_read: list[Count]
-    temp_blks_read: list[Count]
-    temp_blks_written: list[Count]
-    blk_read_time_ms: list[Milliseconds]
-    blk_write_time_ms: list[Milliseconds]
-    wal_bytes: list[Count]
-
-
-class StatementColumns(CounterColumns, forbid_unknown_fields=True, gc=False):
-    """The statements as columns, every field (a check's read)."""
-
-    query: list[str]
-    statement_type: list[Literal["select", "insert", "update", "delete", "merge"]]
-    relations: list[list[str]]
-    toplevel: list[bool]
+# The statements as columns: the fingerprints and counters alone (a worker's read), then every field
+# (a check's read). The counters are the wire model's, as statement_rows' are.
+CounterColumns = msgspec.defstruct(
+    "CounterColumns",
+    [
+        ("fingerprint", list[FingerprintText]),
+        *((name, list[Milliseconds] if name.endswith("_ms") else list[Count]) for name in COUNTER_FIELDS),
+    ],
+    gc=False,
+)
+StatementColumns = msgspec.defstruct(
+    "StatementColumns",
+    [
+        ("query", list[str]),
+        ("statement_type", list[Literal["select", "insert", "update", "delete", "merge"]]),
+        ("relations", list[list[str]]),
+        ("toplevel", list[bool]),
+    ],
+    bases=(CounterColumns,),
+    forbid_unknown_fields=True,
+    gc=False,
+)
 
 
 _COLUMNS_WHOLE = msgspec.json.Decoder(StatementColumns, strict=False)
@@ -122,35 +117,29 @@ def columnar(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "statements": columns}
 
 
-def decode_columns(decoder: msgspec.json.Decoder[Any], text: msgspec.Raw) -> CounterColumns:
+def decode_columns(decoder: msgspec.json.Decoder[Any], text: msgspec.Raw) -> Any:
     """The columns, with the checks decode_statements makes beyond msgspec's own: every column as
-    long as the fingerprints, every fingerprint lowercase hex (statement_rows' check, the same way)."""
-    columns: CounterColumns = decoder.decode(text)
+    long as the fingerprints, every fingerprint lowercase hex."""
+    columns = decoder.decode(text)
     count = len(columns.fingerprint)
     if any(len(getattr(columns, name)) != count for name in columns.__struct_fields__):
         raise ValueError("statements: columns of different lengths")
-    joined = "".join(columns.fingerprint)
-    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_DIGITS):
+    if not all_lowercase_hex(columns.fingerprint):
         raise ValueError("statements: a fingerprint is not lowercase hex")
     return columns
 
 
-def copy_from_columns(columns: CounterColumns) -> bytes:
-    """COPY data straight from the columns, each counter's list made an array at once, when they
-    come in fingerprint order (as `columnar` sends them); otherwise put in that order first."""
-    count, fingerprints = len(columns.fingerprint), columns.fingerprint
-    in_order = fingerprints == sorted(fingerprints)
-    order = range(count) if in_order else sorted(range(count), key=fingerprints.__getitem__)
-
-    def column(name: str) -> list[Any]:
-        values: list[Any] = getattr(columns, name)
-        return values if in_order else [values[i] for i in order]
-
+def copy_from_columns(columns: Any) -> bytes:
+    """COPY data straight from the columns, each counter's list made an array at once: they come
+    in fingerprint order (as `bodies` sends them), the rows' order."""
+    fingerprints: list[str] = columns.fingerprint
+    if fingerprints != sorted(fingerprints):
+        raise ValueError("the columns are not in fingerprint order")
     return copy_rows(
         [
-            big_endian("q", [1] * count),
-            "".join(column("fingerprint")).encode("ascii"),
-            *(big_endian(code, array.array(code, column(name))) for name, _, code in COUNTER_TYPES),
+            big_endian("q", [1] * len(fingerprints)),
+            "".join(fingerprints).encode("ascii"),
+            *(big_endian(code, array.array(code, getattr(columns, name))) for name, _, code in COUNTER_TYPES),
         ]
     )
 

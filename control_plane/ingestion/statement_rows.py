@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
@@ -117,12 +118,17 @@ def _decoded(decoder: msgspec.json.Decoder[list[Row]], text: bytes | msgspec.Raw
     return rows
 
 
+def all_lowercase_hex(fingerprints: Sequence[str]) -> bool:
+    """Whether every one of these is lowercase hex: their ASCII bytes, all together, with the hex
+    digits deleted leave nothing (~0.2 ms for 5,000)."""
+    joined = "".join(fingerprints)
+    return joined.isascii() and not joined.encode("ascii").translate(None, _HEX_DIGITS)
+
+
 def _check_fingerprints(rows: list[Row]) -> None:
-    """Every fingerprint (16 characters long, as decoded) is lowercase hex: their ASCII bytes, all
-    together, with the hex digits deleted leave nothing (~0.2 ms for 5,000). Otherwise the first
-    that is not is named, as msgspec's pattern named it."""
-    joined = "".join([row.fingerprint for row in rows])
-    if joined.isascii() and not joined.encode("ascii").translate(None, _HEX_DIGITS):
+    """Every fingerprint (16 characters long, as decoded) is lowercase hex (all_lowercase_hex).
+    Otherwise the first that is not is named, as msgspec's pattern named it."""
+    if all_lowercase_hex([row.fingerprint for row in rows]):
         return
     pattern = re.compile(FINGERPRINT_PATTERN)
     index = next(i for i, row in enumerate(rows) if not pattern.match(row.fingerprint))

@@ -46,7 +46,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,76 +243,59 @@ async def ingest(
     # One connection for the count, asked every 50 ms until all is stored: a connection each time
     # was a PostgreSQL backend started 20 times a second (a few ms of CPU each) on the machine
     # measured.
-    counting = await asyncio.to_thread(counting_connection, metadata_url)
-    try:
-        await _ingest(base_url, counting, access_token, databases, bodies, run, readers, rate, now)
-    finally:
-        counting.close()
+    with closing(await asyncio.to_thread(counting_connection, metadata_url)) as counting:
+        recorder = run.recorder
+        before = await asyncio.to_thread(stored_snapshots, counting)
+        expected = before + sum(len(queue) for queue in bodies)
+        limits = httpx.Limits(
+            max_connections=AGENTS + READERS + 2, max_keepalive_connections=AGENTS + READERS + 2
+        )
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits, trust_env=False
+        ) as client:
+            ingesting = asyncio.Event()
+            ingesting.set()
 
+            async def agent(number: int, database: MonitoredDatabase, queue: list[bytes]) -> None:
+                headers = {
+                    **bearer(database.agent_token),
+                    "Content-Type": "application/json",
+                    "Content-Encoding": "gzip",
+                }
+                for index, body in enumerate(queue):
+                    if rate is not None:
+                        due = started + (index * AGENTS + number) / rate
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    started_at = time.perf_counter()
+                    response = await client.post("/api/v1/agent/snapshots", content=body, headers=headers)
+                    if response.status_code != 202:
+                        recorder.error(f"POST /agent/snapshots: {response.status_code} {response.text[:300]}")
+                        continue
+                    recorder.ingest_ms.append((time.perf_counter() - started_at) * 1000)
 
-async def _ingest(
-    base_url: str,
-    counting: Counting,
-    access_token: str,
-    databases: list[MonitoredDatabase],
-    bodies: list[list[bytes]],
-    run: Run,
-    readers: int,
-    rate: float | None,
-    now: datetime | None,
-) -> None:
-    recorder = run.recorder
-    before = await asyncio.to_thread(stored_snapshots, counting)
-    expected = before + sum(len(queue) for queue in bodies)
-    limits = httpx.Limits(
-        max_connections=AGENTS + READERS + 2, max_keepalive_connections=AGENTS + READERS + 2
-    )
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits, trust_env=False
-    ) as client:
-        ingesting = asyncio.Event()
-        ingesting.set()
+            async def reader(number: int) -> None:
+                rng, headers = random.Random(number), bearer(access_token)
+                while ingesting.is_set():
+                    await read_once(client, headers, rng.choice(databases).id, rng, recorder, now)
 
-        async def agent(number: int, database: MonitoredDatabase, queue: list[bytes]) -> None:
-            headers = {
-                **bearer(database.agent_token),
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-            }
-            for index, body in enumerate(queue):
-                if rate is not None:
-                    due = started + (index * AGENTS + number) / rate
-                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                started_at = time.perf_counter()
-                response = await client.post("/api/v1/agent/snapshots", content=body, headers=headers)
-                if response.status_code != 202:
-                    recorder.error(f"POST /agent/snapshots: {response.status_code} {response.text[:300]}")
-                    continue
-                recorder.ingest_ms.append((time.perf_counter() - started_at) * 1000)
+            async def until_stored() -> None:
+                while await asyncio.to_thread(stored_snapshots, counting) < expected:
+                    await asyncio.sleep(0.05)
 
-        async def reader(number: int) -> None:
-            rng, headers = random.Random(number), bearer(access_token)
-            while ingesting.is_set():
-                await read_once(client, headers, rng.choice(databases).id, rng, recorder, now)
-
-        async def until_stored() -> None:
-            while await asyncio.to_thread(stored_snapshots, counting) < expected:
-                await asyncio.sleep(0.05)
-
-        reading = [asyncio.create_task(reader(n)) for n in range(readers)]
-        started = time.perf_counter()
-        try:
-            await asyncio.gather(
-                *(agent(n, d, q) for n, (d, q) in enumerate(zip(databases, bodies, strict=True)))
-            )
-            await asyncio.wait_for(until_stored(), timeout=RUN_TIMEOUT_S)
-        except TimeoutError:
-            recorder.error(f"the inbox was not stored within {RUN_TIMEOUT_S}s")
-        finally:
-            run.seconds = time.perf_counter() - started
-            ingesting.clear()
-            await asyncio.gather(*reading)
-    run.stored = await asyncio.to_thread(stored_snapshots, counting) - before
+            reading = [asyncio.create_task(reader(n)) for n in range(readers)]
+            started = time.perf_counter()
+            try:
+                await asyncio.gather(
+                    *(agent(n, d, q) for n, (d, q) in enumerate(zip(databases, bodies, strict=True)))
+                )
+                await asyncio.wait_for(until_stored(), timeout=RUN_TIMEOUT_S)
+            except TimeoutError:
+                recorder.error(f"the inbox was not stored within {RUN_TIMEOUT_S}s")
+            finally:
+                run.seconds = time.perf_counter() - started
+                ingesting.clear()
+                await asyncio.gather(*reading)
+        run.stored = await asyncio.to_thread(stored_snapshots, counting) - before
 
 
 def build_bodies(

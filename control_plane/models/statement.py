@@ -55,7 +55,7 @@ class StatementStat(StatementCounterColumns, Base):
 
     The key leads with the time (migration 0021): a snapshot's rows are appended side by side at
     its database's end of the index, where a fingerprint-first key put 5,000 rows on 5,000 leaf
-    pages scattered over it (benchmarks/statement_stats_layout.py: 38 -> 19 ms a snapshot). The
+    pages scattered over it (benchmarks/statement_stats_layout.py: 27 -> 9 ms a snapshot). The
     same key serves a database's rows over a time range (QueryRepository's raw edge hours). One
     statement's intervals are read a snapshot at a time: `snapshots` gives the times in the range,
     each a probe of the key (control_plane/queries/intervals.py).

@@ -14,7 +14,7 @@ from typing import Final
 import msgspec
 from fastapi import HTTPException, status
 from isal import isal_zlib
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from control_plane.ingestion.statement_rows import (
     StatementCounterRow,
@@ -24,13 +24,16 @@ from control_plane.ingestion.statement_rows import (
     decode_statements,
 )
 from shared.wire.base import NUL_FREE, json_holds_nul
-from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, Snapshot
+from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, IndexStats, Snapshot, TableStats
 
 # The versions this control plane accepts: the current one and the previous one, so agents can be
 # upgraded after the control plane. Version 1 is version 2 without `findings`.
 SUPPORTED_SCHEMA_VERSIONS = (SNAPSHOT_SCHEMA_VERSION - 1, SNAPSHOT_SCHEMA_VERSION)
 # The top level's members, each kept as its JSON text: ~2 ms for 3.2 MB (it still checks the syntax).
 _MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_TABLES: Final = TypeAdapter(list[TableStats])
+_INDEXES: Final = TypeAdapter(list[IndexStats])
+_EMPTY_LIST: Final = msgspec.Raw(b"[]")
 
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -101,6 +104,9 @@ class DecodedSnapshot:
     # The statements whole: as decoded when a request's body was checked, or, after a worker's
     # counters-only decode, their JSON text, decoded whole only if asked (see `described`).
     whole: Sequence[StatementRow] | msgspec.Raw
+    # After a counters-only decode, the `tables` and `indexes` members' JSON text (the snapshot's
+    # own lists are then empty); None when they are decoded in `snapshot`.
+    schema_text: tuple[msgspec.Raw, msgspec.Raw] | None = None
 
     @property
     def snapshot_id(self) -> uuid.UUID:
@@ -110,6 +116,22 @@ class DecodedSnapshot:
         """Every statement with its text, type and relations: what a statement new to the catalog
         is stored with. Each call of a counters-only decode's decodes the text again (~8 ms)."""
         return decode_statements(self.whole) if isinstance(self.whole, msgspec.Raw) else self.whole
+
+    def schema_stats(self) -> tuple[list[TableStats], list[IndexStats]]:
+        """The tables' and indexes' statistics, validated: as decoded when a request's body was
+        checked, or, after a worker's counters-only decode, from their JSON text now (~2.6 ms for
+        120 tables and their indexes). A worker stores only the latest snapshot's of a batch
+        (IngestionService.store): the others' are never decoded."""
+        if self.schema_text is None:
+            return self.snapshot.tables, self.snapshot.indexes
+        tables, indexes = self.schema_text
+        try:
+            return (
+                _TABLES.validate_json(bytes(tables), context=NUL_FREE),
+                _INDEXES.validate_json(bytes(indexes), context=NUL_FREE),
+            )
+        except ValidationError as error:
+            raise _invalid(_describe(error)) from None
 
 
 def _invalid(message: str) -> PayloadRejected:
@@ -123,6 +145,7 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
 
     `counters_only` (a worker storing a body accepted before, through these same checks) reads only
     the statements' fingerprints and counters, ~5 ms less: their text is read for a new one alone;
+    it leaves the tables' and indexes' statistics as text until they are asked for (schema_stats);
     and it does not look for NUL characters again."""
     try:
         members = _MEMBERS.decode(data)
@@ -148,7 +171,7 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
         except ValidationError as error:
             raise _invalid(_describe(error)) from None
         raise _invalid("text must not contain NUL (U+0000) characters")
-    text = members.pop("statements", msgspec.Raw(b"[]"))
+    text = members.pop("statements", _EMPTY_LIST)
     statements: Sequence[StatementCounterRow]
     whole: Sequence[StatementRow] | msgspec.Raw
     try:
@@ -158,6 +181,11 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
             statements = whole = decode_statements(text)
     except StatementsRejected as error:
         raise _invalid(str(error)) from None
+    # A worker leaves the tables' and indexes' statistics as text: of a batch only the latest
+    # snapshot's are stored, and validating them is ~2.6 ms of the ~2.7 ms the rest takes.
+    schema_text = (
+        (members.pop("tables", _EMPTY_LIST), members.pop("indexes", _EMPTY_LIST)) if counters_only else None
+    )
     rest = (
         b"{"
         + b",".join(msgspec.json.encode(key) + b":" + bytes(value) for key, value in members.items())
@@ -169,7 +197,7 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
         raise _invalid(_describe(error)) from None
     if len({statement.fingerprint for statement in statements}) != len(statements):
         raise _invalid("statements repeat a fingerprint; merge them first")
-    return DecodedSnapshot(snapshot, statements, whole)
+    return DecodedSnapshot(snapshot, statements, whole, schema_text)
 
 
 # One decode at a time per process. Where decodes run in threads (a worker's, or a request's with

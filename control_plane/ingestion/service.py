@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.analysis.runs_repository import AnalysisWatchRepository
@@ -71,10 +72,11 @@ class IngestionService:
         snapshots = [decoded.snapshot for decoded in fresh]
         await self._ingestion.store_plans(snapshots)
         # Only the latest schema is kept (an older one never replaces a newer): of a batch, the
-        # latest alone is written, ~0.2 MB of JSON for 120 tables instead of that per snapshot.
-        await self._ingestion.store_schema(
-            max(reversed(snapshots), key=lambda snapshot: snapshot.collected_at)
-        )
+        # latest alone is validated and written, ~0.2 MB of JSON for 120 tables instead of that
+        # per snapshot.
+        latest_schema = max(reversed(fresh), key=lambda decoded: decoded.snapshot.collected_at)
+        tables, indexes = await anyio.to_thread.run_sync(latest_schema.schema_stats)
+        await self._ingestion.store_schema(latest_schema.snapshot.collected_at, tables, indexes)
         for snapshot in snapshots:
             await self._recommendations.store_agent_findings(
                 self._database_id, snapshot.findings, measured_at=snapshot.collected_at

@@ -18,7 +18,7 @@ from control_plane.ingestion.statement_rows import (
     StatementsRejected,
     decode_statements,
 )
-from shared.wire.snapshot import StatementStats
+from shared.wire.snapshot import IndexStats, StatementStats
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 
 MODEL_LIST = TypeAdapter(list[StatementStats])
@@ -112,13 +112,30 @@ def test_a_whole_snapshot_decodes_to_what_the_model_holds() -> None:
 
 
 def test_a_workers_counters_only_decode_reads_the_same_counters_and_the_text_on_demand() -> None:
-    snapshot = make_snapshot(statements=5)
+    index = IndexStats(
+        schema_name="public",
+        table="orders",
+        name="orders_pkey",
+        definition="CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)",
+        columns=["id"],
+        access_method="btree",
+        is_unique=True,
+        is_primary=True,
+        is_valid=True,
+        is_partial=False,
+        backs_constraint=True,
+        size_bytes=8192,
+        idx_scan=7,
+    )
+    snapshot = make_snapshot(statements=5).model_copy(update={"indexes": [index]})
     body = snapshot.model_dump_json().encode()
     whole = parse_snapshot(body)
 
     counters = parse_snapshot(body, counters_only=True)
 
-    assert counters.snapshot == whole.snapshot
+    assert counters.snapshot == whole.snapshot.model_copy(update={"tables": [], "indexes": []})
+    assert snapshot.tables and snapshot.indexes
+    assert counters.schema_stats() == whole.schema_stats() == (snapshot.tables, snapshot.indexes)
     assert not any(isinstance(row, StatementRow) for row in counters.statements)
     counter_fields = set(StatementCounterRow.__struct_fields__)
     assert counter_fields == {"fingerprint", *COUNTER_FIELDS}
@@ -127,6 +144,16 @@ def test_a_workers_counters_only_decode_reads_the_same_counters_and_the_text_on_
         for row in whole.statements
     ]
     assert counters.described() == whole.described() == whole.statements
+
+
+def test_a_workers_decode_refuses_the_tables_it_is_asked_for_when_they_break_a_rule() -> None:
+    body = json.loads(make_snapshot(statements=1).model_dump_json())
+    body["tables"][0]["n_live_tup"] = -1
+    decoded = parse_snapshot(json.dumps(body).encode(), counters_only=True)  # not read yet
+
+    with pytest.raises(PayloadRejected) as refused:
+        decoded.schema_stats()
+    assert refused.value.status_code == 422 and "n_live_tup" in refused.value.message
 
 
 @pytest.mark.parametrize(

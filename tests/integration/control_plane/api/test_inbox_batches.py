@@ -137,6 +137,28 @@ def test_an_entry_that_fails_in_a_batch_waits_alone_and_the_others_are_stored(
     assert raw == (6,)
 
 
+def test_a_batch_stores_the_schema_statistics_of_its_latest_snapshot_whatever_their_order(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    snapshots = [make_snapshot(2, collected_at=at) for at in COLLECTED[:3]]
+    # Each with its own row estimate, so that the stored one says which snapshot it came from.
+    snapshots = [
+        s.model_copy(update={"tables": [s.tables[0].model_copy(update={"n_live_tup": 100 + n})]})
+        for n, s in enumerate(snapshots)
+    ]
+    latest = snapshots[2]
+    for snapshot in (snapshots[0], latest, snapshots[1]):  # the latest is not the last to arrive
+        assert client.post(SNAPSHOTS, json=as_json(snapshot), headers=agent).status_code == 202
+
+    assert store_one_batch(client, acme) == 3
+
+    with psycopg.connect(metadata_url) as conn:
+        row = conn.execute("SELECT collected_at, tables FROM database_schemas").fetchone()
+    assert row == (latest.collected_at, [latest.tables[0].model_dump(mode="json")])
+    assert row[1][0]["n_live_tup"] == 102
+
+
 def test_a_resent_snapshot_in_a_batch_is_stored_once(
     client: TestClient, acme: SeededTenant, metadata_url: str
 ) -> None:

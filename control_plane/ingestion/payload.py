@@ -31,8 +31,9 @@ from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, IndexStats, Snapshot, 
 SUPPORTED_SCHEMA_VERSIONS = (SNAPSHOT_SCHEMA_VERSION - 1, SNAPSHOT_SCHEMA_VERSION)
 # The top level's members, each kept as its JSON text: ~2 ms for 3.2 MB (it still checks the syntax).
 _MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_TABLES: Final = TypeAdapter(list[TableStats])
-_INDEXES: Final = TypeAdapter(list[IndexStats])
+# The schema statistics as JSON, both ways: validated here, written by the repository.
+TABLE_STATS_JSON: Final = TypeAdapter(list[TableStats])
+INDEX_STATS_JSON: Final = TypeAdapter(list[IndexStats])
 _EMPTY_LIST: Final = msgspec.Raw(b"[]")
 
 
@@ -127,8 +128,8 @@ class DecodedSnapshot:
         tables, indexes = self.schema_text
         try:
             return (
-                _TABLES.validate_json(bytes(tables), context=NUL_FREE),
-                _INDEXES.validate_json(bytes(indexes), context=NUL_FREE),
+                TABLE_STATS_JSON.validate_json(bytes(tables), context=NUL_FREE),
+                INDEX_STATS_JSON.validate_json(bytes(indexes), context=NUL_FREE),
             )
         except ValidationError as error:
             raise _invalid(_describe(error)) from None

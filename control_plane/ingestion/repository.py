@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import anyio
-from pydantic import TypeAdapter
 from sqlalchemy import Text, TextClause, cast, literal, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DBAPIError
@@ -28,7 +27,7 @@ from control_plane.ingestion.batch_rows import (
     EMPTY_BATCH_ROWS,
     copy_data,
 )
-from control_plane.ingestion.payload import DecodedSnapshot
+from control_plane.ingestion.payload import INDEX_STATS_JSON, TABLE_STATS_JSON, DecodedSnapshot
 from control_plane.ingestion.series_sql import DailyPart, insert_stats_and_rollups
 from control_plane.ingestion.statement_rows import StatementRow
 from control_plane.models import DatabaseSchema, Plan
@@ -41,8 +40,6 @@ ROLLUP_BUCKET = timedelta(hours=1)
 # once per this period, not on every snapshot.
 LAST_SEEN_PRECISION = timedelta(hours=1)
 DUPLICATE_TABLE = "42P07"
-_TABLES_JSON = TypeAdapter(list[TableStats])
-_INDEXES_JSON = TypeAdapter(list[IndexStats])
 _PARTITION_ATTEMPTS = 3
 
 
@@ -297,8 +294,8 @@ class IngestionRepository:
             tenant_id=self._tenant_id,
             database_id=self._database_id,
             collected_at=collected_at,
-            tables=cast(literal(_TABLES_JSON.dump_json(tables).decode(), Text), JSONB),
-            indexes=cast(literal(_INDEXES_JSON.dump_json(indexes).decode(), Text), JSONB),
+            tables=cast(literal(TABLE_STATS_JSON.dump_json(tables).decode(), Text), JSONB),
+            indexes=cast(literal(INDEX_STATS_JSON.dump_json(indexes).decode(), Text), JSONB),
         )
         await self._session.execute(
             upsert.on_conflict_do_update(

@@ -18,7 +18,8 @@ from control_plane.ingestion.statement_rows import (
     StatementsRejected,
     decode_statements,
 )
-from shared.wire.snapshot import IndexStats, StatementStats
+from shared.wire.snapshot import StatementStats
+from tests.index_stats import index_stats
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 
 MODEL_LIST = TypeAdapter(list[StatementStats])
@@ -112,22 +113,9 @@ def test_a_whole_snapshot_decodes_to_what_the_model_holds() -> None:
 
 
 def test_a_workers_counters_only_decode_reads_the_same_counters_and_the_text_on_demand() -> None:
-    index = IndexStats(
-        schema_name="public",
-        table="orders",
-        name="orders_pkey",
-        definition="CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)",
-        columns=["id"],
-        access_method="btree",
-        is_unique=True,
-        is_primary=True,
-        is_valid=True,
-        is_partial=False,
-        backs_constraint=True,
-        size_bytes=8192,
-        idx_scan=7,
+    snapshot = make_snapshot(statements=5).model_copy(
+        update={"indexes": [index_stats("orders_customer_idx", ["customer_id"], scans=7)]}
     )
-    snapshot = make_snapshot(statements=5).model_copy(update={"indexes": [index]})
     body = snapshot.model_dump_json().encode()
     whole = parse_snapshot(body)
 

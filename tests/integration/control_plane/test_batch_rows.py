@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import msgspec
 import psycopg
 import pytest
 
@@ -13,7 +14,7 @@ from control_plane.ingestion.batch_rows import (
     EMPTY_BATCH_ROWS,
     copy_data,
 )
-from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow
+from control_plane.ingestion.statement_rows import COUNTER_FIELDS, StatementCounterRow, StatementRow
 from shared.wire.base import BIGINT_MAX
 
 
@@ -65,6 +66,28 @@ def test_the_extremes_the_decoder_admits_survive_exactly(db: psycopg.Connection)
 
 def test_an_empty_batch_is_an_empty_copy(db: psycopg.Connection) -> None:
     assert _copied(db, copy_data([[], []])) == []
+
+
+def test_a_snapshot_without_statements_keeps_its_place_in_the_numbering(db: psycopg.Connection) -> None:
+    rows = _copied(db, copy_data([[_row("00000000000000aa", 1)], [], [_row("00000000000000bb", 2)]]))
+
+    assert [(row[0], row[1]) for row in rows] == [(1, "00000000000000aa"), (3, "00000000000000bb")]
+
+
+def test_statements_decoded_whole_copy_as_their_counters_do() -> None:
+    counters = [_row(f"{n:016x}", n * 31) for n in (7, 2, 5)]
+    whole = [
+        StatementRow(
+            **msgspec.structs.asdict(row),
+            query="SELECT * FROM orders WHERE id = $1",
+            statement_type="select",
+            relations=["public.orders"],
+        )
+        for row in counters
+    ]
+
+    assert copy_data([whole, counters]) == copy_data([counters, whole])
+    assert copy_data([whole]) == copy_data([counters])
 
 
 def test_a_second_copy_in_one_transaction_holds_only_its_own_rows_and_a_commit_empties_it(

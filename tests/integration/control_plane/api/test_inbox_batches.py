@@ -142,7 +142,7 @@ def test_a_batch_stores_the_schema_statistics_of_its_latest_snapshot_whatever_th
 ) -> None:
     agent = bearer(register_database(client, acme)["agent_token"])
     snapshots = [make_snapshot(2, collected_at=at) for at in COLLECTED[:3]]
-    # Each with its own row estimate, so that the stored one says which snapshot it came from.
+    # Each with its own live-tuple count, so that the stored one says which snapshot it came from.
     snapshots = [
         s.model_copy(update={"tables": [s.tables[0].model_copy(update={"n_live_tup": 100 + n})]})
         for n, s in enumerate(snapshots)

@@ -32,7 +32,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
 # literals could not carry: msgspec writes it as null).
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
 # The wire's fingerprint (shared.wire.base.Fingerprint). msgspec checks the length; the digits are
-# checked for the whole list at once (_check_fingerprints): msgspec's regex, run field by field,
+# checked for the whole list at once (check_fingerprints): msgspec's regex, run field by field,
 # cost 1.6 ms of a 5,000-statement decode.
 FingerprintText = Annotated[str, msgspec.Meta(min_length=FINGERPRINT_LENGTH, max_length=FINGERPRINT_LENGTH)]
 _HEX_DIGITS: Final = b"0123456789abcdef"
@@ -114,7 +114,7 @@ def _decoded(decoder: msgspec.json.Decoder[list[Row]], text: bytes | msgspec.Raw
         raise StatementsRejected(_located(str(error))) from None
     except msgspec.DecodeError as error:  # the text around it parsed, so this is rare
         raise StatementsRejected(f"statements: {error}") from None
-    _check_fingerprints(rows)
+    check_fingerprints(rows)
     return rows
 
 
@@ -125,7 +125,7 @@ def all_lowercase_hex(fingerprints: Sequence[str]) -> bool:
     return joined.isascii() and not joined.encode("ascii").translate(None, _HEX_DIGITS)
 
 
-def _check_fingerprints(rows: list[Row]) -> None:
+def check_fingerprints(rows: Sequence[StatementCounterRow]) -> None:
     """Every fingerprint (16 characters long, as decoded) is lowercase hex (all_lowercase_hex).
     Otherwise the first that is not is named, as msgspec's pattern named it."""
     if all_lowercase_hex([row.fingerprint for row in rows]):

@@ -169,3 +169,34 @@ def test_a_body_that_is_no_json_object_is_refused_with_400(body: bytes, message:
     with pytest.raises(PayloadRejected) as refused:
         parse_snapshot(body)
     assert refused.value.status_code == 400 and message in refused.value.message
+
+
+def snapshot_text_with_statements_twice(first: list[dict[str, Any]], last: list[dict[str, Any]]) -> bytes:
+    """A snapshot's JSON text whose `statements` key comes twice: JSON allows it, the last counts."""
+    document = as_json(make_snapshot(statements=0))
+    document.pop("statements")
+    text = json.dumps(document)
+    return f'{{"statements": {json.dumps(first)}, {text[1:-1]}, "statements": {json.dumps(last)}}}'.encode()
+
+
+@pytest.mark.parametrize("counters_only", [False, True])
+def test_a_repeated_member_counts_as_its_last_occurrence_as_the_model_reads_it(counters_only: bool) -> None:
+    statements = as_json(make_snapshot(statements=2))["statements"]
+    body = snapshot_text_with_statements_twice([{"calls": "not a statement"}], statements)
+
+    decoded = parse_snapshot(body, counters_only)
+
+    assert [row.fingerprint for row in decoded.described()] == [s["fingerprint"] for s in statements]
+    assert [row.calls for row in decoded.statements] == [s["calls"] for s in statements]
+
+
+@pytest.mark.parametrize("counters_only", [False, True])
+def test_a_statement_that_breaks_a_rule_is_named_where_it_is_whichever_way_the_text_is_read(
+    counters_only: bool,
+) -> None:
+    document = as_json(make_snapshot(statements=3))
+    document["statements"][2]["calls"] = -1
+
+    with pytest.raises(PayloadRejected) as refused:
+        parse_snapshot(json.dumps(document).encode(), counters_only)
+    assert refused.value.message.startswith("statements.2.calls: Expected `int` >= 0")

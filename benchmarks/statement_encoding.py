@@ -26,7 +26,6 @@ For each shape, the median CPU time of REPEATS runs, in this process:
 
 from __future__ import annotations
 
-import array
 import gzip
 import json
 import random
@@ -35,12 +34,13 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import starmap
 from typing import Any, Literal
 
 import msgspec
 
 from benchmarks.control_plane_ingestion import STATEMENTS, build_workload, snapshot_body
-from control_plane.ingestion.batch_rows import COUNTER_TYPES, big_endian, copy_data, copy_rows
+from control_plane.ingestion.batch_rows import COUNTER_ROW, COUNTER_TYPES, big_endian, copy_data, copy_rows
 from control_plane.ingestion.payload import decompress
 from control_plane.ingestion.statement_rows import (
     COUNTER_FIELDS,
@@ -130,17 +130,16 @@ def decode_columns(decoder: msgspec.json.Decoder[Any], text: msgspec.Raw) -> Any
 
 
 def copy_from_columns(columns: Any) -> bytes:
-    """COPY data straight from the columns, each counter's list made an array at once: they come
-    in fingerprint order (as `bodies` sends them), the rows' order."""
+    """COPY data straight from the columns, each row's counters packed at once: they come in
+    fingerprint order (as `bodies` sends them), the rows' order."""
     fingerprints: list[str] = columns.fingerprint
     if fingerprints != sorted(fingerprints):
         raise ValueError("the columns are not in fingerprint order")
+    counters = zip(*(getattr(columns, name) for name, _, _ in COUNTER_TYPES), strict=True)
     return copy_rows(
-        [
-            big_endian("q", [1] * len(fingerprints)),
-            "".join(fingerprints).encode("ascii"),
-            *(big_endian(code, array.array(code, getattr(columns, name))) for name, _, code in COUNTER_TYPES),
-        ]
+        big_endian("q", [1] * len(fingerprints)),
+        "".join(fingerprints).encode("ascii"),
+        b"".join(starmap(COUNTER_ROW.pack, counters)),
     )
 
 

@@ -11,13 +11,15 @@ stores twice (a failed batch stored again snapshot by snapshot). Not created per
 DROP): each new table would be a new relation OID in the storing statement, and so a new entry in
 pg_stat_statements for every batch, crowding out the metadata database's other statements.
 
-The data is built a column at a time, in C: each column becomes an array of big-endian values,
-and every row's fixed layout (a field count, then each field's length and value: every field here
-has a fixed width) is filled by strided slice assignment, one per byte of a value. The values are
-read off the rows a snapshot at a time and a row at a time (each row's fields as one tuple, then
-transposed): 5,000 rows take ~6.6 ms. Read a column at a time over a whole batch, as until
-2026-12-06, a batch of 8 took 19 ms a snapshot: 15 passes over 40,000 rows and their 600,000 int
-objects (~10 MB) miss the CPU's caches at nearly every value (benchmarks/statement_encoding.py).
+The data is built in C as far as it goes. Each row's counters are packed at once, big-endian
+(COUNTER_ROW); every row's fixed layout (a field count, then each field's length and value: every
+field here has a fixed width) is then filled by strided slice assignment, one per byte of a value,
+from the snapshots' ordinals, the fingerprints and the packed counters. 5,000 rows take ~6.5 ms
+alone, ~9 ms a snapshot in a batch of 8. Until 2026-12-06 each row's values were transposed into
+columns first, and each column made an array: 7.8 and 17 ms. Before that, the values were read a
+column at a time over the whole batch: 15 passes over 40,000 rows and their 600,000 int objects
+(~10 MB), missing the CPU's caches at nearly every value, 19 ms a snapshot of a batch of 8 on a
+faster day (benchmarks/statement_encoding.py).
 """
 
 from __future__ import annotations
@@ -61,7 +63,20 @@ _TEMPLATE: Final = struct.pack(">h", len(_COLUMNS)) + b"".join(
     struct.pack(">i", width) + bytes(width) for width in _WIDTHS
 )
 _OFFSETS: Final = tuple(2 + sum(4 + width for width in _WIDTHS[:index]) + 4 for index in range(len(_WIDTHS)))
+_ROW_SIZE: Final = len(_TEMPLATE)
 _FINGERPRINT = operator.attrgetter("fingerprint")
+# One row's counters as 8-byte big-endian values, packed in one call: read off each row as a tuple
+# and packed, a batch of 8 snapshots took ~2.4 ms a snapshot, where transposing the rows into
+# columns and making an array of each took ~7 (2026-12-06, 40,000 rows).
+COUNTER_ROW: Final = struct.Struct(">" + "".join(code for _, _, code in COUNTER_TYPES))
+_pack_counters = COUNTER_ROW.pack
+_COUNTERS_END: Final = 1 + len(COUNTER_TYPES)  # a row's fields as a tuple: the fingerprint, then these
+_KEY_WIDTH: Final = _WIDTHS[0]
+# Where each field goes in a row of COPY data, and where it comes from in its source's row:
+# (offset in the COPY row, offset in the source's row, width).
+_KEY_FIELD: Final = ((_OFFSETS[0], 0, _KEY_WIDTH),)
+_FINGERPRINT_FIELD: Final = ((_OFFSETS[1], 0, FINGERPRINT_LENGTH),)
+_COUNTER_FIELDS: Final = tuple((_OFFSETS[2 + index], 8 * index, 8) for index in range(len(COUNTER_TYPES)))
 # A row's fields as a tuple, in the struct's order: the fingerprint, then the counters as the
 # table has them (a StatementRow's own fields come after these).
 _ROW_FIELDS: Final = ("fingerprint", *COUNTER_FIELDS)
@@ -77,48 +92,47 @@ def big_endian(code: str, values: Sequence[int] | Sequence[float]) -> bytes:
     return column.tobytes()
 
 
-def _fill(rows: bytearray, offset: int, width: int, values: bytes) -> None:
-    """Writes the column `values` (`width` bytes each) into every row of `rows` at `offset`."""
-    size = len(_TEMPLATE)
-    for byte in range(width):
-        rows[offset + byte :: size] = values[byte::width]
-
-
 def copy_data(batch: Sequence[Sequence[StatementCounterRow]]) -> bytes:
     """The batch's rows, each snapshot's in fingerprint order (the rollups' upserts then need no
     real sort, and two batches of one database lock rollup rows in the same order), snapshot `k`
     after snapshot `k - 1`."""
-    columns: list[list[bytes]] = [[] for _ in _WIDTHS]
+    keys: list[bytes] = []
+    fingerprints: list[bytes] = []
+    counters: list[bytes] = []
     for k, statements in enumerate(batch, start=1):
         if not statements:
             continue
         ordered = sorted(statements, key=_FINGERPRINT)
-        # Each row's fields in one tuple (astuple: the struct's fields in order, which begin with
-        # _ROW_FIELDS), transposed into one tuple per column; a StatementRow's text and the rest
-        # of its own fields come after, and are left out.
-        fingerprints, *counters = list(zip(*map(astuple, ordered), strict=False))[: len(_ROW_FIELDS)]
-        fingerprint_bytes = "".join(fingerprints).encode("ascii")
+        fingerprint_bytes = "".join(map(_FINGERPRINT, ordered)).encode("ascii")
         if len(fingerprint_bytes) != FINGERPRINT_LENGTH * len(ordered):
             raise ValueError(f"a fingerprint is not {FINGERPRINT_LENGTH} characters long")
-        columns[0].append(big_endian("q", [k] * len(ordered)))
-        columns[1].append(fingerprint_bytes)
-        for column, values, (_, _, code) in zip(columns[2:], counters, COUNTER_TYPES, strict=True):
-            column.append(big_endian(code, values))
-    return copy_rows([b"".join(column) for column in columns])
+        keys.append(big_endian("q", [k] * len(ordered)))
+        fingerprints.append(fingerprint_bytes)
+        # Each row's counters (astuple: the struct's fields in order, which begin with _ROW_FIELDS;
+        # a StatementRow's text and the rest of its own fields come after, and are left out).
+        counters.append(b"".join([_pack_counters(*astuple(row)[1:_COUNTERS_END]) for row in ordered]))
+    return copy_rows(b"".join(keys), b"".join(fingerprints), b"".join(counters))
 
 
-def copy_rows(columns: Sequence[bytes]) -> bytes:
-    """The COPY data of rows given column by column, in the table's order (`k`, the fingerprints'
-    ASCII, then each counter), every value big-endian and of its column's fixed width."""
-    count = len(columns[0]) // _WIDTHS[0]
+def copy_rows(keys: bytes, fingerprints: bytes, counters: bytes) -> bytes:
+    """The COPY data of rows given as their snapshots' ordinals (`k`, big-endian, one column), the
+    fingerprints' ASCII (one column) and the counters, a row's after another's (counter_block)."""
+    count = len(keys) // _KEY_WIDTH
     parts = [_HEADER]
-    # A chunk of rows at a time, which stays in the CPU's caches for the ~70 strided passes over it:
-    # over the whole of a batch of 4 snapshots (~5 MB) they took 38-40 ms, in chunks 29-33 ms.
+    # A chunk of rows at a time, which stays in the CPU's caches for the ~150 strided passes over
+    # it: over the whole of a batch of 4 snapshots (~5 MB) they took 38-40 ms, in chunks 29-33 ms.
     for start in range(0, count, _CHUNK_ROWS):
         rows_here = min(_CHUNK_ROWS, count - start)
         rows = bytearray(_TEMPLATE * rows_here)
-        for column, offset, width in zip(columns, _OFFSETS, _WIDTHS, strict=True):
-            _fill(rows, offset, width, column[start * width : (start + rows_here) * width])
+        for values, stride, fields in (
+            (keys, _KEY_WIDTH, _KEY_FIELD),
+            (fingerprints, FINGERPRINT_LENGTH, _FINGERPRINT_FIELD),
+            (counters, COUNTER_ROW.size, _COUNTER_FIELDS),
+        ):
+            chunk = values[start * stride : (start + rows_here) * stride]
+            for offset, source, width in fields:
+                for byte in range(width):
+                    rows[offset + byte :: _ROW_SIZE] = chunk[source + byte :: stride]
         parts.append(bytes(rows))
     parts.append(_TRAILER)
     return b"".join(parts)

@@ -14,6 +14,7 @@ BENCHMARKS = [
     "benchmarks.ingestion_store_cost",
     "benchmarks.statement_stats_layout",
     "benchmarks.statement_encoding",
+    "benchmarks.ingestion_instructions",
     "benchmarks.advisor_tpch",
     "benchmarks.dashboard_pages",
 ]

@@ -72,6 +72,10 @@ if [ "${#containers[@]}" -gt 0 ]; then
   apt_install "${containers[@]}"
 fi
 
+# The benchmarks count instructions with valgrind's callgrind (benchmarks/ingestion_instructions.py):
+# a figure that does not move with whatever else the machine is doing.
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind
+
 # A Debian install starts a system cluster; the suite never uses it, it starts its own.
 command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is required" >&2; exit 1; }
 echo "system dependencies ok (PostgreSQL ${major})" >&2

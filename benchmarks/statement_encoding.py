@@ -3,8 +3,8 @@
 Issue 15's goal (15 snapshots/s of 5,000 statements on 2 cores, beside readers) is short by about
 a sixth of the CPU a snapshot costs (accepting ~25 ms, storing ~67-98 ms, ~23-39 of it in the
 worker: benchmarks/ingestion_store_cost.py, 2026-12-06). In the worker, decoding the body again
-takes ~10 ms and making the COPY data of its 5,000 rows ~6; the check that accepts a body spends
-most of its ~14 ms parsing the same JSON. In the JSON an agent sends today (schema version 2) each statement is
+takes ~6 ms and making the COPY data of its 5,000 rows ~6.5; the check that accepts a body spends
+most of its ~12 ms parsing the same JSON (once the body came to be read in one pass, 2026-12-06). In the JSON an agent sends today (schema version 2) each statement is
 an object: half of the ~3.2 MB inflated text is the 16 counter names repeated 5,000 times. This
 measures that shape against the alternative, the same statements as one object of columns
 (`{"fingerprint": [...], "calls": [...], ...}`), with the same rules checked on decoding (bounds,

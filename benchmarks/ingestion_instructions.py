@@ -38,12 +38,14 @@ from pathlib import Path
 
 from benchmarks.control_plane_ingestion import build_workload, snapshot_body
 from control_plane.ingestion.batch_rows import copy_data
+from control_plane.ingestion.inbox_worker import BATCH_SIZE
 from control_plane.ingestion.payload import decode_snapshot
+from control_plane.settings import Settings
 
-BODIES = 8  # the worker's largest batch (inbox_worker.BATCH_SIZE)
+BODIES = BATCH_SIZE  # the worker's largest batch
 STEPS = ("check", "worker")
 _COLLECTED = re.compile(r"Collected : (\d+)")
-_MAX_BODY = 64 * 1024 * 1024
+_MAX_BODY: int = Settings.model_fields["max_body_bytes"].default
 
 
 def say(message: str) -> None:

@@ -69,7 +69,7 @@ _FINGERPRINT = operator.attrgetter("fingerprint")
 # and packed, a batch of 8 snapshots took ~2.4 ms a snapshot, where transposing the rows into
 # columns and making an array of each took ~7 (2026-12-06, 40,000 rows).
 COUNTER_ROW: Final = struct.Struct(">" + "".join(code for _, _, code in COUNTER_TYPES))
-_pack_counters = COUNTER_ROW.pack
+_pack_counters: Final = COUNTER_ROW.pack
 _COUNTERS_END: Final = 1 + len(COUNTER_TYPES)  # a row's fields as a tuple: the fingerprint, then these
 _KEY_WIDTH: Final = _WIDTHS[0]
 # Where each field goes in a row of COPY data, and where it comes from in its source's row:
@@ -116,7 +116,8 @@ def copy_data(batch: Sequence[Sequence[StatementCounterRow]]) -> bytes:
 
 def copy_rows(keys: bytes, fingerprints: bytes, counters: bytes) -> bytes:
     """The COPY data of rows given as their snapshots' ordinals (`k`, big-endian, one column), the
-    fingerprints' ASCII (one column) and the counters, a row's after another's (counter_block)."""
+    fingerprints' ASCII (one column) and the counters, a row's after another's, each row as
+    COUNTER_ROW packs it."""
     count = len(keys) // _KEY_WIDTH
     parts = [_HEADER]
     # A chunk of rows at a time, which stays in the CPU's caches for the ~150 strided passes over

@@ -10,7 +10,7 @@ JSON `true` or `false` is refused as a counter (pydantic would read 1 or 0), so 
 sends any of these.
 `tests/unit/control_plane/test_statement_rows.py` holds the two to the same answers.
 
-The rest of the snapshot (server, tables, indexes, plans, findings: ~0.1 MB) is still validated by
+The rest of the snapshot (server, tables, indexes, plans, findings: ~0.2 MB) is still validated by
 the pydantic `Snapshot` model, so `StatementStats` remains the one definition of the wire format
 (and of the OpenAPI schema); this is the fast path through its largest list.
 """

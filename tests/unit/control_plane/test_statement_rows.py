@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from control_plane.ingestion import payload
 from control_plane.ingestion.payload import PayloadRejected, parse_snapshot
 from control_plane.ingestion.statement_rows import (
     COUNTER_FIELDS,
@@ -18,6 +19,7 @@ from control_plane.ingestion.statement_rows import (
     StatementsRejected,
     decode_statements,
 )
+from shared.wire.advice import AdviceReport
 from shared.wire.snapshot import StatementStats
 from tests.index_stats import index_stats
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
@@ -200,3 +202,82 @@ def test_a_statement_that_breaks_a_rule_is_named_where_it_is_whichever_way_the_t
     with pytest.raises(PayloadRejected) as refused:
         parse_snapshot(json.dumps(document).encode(), counters_only)
     assert refused.value.message.startswith("statements.2.calls: Expected `int` >= 0")
+
+
+def full_snapshot_text() -> bytes:
+    """A snapshot with every member the model has, the optional ones set."""
+    report = AdviceReport(server_version="15.20", hypopg=True, statements_analyzed=3)
+    snapshot = make_snapshot(statements=4).model_copy(update={"findings": report, "privacy": "pseudonyms"})
+    return snapshot.model_dump_json().encode()
+
+
+@pytest.mark.parametrize("counters_only", [False, True])
+def test_a_valid_body_is_read_in_one_pass(counters_only: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_expected(data: bytes, counters_only: bool) -> None:
+        raise AssertionError("a valid body was read member by member")
+
+    monkeypatch.setattr(payload, "_parse_in_members", not_expected)
+
+    decoded = parse_snapshot(full_snapshot_text(), counters_only)
+
+    assert decoded.snapshot.privacy == "pseudonyms" and decoded.snapshot.findings is not None
+
+
+def outcome(read: Any, body: bytes, counters_only: bool) -> object:
+    """What reading the body gives: everything the decoded snapshot holds, or the refusal."""
+    try:
+        decoded = read(body, counters_only)
+        schema_stats = decoded.schema_stats()
+    except PayloadRejected as refused:
+        return (refused.status_code, refused.code, refused.message)
+    return (decoded.snapshot, decoded.statements, decoded.schema_text, decoded.described(), schema_stats)
+
+
+def body_with(change: Any) -> bytes:
+    document = json.loads(full_snapshot_text())
+    change(document)
+    return json.dumps(document).encode()
+
+
+BODIES = {
+    "valid": full_snapshot_text(),
+    "no optional members": body_with(
+        lambda d: [d.pop(k) for k in ("findings", "privacy", "plans", "tables")]
+    ),
+    "a null member": body_with(lambda d: d.update(tables=None)),
+    "an unknown member": body_with(lambda d: d.update(surprise=1)),
+    "an unknown member and a bad statement": body_with(
+        lambda d: (d.update(surprise=1), d["statements"][0].update(calls=-1))
+    ),
+    "no statements": body_with(lambda d: d.pop("statements")),
+    "null statements": body_with(lambda d: d.update(statements=None)),
+    "a version as text": body_with(lambda d: d.update(schema_version="2")),
+    "a later version with other statements": body_with(
+        lambda d: d.update(schema_version=3, statements={"fingerprint": []})
+    ),
+    "a NUL in a query": body_with(lambda d: d["statements"][1].update(query="SELECT \x00")),
+    "a NUL and a bad fingerprint": body_with(
+        lambda d: (
+            d["statements"][1].update(query="SELECT \x00"),
+            d["statements"][2].update(fingerprint="X" * 16),
+        )
+    ),
+    "a repeated fingerprint and a bad server": body_with(
+        lambda d: (d["statements"].append(dict(d["statements"][0])), d["server"].update(version_num="x"))
+    ),
+    "a repeated key": full_snapshot_text()[:-1] + b', "server": {"version": "16"}}',
+    "an array": b"[1]",
+    "no JSON": b"{,",
+}
+
+
+@pytest.mark.parametrize("counters_only", [False, True])
+@pytest.mark.parametrize("name", BODIES)
+def test_the_one_pass_and_the_member_by_member_read_give_the_same_answer(
+    name: str, counters_only: bool
+) -> None:
+    body = BODIES[name]
+
+    assert outcome(parse_snapshot, body, counters_only) == outcome(
+        payload._parse_in_members, body, counters_only
+    )

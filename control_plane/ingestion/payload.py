@@ -40,6 +40,7 @@ _EMPTY_LIST: Final = msgspec.Raw(b"[]")
 
 
 _Row_co = TypeVar("_Row_co", bound=StatementCounterRow, covariant=True)
+Stats = TypeVar("Stats", TableStats, IndexStats)
 
 
 class _SnapshotText(Protocol[_Row_co]):
@@ -122,8 +123,11 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return data
 
 
-def _describe(error: ValidationError) -> str:
-    problems = [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()[:5]]
+def _describe(error: ValidationError, within: tuple[str, ...] = ()) -> str:
+    """The first problems, each where it is (`within` the member validated alone, if so)."""
+    problems = [
+        f"{'.'.join(str(p) for p in (*within, *item['loc']))}: {item['msg']}" for item in error.errors()[:5]
+    ]
     more = f" (and {error.error_count() - 5} more)" if error.error_count() > 5 else ""
     return "; ".join(problems) + more
 
@@ -164,13 +168,19 @@ class DecodedSnapshot:
         if self.schema_text is None:
             return self.snapshot.tables, self.snapshot.indexes
         tables, indexes = self.schema_text
-        try:
-            return (
-                TABLE_STATS_JSON.validate_json(bytes(tables), context=NUL_FREE),
-                INDEX_STATS_JSON.validate_json(bytes(indexes), context=NUL_FREE),
-            )
-        except ValidationError as error:
-            raise _invalid(_describe(error)) from None
+        return (
+            _validated(TABLE_STATS_JSON, tables, "tables"),
+            _validated(INDEX_STATS_JSON, indexes, "indexes"),
+        )
+
+
+def _validated(adapter: TypeAdapter[list[Stats]], text: msgspec.Raw, member: str) -> list[Stats]:
+    """A member of the schema statistics, validated alone: a problem is named as the whole
+    snapshot's validation names it (`tables.3.n_live_tup`)."""
+    try:
+        return adapter.validate_json(bytes(text), context=NUL_FREE)
+    except ValidationError as error:
+        raise _invalid(_describe(error, within=(member,))) from None
 
 
 def _invalid(message: str) -> PayloadRejected:

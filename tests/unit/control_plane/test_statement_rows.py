@@ -143,7 +143,8 @@ def test_a_workers_decode_refuses_the_tables_it_is_asked_for_when_they_break_a_r
 
     with pytest.raises(PayloadRejected) as refused:
         decoded.schema_stats()
-    assert refused.value.status_code == 422 and "n_live_tup" in refused.value.message
+    assert refused.value.status_code == 422
+    assert refused.value.message.startswith("tables.0.n_live_tup: Input should be greater than or equal to 0")
 
 
 @pytest.mark.parametrize(

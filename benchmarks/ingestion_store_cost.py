@@ -46,7 +46,8 @@ from benchmarks.control_plane_ingestion import (
     bearer,
     bench_metadata,
 )
-from benchmarks.ingestion_workers import AGENTS, CpuMeter, build_bodies, set_up
+from benchmarks.ingestion_workers import AGENTS, build_bodies, set_up
+from benchmarks.process_cpu import CpuMeter
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.inbox_worker import BATCH_SIZE, store_inbox
 from control_plane.runtime_tuning import tune_runtime
@@ -59,16 +60,6 @@ ROUNDS = 3  # per batch size, after one round to warm up (the first day's partit
 
 def say(message: str) -> None:
     print(f"ingestion_store_cost: {message}", file=sys.stderr, flush=True)
-
-
-def _api_process() -> psutil.Process:
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "optischema-control-plane" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue  # a helper that has exited meanwhile
-    raise RuntimeError("the control plane's process is not among this process's children")
 
 
 def accept_all(base_url: str, databases: list[MonitoredDatabase], bodies: list[list[bytes]]) -> int:
@@ -130,7 +121,7 @@ def measure(metadata_url: str, scratch: Path) -> dict[int, dict[str, float]]:
     results: dict[int, dict[str, float]] = {}
     with control_plane_server(metadata_url, scratch / "control-plane.log") as server:
         _, databases = set_up(server.base_url)
-        api = _api_process()
+        api = psutil.Process(server.pid)
         run = 0
         for size in BATCH_SIZES:
             sums = {"accept": 0.0, "worker": 0.0, "postgres": 0.0, "snapshots": 0.0}

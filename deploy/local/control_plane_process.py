@@ -63,6 +63,13 @@ class ControlPlaneProcess:
         }
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        """The running server's process id (its snapshot-checking processes are its children)."""
+        if self._process is None:
+            raise RuntimeError("the control plane is not running")
+        return self._process.pid
+
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

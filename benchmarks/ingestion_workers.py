@@ -9,12 +9,13 @@ accepted latency, and the reads' latency meanwhile.
 
 Goal (issue 15) on the 2-core reference machine: at least 15 snapshots/s stored, accepted p50
 under 100 ms, reads p99 under 100 ms while ingesting; the figures carry these as their budgets
-(`at_least` for the rate). Every run also says what the whole machine spent per stored snapshot
-(`machine_cpu_ms_per_snapshot`, the kernel's count of busy CPU over both cores), and the capacity
-phase splits it by kind of process (benchmarks/process_cpu.py: API, checking processes, workers,
-each one's PostgreSQL backends, PostgreSQL's background work, the benchmark itself): on 2 cores
-the rate is at most 2,000 / that figure, so the goal's 15 a second needs it under 133 ms with
-nobody reading, and less again beside readers. The load average is printed and reported: others'
+(`at_least` for the rate). Every run also says what everything it runs spent per stored snapshot
+(`machine_cpu_ms_per_snapshot`: every process of the control plane, PostgreSQL and the benchmark,
+over both cores; other processes of the machine left out), and the capacity phase splits it by
+kind of process (benchmarks/process_cpu.py: API, checking processes, workers, each one's
+PostgreSQL backends, PostgreSQL's background work, the benchmark itself, and `other` beside): on
+2 cores the rate is at most 2,000 / that figure, so the goal's 15 a second needs it under 133 ms
+with nobody reading, and less again beside readers. The load average is printed and reported: others'
 work on the machine shows in every figure.
 
 What a snapshot holds: 5,000 statements, every one of which ran during its 30 s interval. That is
@@ -78,6 +79,7 @@ from benchmarks.control_plane_ingestion import (
 )
 from benchmarks.process_cpu import (
     KINDS,
+    OTHER,
     WORKERS,
     WORKERS_POSTGRES,
     MachineCpu,
@@ -187,9 +189,8 @@ class Run:
     recorder: Recorder = field(default_factory=Recorder)
     seconds: float = 0.0
     stored: int = 0
-    # CPU seconds by kind of process (benchmarks/process_cpu.KINDS), and the machine's in all.
+    # CPU seconds by kind of process (benchmarks/process_cpu.KINDS).
     cpu: dict[str, float] = field(default_factory=dict)
-    busy_seconds: float = 0.0
 
 
 async def ingest(
@@ -340,8 +341,12 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
                             now=readers_now,
                         )
                     )
-                run.cpu, run.busy_seconds = cpu.by_kind(), cpu.busy_seconds()
-                say(f"{name}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s)")
+                run.cpu = cpu.by_kind()
+                say(
+                    f"{name}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s);"
+                    f" CPU {sum(run.cpu.values()):.1f}s over the processes sampled,"
+                    f" {cpu.busy_seconds():.1f}s by the kernel's count"
+                )
                 runs.append(run)
     return runs
 
@@ -356,31 +361,33 @@ GOAL_MACHINE_CPU_MS = round(2000 / GOAL_SNAPSHOTS_PER_S)
 
 
 def cpu_figures(run: Run, prefix: str) -> list[dict[str, object]]:
-    """CPU ms per stored snapshot: storing alone (the workers and their backends), and the whole
-    machine's; split by kind of process where nobody reads (capacity), the cost of a snapshot."""
-    if not run.stored:
-        return []
+    """CPU ms per stored snapshot: storing alone (the workers and their backends), and everything
+    the benchmark runs (every kind but `other`: the control plane, PostgreSQL, the agents and
+    readers); split by kind of process where nobody reads (capacity), the cost of a snapshot."""
 
-    def per_snapshot(seconds: float) -> float:
-        return round(seconds * 1000 / run.stored, 1)
+    def per_snapshot(seconds: float) -> float | None:
+        return round(seconds * 1000 / run.stored, 1) if run.stored else None
 
+    ours = sum(seconds for kind, seconds in run.cpu.items() if kind != OTHER)
     figures = [
         figure(
             f"{prefix}_store_cpu_ms_per_snapshot",
             per_snapshot(run.cpu.get(WORKERS, 0.0) + run.cpu.get(WORKERS_POSTGRES, 0.0)),
             "ms",
         ),
-        # The rate is 2,000 ms a second / this on 2 cores whatever the split; the budget is the goal's.
+        # On 2 cores the rate is at most 2,000 ms a second / this, whatever the split: the capacity
+        # phase's is budgeted with the ceiling the goal's rate implies (necessary, not sufficient:
+        # readers want their share too). The phase itself is not the goal's.
         figure(
             f"{prefix}_machine_cpu_ms_per_snapshot",
-            per_snapshot(run.busy_seconds),
+            per_snapshot(ours),
             "ms",
             GOAL_MACHINE_CPU_MS if run.phase == "capacity" else None,
         ),
     ]
     if run.phase == "capacity":
         figures += [
-            figure(f"{prefix}_cpu_ms_per_snapshot_{kind}", per_snapshot(run.cpu[kind]), "ms")
+            figure(f"{prefix}_cpu_ms_per_snapshot_{kind}", per_snapshot(run.cpu.get(kind, 0.0)), "ms")
             for kind in KINDS
         ]
     return figures

@@ -5,17 +5,19 @@ Why the split (issue 15): the goal's 15 snapshots a second on 2 cores is 133 ms 
 snapshot for everything on the machine, readers included, and only the whole machine, every
 process counted, says what that asks of each part. It also shows costs that a step measured alone
 does not: a body's check took 21 ms in a checking process by itself and 25-27 ms beside the rest.
-In 2026-12-06's two runs with 2 workers and nobody reading, the machine spent 188 and 218 ms a
-snapshot: the workers' PostgreSQL backends 86 and 122, the workers 38 and 43, the checking
-processes 25 and 27, the API 9 and 10, its backends 3.5, the benchmark's own agents 8 (13 while
-this sampler still looked up every connection's owner at every sample).
+On 2026-12-06, with 2 workers and nobody reading, the processes sampled spent 176 ms a stored
+snapshot (the kernel counted 181 for the whole machine): the workers' PostgreSQL backends 87, the
+workers 40, the checking processes 27, the API 10, its backends 3, the benchmark's own agents 7
+(13 while this sampler still looked up every connection's owner at every sample).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from types import TracebackType
+from typing import Any
 
 import psutil
 import psycopg
@@ -25,10 +27,10 @@ import psycopg
 # that, which `busy_seconds` (the kernel's own count for the machine) shows beside it.
 SAMPLE_INTERVAL_S = 0.25
 
-# Kinds of process, as named in figures: the API process; its children, the snapshot-checking
-# processes; the workers; the PostgreSQL backends of each; the rest of the metadata server
-# (autovacuum, WAL writer, checkpointer); this benchmark process (agents, readers) and its backends;
-# anything else on the machine.
+# Kinds of process, as named in figures: the API (the server's process and its web workers); its
+# snapshot-checking processes; the workers; the PostgreSQL backends of each; the rest of the
+# metadata server (autovacuum, WAL writer, checkpointer); this benchmark process (agents, readers)
+# and its backends; anything else on the machine, other clients' backends included.
 API = "api"
 CHECKING = "checking_processes"
 WORKERS = "workers"
@@ -46,7 +48,7 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-Connection = psycopg.Connection[tuple[int, int]]
+Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 def _client_ports(conn: Connection) -> dict[int, int]:
@@ -67,14 +69,15 @@ class CpuMeter:
         self._start: dict[int, float] = {}
 
     def _backends(self) -> list[psutil.Process]:
+        with psycopg.connect(self._metadata_url, autocommit=True) as conn:
+            backends = _client_ports(conn)
+            server_port = conn.info.port
         ports = {
             connection.laddr.port
             for process in self._processes
             for connection in process.net_connections(kind="tcp")
-            if connection.raddr
+            if connection.raddr and connection.raddr.port == server_port
         }
-        with psycopg.connect(self._metadata_url, autocommit=True) as conn:
-            backends = _client_ports(conn)
         return [psutil.Process(pid) for pid, port in backends.items() if port in ports]
 
     def _readings(self) -> dict[int, float]:
@@ -94,8 +97,13 @@ class CpuMeter:
 
 
 class MachineCpu:
-    """Every process's CPU from entering to leaving, by kind (KINDS); a backend is its client's
-    kind, told by its client's port."""
+    """Every process's CPU from entering to leaving, by kind (KINDS).
+
+    The API is the server's process and every descendant but the snapshot-checking processes
+    (spawned by multiprocessing), so a server with several web workers is counted whole. A backend
+    is the kind of its client, found by the client's port among the connections to this server's
+    port; a parallel worker is its leader's kind; a backend whose client is none of these is
+    `other`, and one with no client at all is PostgreSQL's background work."""
 
     def __init__(
         self,
@@ -104,23 +112,32 @@ class MachineCpu:
         workers: list[int],
         interval_s: float = SAMPLE_INTERVAL_S,
     ) -> None:
+        self._api = api
         self._roles = {api: API, **dict.fromkeys(workers, WORKERS), psutil.Process().pid: BENCHMARK}
         self._interval_s = interval_s
         # One connection for every sample: one each time was a backend started 4 times a second.
         self._conn: Connection = psycopg.connect(metadata_url, autocommit=True)
+        self._port = self._conn.info.port
         self._postmaster = psutil.Process(self._conn.info.backend_pid).ppid()
+        self._started_at = 0.0
         self._first: dict[tuple[int, float], float] = {}
         self._last: dict[tuple[int, float], float] = {}
         self._kind: dict[tuple[int, float], str] = {}
         self._backends: dict[int, str] = {}
+        self._failed: BaseException | None = None
         self._busy_at_start = 0.0
         self._busy = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="machine-cpu", daemon=True)
 
     def __enter__(self) -> MachineCpu:
+        self._started_at = time.time()
         self._busy_at_start = _busy()
-        self._sample(started=False)
+        try:
+            self._sample()
+        except BaseException:
+            self._conn.close()
+            raise
         self._thread.start()
         return self
 
@@ -129,12 +146,20 @@ class MachineCpu:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample(started=True)
-        self._busy = _busy() - self._busy_at_start
-        self._conn.close()
+        try:
+            if self._failed is None:
+                self._sample()
+        finally:
+            self._busy = _busy() - self._busy_at_start
+            self._conn.close()
+        # A sampler that failed made every figure short: never report them (the run's own error,
+        # if it had one, is the one raised).
+        if self._failed is not None and error is None:
+            raise RuntimeError("sampling the machine's CPU failed") from self._failed
 
     def busy_seconds(self) -> float:
-        """The machine's busy CPU time (all cores, every process, the kernel's count)."""
+        """The machine's busy CPU time over all cores, the kernel's count (steal time left out: it
+        is another guest's)."""
         return self._busy
 
     def by_kind(self) -> dict[str, float]:
@@ -146,39 +171,58 @@ class MachineCpu:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            self._sample(started=True)
+            try:
+                self._sample()
+            except BaseException as error:  # kept for __exit__: a thread's error is otherwise lost
+                self._failed = error
+                return
+
+    def _owners(self) -> dict[int, str]:
+        """Client port -> the kind of the process holding it, for every connection to this server."""
+        pids = {**self._roles, **{key[0]: API for key, kind in self._kind.items() if kind == API}}
+        owners: dict[int, str] = {}
+        for pid, role in pids.items():
+            try:
+                connections = psutil.Process(pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            for connection in connections:
+                if connection.raddr and connection.raddr.port == self._port:
+                    owners[connection.laddr.port] = role
+        return owners
 
     def _backend_kinds(self) -> dict[int, str]:
-        """Backend pid -> the kind of the process at the other end of its connection. The owners of
-        the clients' ports are looked up only when a backend is new: reading them (every open file
-        of the processes asked) is the sampler's largest cost, ~6 ms of CPU a snapshot when it ran
-        at every sample."""
-        ports = _client_ports(self._conn)
-        if any(pid not in self._backends for pid in ports):
-            owners: dict[int, str] = {}
-            for pid, role in self._roles.items():
-                try:
-                    for connection in psutil.Process(pid).net_connections(kind="tcp"):
-                        if connection.raddr:
-                            owners[connection.laddr.port] = role
-                except psutil.Error:
-                    continue
+        """Backend pid -> its kind. The owners of the clients' ports are looked up only when a
+        backend is new: reading them (every open file of the processes asked) is the sampler's
+        largest cost, ~6 ms of CPU a snapshot when it ran at every sample."""
+        rows = self._conn.execute(
+            "SELECT pid, client_port, leader_pid FROM pg_stat_activity"
+            " WHERE client_port > 0 OR leader_pid IS NOT NULL"
+        ).fetchall()
+        if any(pid not in self._backends for pid, _, _ in rows):
+            owners = self._owners()
             kinds = {API: API_POSTGRES, WORKERS: WORKERS_POSTGRES, BENCHMARK: BENCHMARK}
-            for pid, port in ports.items():
-                self._backends.setdefault(pid, kinds.get(owners.get(port, OTHER), POSTGRES_BACKGROUND))
+            # A client that is none of the known processes is `other`: a backend exists only while its
+            # client's connection does, so a backend not found now never will be.
+            for pid, port, leader in rows:
+                if leader is None:
+                    self._backends.setdefault(pid, kinds.get(owners.get(port, OTHER), OTHER))
+            for pid, _, leader in rows:  # a parallel worker: its leader's kind
+                if leader is not None:
+                    self._backends.setdefault(pid, self._backends.get(leader, OTHER))
         return self._backends
 
     def _classify(self, process: psutil.Process, backends: dict[int, str]) -> str:
-        pid, parent = process.pid, process.ppid()
+        pid = process.pid
         if pid in self._roles:
             return self._roles[pid]
-        if self._roles.get(parent) == API:
-            return CHECKING
-        if pid == self._postmaster or parent == self._postmaster:
+        if pid == self._postmaster or process.ppid() == self._postmaster:
             return backends.get(pid, POSTGRES_BACKGROUND)
+        if any(parent.pid == self._api for parent in process.parents()):
+            return CHECKING if any("multiprocessing" in part for part in process.cmdline()) else API
         return OTHER
 
-    def _sample(self, started: bool) -> None:
+    def _sample(self) -> None:
         backends = self._backend_kinds()
         for process in psutil.process_iter():
             try:
@@ -190,11 +234,11 @@ class MachineCpu:
                     self._kind[key] = self._classify(process, backends)
             except psutil.Error:
                 continue
-            # One there at the start counts from then; one that starts meanwhile counts whole.
-            self._first.setdefault(key, cpu if not started else 0.0)
+            # One there at the start counts from its first reading; one started since counts whole.
+            self._first.setdefault(key, cpu if key[1] < self._started_at else 0.0)
             self._last[key] = cpu
 
 
 def _busy() -> float:
     times = psutil.cpu_times()
-    return float(times.user + times.nice + times.system + times.irq + times.softirq + times.steal)
+    return float(times.user + times.nice + times.system + times.irq + times.softirq)

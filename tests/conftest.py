@@ -87,6 +87,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# A test's report for whoever reads the run (image sizes, say): recorded with
+# `record_property(SUMMARY_PROPERTY, text)`, printed after the results. A test's own output is not
+# shown when the suite runs in several processes (`make test`, pytest-xdist); its properties travel
+# with its report to the process that prints.
+SUMMARY_PROPERTY = "summary"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for report in terminalreporter.getreports("passed"):
+        for name, value in report.user_properties:
+            if name == SUMMARY_PROPERTY:
+                terminalreporter.write_sep("-", report.nodeid)
+                terminalreporter.write_line(str(value))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("both_servers") and "server_name" in metafunc.fixturenames:
         metafunc.parametrize("server_name", [server.name for server in both_servers()], indirect=True)

@@ -10,7 +10,7 @@ import json
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from deploy.images.build import BuiltImages, build_images
 from deploy.images.container_tool import BUILD_TIMEOUT_S, ContainerTool, NoContainerTool
 from deploy.images.running import ImageContainer, image_container, wait_until
 from deploy.local.throwaway_cluster import ThrowawayCluster, free_port
+from tests.conftest import SUMMARY_PROPERTY
 from tests.e2e.conftest import FAST_AGENT, Deployment, plant_events, stored_snapshot_ids
 
 # A cold build (base by debootstrap, both images) takes several minutes on 2 cores; the module's
@@ -74,10 +75,11 @@ def tool_config(tool: ContainerTool, image: str) -> dict[str, object]:
 
 
 def test_sizes_are_printed_and_the_agent_stays_within_80_mb_of_its_base(
-    images: BuiltImages, capsys: pytest.CaptureFixture[str]
+    images: BuiltImages, record_property: Callable[[str, object], None]
 ) -> None:
-    with capsys.disabled():
-        print("\n" + images.report())
+    # Printed in the run's summary (tests/conftest.py): a test's own output is not shown when the
+    # suite runs in several processes.
+    record_property(SUMMARY_PROPERTY, images.report())
 
     assert images.agent_above_base_bytes <= AGENT_BUDGET_ABOVE_BASE_BYTES
 

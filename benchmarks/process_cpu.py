@@ -57,6 +57,21 @@ def _client_ports(conn: Connection) -> dict[int, int]:
     return {pid: port for pid, port in rows}
 
 
+def _connections_to(server_port: int, processes: dict[int, str]) -> dict[int, str]:
+    """Client port -> the label of the process holding it, for every connection these processes
+    (pid -> label) have to `server_port`; a process that has ended holds none."""
+    owners: dict[int, str] = {}
+    for pid, label in processes.items():
+        try:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        for connection in connections:
+            if connection.raddr and connection.raddr.port == server_port:
+                owners[connection.laddr.port] = label
+    return owners
+
+
 class CpuMeter:
     """CPU seconds some processes and their PostgreSQL backends spend between start() and
     seconds(); with `clients=False`, their backends' alone. A backend is a process's when its
@@ -72,12 +87,7 @@ class CpuMeter:
         with psycopg.connect(self._metadata_url, autocommit=True) as conn:
             backends = _client_ports(conn)
             server_port = conn.info.port
-        ports = {
-            connection.laddr.port
-            for process in self._processes
-            for connection in process.net_connections(kind="tcp")
-            if connection.raddr and connection.raddr.port == server_port
-        }
+        ports = _connections_to(server_port, {process.pid: "" for process in self._processes})
         return [psutil.Process(pid) for pid, port in backends.items() if port in ports]
 
     def _readings(self) -> dict[int, float]:
@@ -179,17 +189,8 @@ class MachineCpu:
 
     def _owners(self) -> dict[int, str]:
         """Client port -> the kind of the process holding it, for every connection to this server."""
-        pids = {**self._roles, **{key[0]: API for key, kind in self._kind.items() if kind == API}}
-        owners: dict[int, str] = {}
-        for pid, role in pids.items():
-            try:
-                connections = psutil.Process(pid).net_connections(kind="tcp")
-            except psutil.Error:
-                continue
-            for connection in connections:
-                if connection.raddr and connection.raddr.port == self._port:
-                    owners[connection.laddr.port] = role
-        return owners
+        api = {key[0]: API for key, kind in self._kind.items() if kind == API}
+        return _connections_to(self._port, {**self._roles, **api})
 
     def _backend_kinds(self) -> dict[int, str]:
         """Backend pid -> its kind. The owners of the clients' ports are looked up only when a

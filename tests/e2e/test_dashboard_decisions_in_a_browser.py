@@ -21,7 +21,12 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.e2e.dashboard_flows import Dashboard, IndexHealthFindings, OverlappingIndexes
 from tests.e2e.order_items import DUPLICATE_INDEX, NO_MIN_STATS_AGE, UNUSED_INDEX
-from tests.integration.dashboard.browser import assert_no_console_errors, chromium, requires_chromium
+from tests.integration.dashboard.browser import (
+    assert_no_console_errors,
+    chromium,
+    page_wait,
+    requires_chromium,
+)
 
 pytest_plugins = ("tests.e2e.dashboard_flows",)
 pytestmark = requires_chromium
@@ -37,7 +42,7 @@ def browser() -> Iterator[Any]:
 
 
 def sign_in(driver: Any, dashboard: Dashboard) -> WebDriverWait[Any]:
-    wait: WebDriverWait[Any] = WebDriverWait(driver, WAIT_S)
+    wait: WebDriverWait[Any] = page_wait(driver, WAIT_S)
     driver.get(f"{dashboard.base_url}/login")
     driver.find_element(By.ID, "email").send_keys(dashboard.admin_email)
     driver.find_element(By.ID, "password").send_keys(dashboard.admin_password)

@@ -16,6 +16,9 @@ from tests.served_app import serving
 
 webdriver = pytest.importorskip("selenium.webdriver")
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 requires_chromium = pytest.mark.skipif(
@@ -44,6 +47,15 @@ def chromium(time_zone: str | None = None) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def page_wait(driver: Any, timeout_s: float) -> WebDriverWait[Any]:
+    """A selenium wait that asks again when the element it read was re-rendered in between: the pages
+    redraw a card or a row whenever the live stream brings news (every 2 s), so an element found a
+    moment ago may be gone by the time its attribute is read."""
+    return WebDriverWait(
+        driver, timeout_s, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    )
 
 
 def assert_no_console_errors(driver: Any) -> None:

@@ -14,11 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.integration.control_plane.api.conftest import SeededTenant, register_database
 from tests.integration.control_plane.api.snapshots import fingerprint
-from tests.integration.dashboard.browser import assert_no_console_errors
+from tests.integration.dashboard.browser import assert_no_console_errors, page_wait
 from tests.integration.dashboard.test_in_a_browser import (
     WAIT_S,
     api,
@@ -63,11 +62,9 @@ def pages(walked: WalkedDatabase) -> list[tuple[str, str, str, bool]]:
 
 def open_route(driver: Any, server_url: str, route: str, ready: str) -> None:
     driver.get(f"{server_url}/#{route}")
-    WebDriverWait(driver, WAIT_S).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready))
-    )
+    page_wait(driver, WAIT_S).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready)))
     # Charts are drawn once their box has a width: wait for every one to have its canvas.
-    WebDriverWait(driver, WAIT_S).until(
+    page_wait(driver, WAIT_S).until(
         lambda d: all(
             chart.find_elements(By.CSS_SELECTOR, "canvas, p")
             for chart in d.find_elements(By.CSS_SELECTOR, "figure.chart")
@@ -163,9 +160,7 @@ def test_the_theme_toggle_overrides_the_system_and_is_remembered(
     toggle.click()  # dark
     assert toggle.text == "Theme: dark" and background_luminance(browser) < 0.2
     browser.refresh()
-    WebDriverWait(browser, WAIT_S).until(
-        lambda d: d.find_element(By.ID, "theme-toggle").text == "Theme: dark"
-    )
+    page_wait(browser, WAIT_S).until(lambda d: d.find_element(By.ID, "theme-toggle").text == "Theme: dark")
     assert background_luminance(browser) < 0.2
 
 

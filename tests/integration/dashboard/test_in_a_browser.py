@@ -51,6 +51,7 @@ from tests.integration.control_plane.inbox import drain_inbox_at
 from tests.integration.dashboard.browser import (
     assert_no_console_errors,
     chromium,
+    page_wait,
     requires_chromium,
     served,
 )
@@ -101,7 +102,7 @@ def api(api_settings: Settings) -> Iterator[TestClient]:
 
 def sign_in(driver: Any, server_url: str, email: str) -> WebDriverWait[Any]:
     """Signs in on /login and waits for the databases page."""
-    wait: WebDriverWait[Any] = WebDriverWait(driver, WAIT_S)
+    wait: WebDriverWait[Any] = page_wait(driver, WAIT_S)
     driver.get(f"{server_url}/login")
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -150,7 +151,7 @@ def test_sign_in_list_databases_and_see_a_verified_recommendation(
     browser: Any, server_url: str, shop: SeededTenant
 ) -> None:
     driver = browser  # a selenium WebDriver
-    wait = WebDriverWait(driver, WAIT_S)
+    wait = page_wait(driver, WAIT_S)
     driver.get(f"{server_url}/")
     wait.until(expected_conditions.url_to_be(f"{server_url}/login"))  # no session: back to sign-in
 

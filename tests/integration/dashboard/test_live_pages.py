@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user
 from tests.integration.control_plane.changes.flow import (
@@ -21,7 +20,7 @@ from tests.integration.control_plane.changes.flow import (
     send,
     workload,
 )
-from tests.integration.dashboard.browser import assert_no_console_errors
+from tests.integration.dashboard.browser import assert_no_console_errors, page_wait
 from tests.integration.dashboard.test_every_page import open_route
 from tests.integration.dashboard.test_in_a_browser import (
     WAIT_S,
@@ -47,7 +46,7 @@ def same_document(driver: Any) -> bool:
 
 
 def wait_live(driver: Any) -> None:
-    WebDriverWait(driver, WAIT_S).until(
+    page_wait(driver, WAIT_S).until(
         lambda d: d.find_element(By.ID, "live-state").get_attribute("data-state") == "live"
     )
 
@@ -76,7 +75,7 @@ def test_a_new_snapshot_reaches_the_open_queries_page_without_a_reload(
     snapshot["statements"][0]["fingerprint"] = "c0c0c0c0c0c0c0c0"
     send(api, agent, snapshot)
 
-    WebDriverWait(browser, WAIT_S).until(lambda d: NEW_STATEMENT in d.find_element(By.ID, "queries").text)
+    page_wait(browser, WAIT_S).until(lambda d: NEW_STATEMENT in d.find_element(By.ID, "queries").text)
     assert same_document(browser)
     assert_no_console_errors(browser)
 
@@ -99,11 +98,11 @@ def test_an_apply_jobs_result_reaches_the_open_recommendation_without_a_reload(
 
     shop = Shop(acme, walked.database_id, agent, walked.covering_id)
     assert approve(api, shop).status_code == 200
-    WebDriverWait(browser, WAIT_S).until(lambda d: status(d) == "approved")
+    page_wait(browser, WAIT_S).until(lambda d: status(d) == "approved")
     (job,) = lease(api, shop)
     answer(api, shop, job.id, {"status": "succeeded", "result": applied_result()})
 
-    WebDriverWait(browser, WAIT_S).until(lambda d: status(d) == "applied")
+    page_wait(browser, WAIT_S).until(lambda d: status(d) == "applied")
     timeline = str(
         browser.execute_script('return document.querySelector("#recommendation-detail .timeline").innerText;')
     )

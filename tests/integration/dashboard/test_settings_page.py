@@ -30,6 +30,7 @@ from tests.integration.control_plane.api.conftest import PASSWORD, SeededTenant,
 from tests.integration.dashboard.browser import (
     assert_no_console_errors,
     chromium,
+    page_wait,
     requires_chromium,
     served,
 )
@@ -71,7 +72,7 @@ def shop(api: TestClient, acme: SeededTenant) -> dict[str, str]:
 
 def open_settings(driver: Any, server_url: str, email: str) -> WebDriverWait[Any]:
     """Signs in on /login, then opens #/settings in the same tab (the session stays)."""
-    wait: WebDriverWait[Any] = WebDriverWait(driver, WAIT_S)
+    wait: WebDriverWait[Any] = page_wait(driver, WAIT_S)
     driver.get(f"{server_url}/login")
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)

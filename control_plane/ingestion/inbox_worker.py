@@ -34,6 +34,7 @@ from control_plane.db.availability import as_unavailable
 from control_plane.db.session import lookup_session, tenant_session
 from control_plane.ingestion.inbox import InboxEntry, SnapshotInbox, tenants_with_inbox
 from control_plane.ingestion.payload import DecodedSnapshot, decode_snapshot
+from control_plane.ingestion.schema_writes import SchemaWrites, schema_writes
 from control_plane.ingestion.service import IngestionService
 from control_plane.settings import Settings
 from control_plane.tenancy.context import TenantContext
@@ -122,28 +123,38 @@ def _decode_all(entries: list[InboxEntry], limit: int) -> list[DecodedSnapshot |
 async def store_batch(engine: AsyncEngine, settings: Settings, tenant_id: uuid.UUID, size: int) -> int:
     """Claims up to `size` of one database's entries and stores them; returns how many it took."""
     context = TenantContext(tenant_id=tenant_id, principal="system")
-    async with tenant_session(engine, context) as session:
-        await session.execute(_WORKER_TRANSACTION)
-        inbox = SnapshotInbox(session, context)
-        entries = await inbox.claim_batch(size)
-        if not entries:
-            return 0
-        # Decoding 5,000 statements is ~20 ms of CPU: in a thread, so this process's other jobs go on.
-        outcomes = await anyio.to_thread.run_sync(partial(_decode_all, entries, settings.max_body_bytes))
-        decoded: list[tuple[InboxEntry, DecodedSnapshot]] = []
-        for entry, outcome in zip(entries, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                await _failed(inbox, entry, outcome)
-            else:
-                decoded.append((entry, outcome))
-        if not await _stored(session, context, decoded) and len(decoded) > 1:
-            for one in decoded:  # again one by one: only the entry at fault waits
-                await _stored(session, context, [one])
+    writes = schema_writes(settings.schema_stats_interval_s)
+    entries: list[InboxEntry] = []
+    try:
+        async with tenant_session(engine, context) as session:
+            await session.execute(_WORKER_TRANSACTION)
+            inbox = SnapshotInbox(session, context)
+            entries = await inbox.claim_batch(size)
+            if not entries:
+                return 0
+            # Decoding 5,000 statements is ~20 ms of CPU: in a thread, so this process's other jobs go on.
+            outcomes = await anyio.to_thread.run_sync(partial(_decode_all, entries, settings.max_body_bytes))
+            decoded: list[tuple[InboxEntry, DecodedSnapshot]] = []
+            for entry, outcome in zip(entries, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    await _failed(inbox, entry, outcome)
+                else:
+                    decoded.append((entry, outcome))
+            if not await _stored(session, context, decoded, writes) and len(decoded) > 1:
+                for one in decoded:  # again one by one: only the entry at fault waits
+                    await _stored(session, context, [one], writes)
+    except BaseException:
+        # The transaction is lost, and any schema statistics it wrote.
+        writes.forget({entry.database_id for entry in entries})
+        raise
     return len(entries)
 
 
 async def _stored(
-    session: AsyncSession, context: TenantContext, batch: list[tuple[InboxEntry, DecodedSnapshot]]
+    session: AsyncSession,
+    context: TenantContext,
+    batch: list[tuple[InboxEntry, DecodedSnapshot]],
+    writes: SchemaWrites,
 ) -> bool:
     """Stores the batch and deletes its entries; False (nothing stored) if it failed. An entry
     alone that fails is postponed with its error."""
@@ -154,8 +165,9 @@ async def _stored(
     inbox = SnapshotInbox(session, context)
     try:
         async with session.begin_nested():  # a failed store keeps the claims and their locks
-            await IngestionService(session, agent).store([decoded for _, decoded in batch])
+            await IngestionService(session, agent, writes).store([decoded for _, decoded in batch])
     except Exception as error:
+        writes.forget({database_id})  # rolled back to the savepoint, with any schema statistics written
         if as_unavailable(error) is not None:
             raise  # the whole transaction is lost: the entries are claimable again when it is back
         if len(batch) == 1:

@@ -16,6 +16,7 @@ from fastapi import HTTPException, status
 from isal import isal_zlib
 from pydantic import TypeAdapter, ValidationError
 
+from control_plane.ingestion.schema_writes import schema_shape
 from control_plane.ingestion.statement_rows import (
     Row,
     StatementCounterRow,
@@ -159,6 +160,16 @@ class DecodedSnapshot:
             return _checked(_WHOLE.decode(self.whole).statements)
         except msgspec.MsgspecError:  # a text only the member-by-member decode takes (a repeated key)
             return decode_statements(_MEMBERS.decode(self.whole).get("statements", _EMPTY_LIST))
+
+    def schema_shape(self) -> bytes:
+        """What the tables' and indexes' statistics name, as a digest (schema_writes): from their
+        JSON text after a counters-only decode, without validating it again (~0.2 ms)."""
+        if self.schema_text is None:
+            tables_json = TABLE_STATS_JSON.dump_json(self.snapshot.tables)
+            indexes_json = INDEX_STATS_JSON.dump_json(self.snapshot.indexes)
+            return schema_shape(tables_json, indexes_json)
+        tables, indexes = self.schema_text
+        return schema_shape(bytes(tables), bytes(indexes))
 
     def schema_stats(self) -> tuple[list[TableStats], list[IndexStats]]:
         """The tables' and indexes' statistics, validated: as decoded when a request's body was

@@ -16,6 +16,7 @@ from control_plane.ingestion.daily_folds_repository import DailyFoldRepository
 from control_plane.ingestion.inbox import SnapshotInbox
 from control_plane.ingestion.payload import DecodedSnapshot
 from control_plane.ingestion.repository import IngestionRepository, daily_bucket
+from control_plane.ingestion.schema_writes import SchemaWrites
 from control_plane.recommendations.service import RecommendationService
 from control_plane.tenancy.context import TenantContext
 from shared.wire.heartbeat import Heartbeat
@@ -25,9 +26,14 @@ PRIVACY_OFF = "off"
 
 
 class IngestionService:
-    def __init__(self, session: AsyncSession, context: TenantContext) -> None:
+    def __init__(
+        self, session: AsyncSession, context: TenantContext, schema_writes: SchemaWrites | None = None
+    ) -> None:
+        """`schema_writes` says when a worker writes the latest schema statistics; without it, at
+        every store."""
         assert context.principal == "agent" and context.database_id is not None
         self._database_id = context.database_id
+        self._schema_writes = schema_writes
         self._databases = DatabaseRepository(session, context)
         self._ingestion = IngestionRepository(session, context, context.database_id)
         self._daily_folds = DailyFoldRepository(session, context.tenant_id, context.database_id)
@@ -73,10 +79,14 @@ class IngestionService:
         await self._ingestion.store_plans(snapshots)
         # Only the latest schema is kept (an older one never replaces a newer): of a batch, the
         # latest alone is validated and written, ~0.2 MB of JSON for 120 tables instead of that
-        # per snapshot.
+        # per snapshot, and only when due (schema_writes).
         latest_schema = max(reversed(fresh), key=lambda decoded: decoded.snapshot.collected_at)
-        tables, indexes = await anyio.to_thread.run_sync(latest_schema.schema_stats)
-        await self._ingestion.store_schema(latest_schema.snapshot.collected_at, tables, indexes)
+        schema_at = latest_schema.snapshot.collected_at
+        if self._schema_writes is None or self._schema_writes.due(
+            self._database_id, schema_at, latest_schema.schema_shape()
+        ):
+            tables, indexes = await anyio.to_thread.run_sync(latest_schema.schema_stats)
+            await self._ingestion.store_schema(schema_at, tables, indexes)
         for snapshot in snapshots:
             await self._recommendations.store_agent_findings(
                 self._database_id, snapshot.findings, measured_at=snapshot.collected_at

@@ -303,3 +303,36 @@ def test_storing_a_snapshot_reads_only_its_own_hours_and_days_rollups(
     assert stored_rollups(metadata_url, database["id"], "statement_rollups") == hourly
     assert stored_rollups(metadata_url, database["id"], "statement_daily_rollups") == daily
     assert {samples for (_, bucket), (samples, *_) in hourly.items() if bucket == hour} == {2}
+
+
+def test_a_statements_latest_plan_is_kept_and_an_older_one_sent_later_never_replaces_it(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+
+    def with_plan(at: datetime, cost: float) -> Snapshot:
+        snapshot = make_snapshot(2, collected_at=at)
+        plan = snapshot.plans[0].model_copy(
+            update={"total_cost": cost, "plan": {"Node Type": f"Scan {cost}"}}
+        )
+        return snapshot.model_copy(update={"plans": [plan]})
+
+    def stored_plan() -> tuple[datetime, float, dict[str, str]] | None:
+        with psycopg.connect(metadata_url) as conn:
+            return conn.execute("SELECT collected_at, total_cost, plan FROM plans").fetchone()  # type: ignore[return-value]
+
+    # In one batch, the latest of three whatever their order; then an older one alone.
+    for at, cost in ((COLLECTED[1], 1.0), (COLLECTED[3], 3.0), (COLLECTED[2], 2.0)):
+        assert client.post(SNAPSHOTS, json=as_json(with_plan(at, cost)), headers=agent).status_code == 202
+    assert store_one_batch(client, acme) == 3
+    assert stored_plan() == (COLLECTED[3], 3.0, {"Node Type": "Scan 3.0"})
+    assert (
+        client.post(SNAPSHOTS, json=as_json(with_plan(COLLECTED[0], 0.5)), headers=agent).status_code == 202
+    )
+    assert store_one_batch(client, acme) == 1
+    assert stored_plan() == (COLLECTED[3], 3.0, {"Node Type": "Scan 3.0"})
+    assert (
+        client.post(SNAPSHOTS, json=as_json(with_plan(COLLECTED[4], 4.0)), headers=agent).status_code == 202
+    )
+    assert store_one_batch(client, acme) == 1
+    assert stored_plan() == (COLLECTED[4], 4.0, {"Node Type": "Scan 4.0"})

@@ -62,7 +62,11 @@ class Settings(BaseSettings):
     snapshot_inbox_interval_s: float = Field(default=0.25, gt=0)
     # A database's schema statistics are written when their shape changes, otherwise at most this
     # often by the snapshots' clock (control_plane.ingestion.schema_writes); 0 writes every one.
-    schema_stats_interval_s: float = Field(default=300.0, ge=0)
+    schema_stats_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Schema statistics of an unchanged shape are written at most this often; 0: every snapshot's",
+    )
     statement_stats_retention_days: int = 400
     # The running totals (control_plane.queries.running_totals) are brought up to yesterday this
     # often; a day is summed once it has been over for the settle time, and snapshots stored less

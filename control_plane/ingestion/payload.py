@@ -161,7 +161,7 @@ class DecodedSnapshot:
         except msgspec.MsgspecError:  # a text only the member-by-member decode takes (a repeated key)
             return decode_statements(_MEMBERS.decode(self.whole).get("statements", _EMPTY_LIST))
 
-    def schema_shape(self) -> bytes:
+    def schema_shape(self) -> bytes | None:
         """What the tables' and indexes' statistics name, as a digest (schema_writes): from their
         JSON text after a counters-only decode, without validating it again (~0.2 ms)."""
         if self.schema_text is None:

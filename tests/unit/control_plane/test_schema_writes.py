@@ -142,3 +142,17 @@ def test_with_an_interval_of_zero_every_snapshot_is_due() -> None:
     writes, database = SchemaWrites(timedelta(0)), uuid.uuid4()  # OPTISCHEMA_SCHEMA_STATS_INTERVAL_S=0
     assert writes.due(database, AT, BASE)
     assert writes.due(database, AT, BASE)
+
+
+def test_a_shape_the_plain_types_cannot_read_is_unknown_and_always_written() -> None:
+    # The wire model (lax, as pydantic is) takes "yes" for a bool; the shape's types do not.
+    indexes = INDEX_STATS_JSON.dump_json([index()]).replace(b'"is_valid":true', b'"is_valid":"yes"')
+    assert INDEX_STATS_JSON.validate_json(indexes) == [index()]
+    assert schema_shape(TABLE_STATS_JSON.dump_json([table()]), indexes) is None
+    lax = INDEX_STATS_JSON.dump_json([index()]).replace(b'"is_valid":true', b'"is_valid":1')
+    assert schema_shape(TABLE_STATS_JSON.dump_json([table()]), lax) == BASE  # what msgspec takes too
+    writes, database = SchemaWrites(EVERY), uuid.uuid4()
+    assert writes.due(database, AT, BASE)
+    assert writes.due(database, AT, None)
+    assert writes.due(database, AT, None)
+    assert writes.due(database, AT, BASE)  # nothing was remembered of the unknown ones

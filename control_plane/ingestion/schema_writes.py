@@ -7,9 +7,10 @@ takes to accept and store one (2026-12-06, benchmarks/ingestion_store_cost.py: v
 serializing them ~3 ms in the worker, PostgreSQL parsing them into jsonb ~4 ms). What reads them
 (index health, the analysis context, an index change's risk) wants the shape now and the counters
 (scans, sizes, column statistics) only roughly: pganalyze refreshes the same statistics every ten
-minutes. So a snapshot's are written when they name another table, column, type or index, or an
-index's definition or validity changed (an apply job's new index shows on the next snapshot), and
-otherwise once the stored ones are `every` older than the snapshot.
+minutes. So a snapshot's are written when they name another table, column, type or index, when
+an index's definition, kind or validity changed (an apply job's new index shows on the next
+snapshot), or when an index was scanned for the first time (an unused index's drop is refused
+from then on), and otherwise once the stored ones are `every` older than the snapshot.
 
 What was written last is remembered per process (the last `capacity` databases): each worker
 process writes a database's statistics at most once per interval, and one that has not seen a
@@ -51,7 +52,20 @@ class _IndexShape(msgspec.Struct, frozen=True):
     table: str
     name: str
     definition: str | None
+    columns: list[str]
+    access_method: str
+    is_unique: bool
+    is_primary: bool
     is_valid: bool
+    is_partial: bool
+    backs_constraint: bool
+    idx_scan: int = 0
+
+    def judged(self) -> tuple[object, ...]:
+        """What index health judges an index by: all of it but its sizes and counters, and whether
+        it was ever scanned (an unused index's drop holds only while it has no scan:
+        control_plane.index_health.staleness)."""
+        return (*msgspec.structs.astuple(self)[:-1], self.idx_scan > 0)
 
 
 # Decoded leaving every other field out (msgspec skips unknown fields): ~0.2 ms for 120 tables.
@@ -62,13 +76,14 @@ _ENCODE: Final = msgspec.json.Encoder()
 
 
 def schema_shape(tables_json: bytes, indexes_json: bytes) -> bytes | None:
-    """A digest of what the statistics name (tables, their columns and types, indexes, their
-    definitions and validity), not of their counters; None for a text the wire model took and
+    """A digest of what the statistics name (tables, their columns and types, indexes and what
+    index health judges them by), not of their counters; None for a text the wire model took and
     these plainer types do not (a bool sent as "yes"): its statistics are then always written."""
     try:
-        shape = (_TABLES.decode(tables_json), _INDEXES.decode(indexes_json))
+        tables, indexes = _TABLES.decode(tables_json), _INDEXES.decode(indexes_json)
     except msgspec.ValidationError:
         return None
+    shape = (tables, [index.judged() for index in indexes])
     return hashlib.blake2b(_ENCODE.encode(shape), digest_size=16).digest()
 
 

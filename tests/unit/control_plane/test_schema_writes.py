@@ -61,7 +61,7 @@ COLUMN = ColumnStats(name="id", type="bigint", not_null=True)
     ("tables", "indexes"),
     [
         ([table(n_live_tup=5, seq_scan=9, total_bytes=99, row_estimate=2.0)], [index()]),
-        ([table()], [index(idx_scan=40, size_bytes=1 << 20, idx_tup_read=3)]),
+        ([table()], [index(size_bytes=1 << 20, idx_tup_read=3, idx_tup_fetch=2)]),
         ([table(columns=[COLUMN.model_copy(update={"null_frac": 0.5, "correlation": 0.9})])], [index()]),
     ],
     ids=["table counters", "index counters", "column statistics"],
@@ -89,6 +89,12 @@ def test_counters_and_statistics_leave_the_shape_as_it_is(
         ([table()], [index(definition="CREATE UNIQUE INDEX orders_pkey ON public.orders USING hash (id)")]),
         ([table()], [index(is_valid=False)]),
         ([table()], [index(table="items")]),
+        ([table()], [index(idx_scan=1)]),
+        ([table()], [index(backs_constraint=False)]),
+        ([table()], [index(is_unique=False, is_primary=False)]),
+        ([table()], [index(is_partial=True)]),
+        ([table()], [index(columns=["id", "expr"])]),
+        ([table()], [index(access_method="hash")]),
     ],
     ids=[
         "a table added",
@@ -105,6 +111,12 @@ def test_counters_and_statistics_leave_the_shape_as_it_is(
         "an index's definition",
         "an index's validity",
         "an index's table",
+        "an index scanned for the first time",
+        "an index no longer backing a constraint",
+        "an index no longer unique",
+        "an index made partial",
+        "an index's columns",
+        "an index's access method",
     ],
 )
 def test_what_the_statistics_name_changes_the_shape(
@@ -156,3 +168,7 @@ def test_a_shape_the_plain_types_cannot_read_is_unknown_and_always_written() -> 
     assert writes.due(database, AT, None)
     assert writes.due(database, AT, None)
     assert writes.due(database, AT, BASE)  # nothing was remembered of the unknown ones
+
+
+def test_more_scans_of_an_index_scanned_before_leave_the_shape_as_it_is() -> None:
+    assert shape([table()], [index(idx_scan=1)]) == shape([table()], [index(idx_scan=5_000)])

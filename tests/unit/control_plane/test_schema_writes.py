@@ -13,6 +13,7 @@ import pytest
 from control_plane.ingestion.payload import INDEX_STATS_JSON, TABLE_STATS_JSON
 from control_plane.ingestion.schema_writes import SchemaWrites, schema_shape
 from shared.wire.snapshot import ColumnStats, IndexStats, TableStats
+from tests.index_stats import index_stats
 
 AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=5)
@@ -32,19 +33,8 @@ def table(**changes: Any) -> TableStats:
 
 
 def index(**changes: Any) -> IndexStats:
-    base = IndexStats(
-        schema_name="public",
-        table="orders",
-        name="orders_pkey",
-        definition="CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)",
-        columns=["id"],
-        access_method="btree",
-        is_unique=True,
-        is_primary=True,
-        is_valid=True,
-        is_partial=False,
-        backs_constraint=True,
-        size_bytes=8192,
+    base = index_stats("orders_pkey", ["id"], scans=0).model_copy(
+        update={"is_unique": True, "is_primary": True, "backs_constraint": True}
     )
     return base.model_copy(update=changes)
 
@@ -86,7 +76,7 @@ def test_counters_and_statistics_leave_the_shape_as_it_is(
         ([table()], []),
         ([table()], [index(), index(name="orders_id_idx", is_primary=False)]),
         ([table()], [index(name="orders_key")]),
-        ([table()], [index(definition="CREATE UNIQUE INDEX orders_pkey ON public.orders USING hash (id)")]),
+        ([table()], [index(definition="CREATE INDEX orders_pkey ON public.orders USING hash (id)")]),
         ([table()], [index(is_valid=False)]),
         ([table()], [index(table="items")]),
         ([table()], [index(idx_scan=1)]),

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from shared.wire.snapshot import ColumnStats, IndexStats, Snapshot
+from shared.wire.snapshot import ColumnStats, Snapshot
+from tests.index_stats import index_stats
 from tests.integration.control_plane.api.conftest import SeededTenant, bearer, register_database
 from tests.integration.control_plane.api.snapshots import as_json, make_snapshot
 from tests.integration.control_plane.inbox import drain_inbox
@@ -30,21 +31,7 @@ def snapshot_at(seconds: int, live_tuples: int, **changes: Any) -> Snapshot:
 
 
 def with_index(snapshot: Snapshot, name: str, valid: bool = True) -> Snapshot:
-    index = IndexStats(
-        schema_name="public",
-        table="orders",
-        name=name,
-        definition=f"CREATE INDEX {name} ON public.orders USING btree (customer_id)",
-        columns=["customer_id"],
-        access_method="btree",
-        is_unique=False,
-        is_primary=False,
-        is_valid=valid,
-        is_partial=False,
-        backs_constraint=False,
-        size_bytes=8192,
-        idx_scan=7,
-    )
+    index = index_stats(name, ["customer_id"], scans=7, valid=valid)
     return snapshot.model_copy(update={"indexes": [*snapshot.indexes, index]})
 
 

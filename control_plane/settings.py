@@ -112,12 +112,18 @@ class Settings(BaseSettings):
     # Analysis (issue 6): rules first, LLMs optional, every index or rewrite idea proven by the agent.
     # The worker wakes every analysis_interval_s, leases runs for analysis_lease_s, and queues an
     # automatic run for statements whose plan cost or share of load changed materially, at most
-    # once per analysis_debounce_s and analysis_auto_runs_per_hour times an hour per database.
+    # once per analysis_debounce_s and analysis_auto_runs_per_hour times an hour per database; it
+    # reads a database's workload to look for such changes at most once per analysis_check_interval_s.
     analysis_interval_s: float = Field(default=30.0, gt=0)
     analysis_lease_s: int = Field(default=600, ge=1)
     analysis_max_attempts: int = Field(default=3, ge=1)
     analysis_work_batch: int = Field(default=20, ge=1)
     analysis_debounce_s: int = Field(default=900, ge=0)
+    analysis_check_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="A database's new snapshots are checked for changes at most this often",
+    )
     analysis_auto_runs_per_hour: int = Field(default=4, ge=0)
     analysis_statements_per_run: int = Field(default=10, ge=1, le=100)
     analysis_window_s: int = Field(default=24 * 3600, ge=60, description="Workload window a run reads")

@@ -201,6 +201,15 @@ class AnalysisWatchRepository:
             )
         )
 
+    async def last_checked(self, database_id: uuid.UUID) -> datetime | None:
+        """When the database's snapshots were last checked for changes (None: never)."""
+        found: datetime | None = await self._session.scalar(
+            select(AnalysisWatch.checked_at).where(
+                AnalysisWatch.tenant_id == self._tenant_id, AnalysisWatch.database_id == database_id
+            )
+        )
+        return found
+
     async def checked(self, database_id: uuid.UUID, at: datetime) -> None:
         """Checked up to `at` (the time the check began): a snapshot stored meanwhile stays pending."""
         await self._session.execute(

@@ -233,6 +233,7 @@ def analysis_settings(metadata_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "analysis_interval_s": 0.05,
         "analysis_debounce_s": 0,
+        "analysis_check_interval_s": 0,
         "analysis_min_load_pct": 0.0,
         **overrides,
     }

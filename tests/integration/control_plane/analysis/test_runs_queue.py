@@ -74,6 +74,24 @@ def test_a_run_still_leased_to_a_live_worker_is_left_alone(rules_shop: Shop) -> 
     assert rules_shop.run(run_id)["status"] == "running"
 
 
+def test_a_databases_workload_is_read_for_changes_at_most_once_per_check_interval(metadata_url: str) -> None:
+    # No debounce: only the check interval stands between the changed plan and a second run.
+    settings = analysis_settings(metadata_url, analysis_check_interval_s=3600)
+    for shop in open_shop(metadata_url, settings):
+        shop.send_snapshot(make_snapshot())
+        run_worker(settings)  # never checked: an automatic run
+        shop.send_snapshot(make_snapshot(lookup_cost=9000.0))
+        run_worker(settings)  # changed, but checked less than the interval ago: not read again
+        admin = shop.admin()
+        runs = shop.client.get(f"/api/v1/databases/{shop.database_id}/analyses", headers=admin).json()
+        assert [(r["trigger"], r["status"]) for r in runs] == [("auto", "succeeded")]
+        with psycopg.connect(metadata_url, autocommit=True) as conn:  # the interval has passed
+            conn.execute("UPDATE analysis_watches SET checked_at = checked_at - interval '2 hours'")
+        run_worker(settings)
+        runs = shop.client.get(f"/api/v1/databases/{shop.database_id}/analyses", headers=admin).json()
+        assert [r["trigger"] for r in runs] == ["auto", "auto"]
+
+
 def test_a_changed_plan_queues_an_automatic_run_once_per_debounce(metadata_url: str) -> None:
     settings = analysis_settings(metadata_url, analysis_debounce_s=3600)
     for shop in open_shop(metadata_url, settings):

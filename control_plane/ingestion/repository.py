@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.db.engine import json_text
 from control_plane.db.session import UNIQUE_VIOLATION, copy_binary, sqlstate
 from control_plane.ingestion.batch_rows import (
     BATCH_ROWS_TABLE,
@@ -288,7 +289,7 @@ class IngestionRepository:
                 "fingerprints": [fingerprint for fingerprint, _ in ordered],
                 "collected_ats": [collected_at for _, (collected_at, _) in ordered],
                 "total_costs": [plan.total_cost for _, (_, plan) in ordered],
-                "plans": [json.dumps(plan.plan) for _, (_, plan) in ordered],
+                "plans": [json_text(plan.plan) for _, (_, plan) in ordered],
             },
         )
 

@@ -18,6 +18,11 @@ PostgreSQL backends, PostgreSQL's background work, the benchmark itself, and `ot
 with nobody reading, and less again beside readers. The load average is printed and reported: others'
 work on the machine shows in every figure.
 
+The runs follow one another on one metadata server, and a server costs more the longer it has
+been ingesting (docs/operations.md, "Sizing ingestion": 74-85 ms a snapshot on the first run of
+2 workers, 97-107 on the third and fourth, 2026-12-06): each worker count is measured on an older
+server than the one before it, which weighs against the higher counts.
+
 What a snapshot holds: 5,000 statements, every one of which ran during its 30 s interval. That is
 what an agent sends for a database where 5,000 statements ran: it leaves out every statement whose
 calls did not grow (agent/diff/statement_deltas.py), so the fraction of a snapshot's statements

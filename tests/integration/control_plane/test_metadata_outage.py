@@ -141,6 +141,24 @@ async def test_a_connection_killed_mid_transaction_is_unavailable(metadata_url: 
 
 
 @pytest.mark.asyncio
+async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
+    metadata_url: str,
+) -> None:
+    # What a failover, a restart or an idle-connection reaper leaves in the pool: the checkout's ping
+    # finds it dead and the pool connects afresh, so the request never sees it.
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0)
+    try:
+        async with lookup_session(engine) as session:
+            killed = await session.scalar(text("SELECT pg_backend_pid()"))
+        with psycopg.connect(metadata_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        async with lookup_session(engine) as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
 async def test_a_pool_with_no_free_connection_is_unavailable(metadata_url: str) -> None:
     engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, pool_timeout_s=0.2)
     try:

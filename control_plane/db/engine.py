@@ -118,7 +118,7 @@ def sync_database_url(url: str) -> str:
 
 def json_text(value: Any) -> str:
     """What a JSONB column is written with (by the engine, and by a statement that passes JSON as text,
-    such as ingestion's plans): msgspec's encoder, ~10x faster than `json.dumps` on a
+    such as ingestion's plans and relations): msgspec's encoder, ~10x faster than `json.dumps` on a
     snapshot's plans (EXPLAIN trees, ~0.2 MB of them a snapshot, were a seventh of a worker's
     Python time). It writes a NaN or an infinity as null where `json.dumps` wrote `NaN`, which
     PostgreSQL refuses; and it writes datetimes and UUIDs as ISO text where `json.dumps` failed."""

@@ -10,7 +10,6 @@ data is built in a worker thread, off the event loop.
 
 from __future__ import annotations
 
-import json
 import operator
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -228,7 +227,7 @@ class IngestionRepository:
                     "fingerprints": [s.fingerprint for s in fresh],
                     "queries": [s.query for s in fresh],
                     "statement_types": [s.statement_type for s in fresh],
-                    "relations": [json.dumps(s.relations) for s in fresh],
+                    "relations": [json_text(s.relations) for s in fresh],
                 },
             )
         snapshots = [decoded.snapshot for decoded in batch]

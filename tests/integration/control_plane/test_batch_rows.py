@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import msgspec
 import psycopg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.db.engine import engine_from_url
+from control_plane.db.session import COPY_SLICE_BYTES, copy_binary
 from control_plane.ingestion.batch_rows import (
     BATCH_ROWS_TABLE,
     CREATE_BATCH_ROWS,
@@ -104,3 +109,24 @@ def test_a_second_copy_in_one_transaction_holds_only_its_own_rows_and_a_commit_e
 def test_a_fingerprint_of_another_length_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValueError, match="16 characters"):
         copy_data([[_row("abc", 1)]])
+
+
+def test_copy_data_of_several_slices_reaches_postgresql_whole_through_the_workers_driver(db_url: str) -> None:
+    # 5,000 rows are ~0.9 MB: three whole slices and a part of one (session.COPY_SLICE_BYTES).
+    rows = [_row(f"{n:016x}", n) for n in range(5_000)]
+    data = copy_data([rows])
+    assert len(data) > 3 * COPY_SLICE_BYTES and len(data) % COPY_SLICE_BYTES
+
+    async def copied() -> list[tuple[object, ...]]:
+        engine = engine_from_url(db_url, pool_size=1, max_overflow=0)
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                await session.execute(text(CREATE_BATCH_ROWS))
+                await copy_binary(session, BATCH_ROWS_TABLE, data)
+                result = await session.execute(text(f"SELECT * FROM {BATCH_ROWS_TABLE} ORDER BY fingerprint"))
+                return [tuple(row) for row in result]
+        finally:
+            await engine.dispose()
+
+    expected = [(1, row.fingerprint, *(getattr(row, name) for name in COUNTER_FIELDS)) for row in rows]
+    assert asyncio.run(copied()) == expected

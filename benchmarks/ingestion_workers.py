@@ -29,6 +29,10 @@ calls did not grow (agent/diff/statement_deltas.py), so the fraction of a snapsh
 that changed is 100% by construction, and each one needs its raw row and its rollup updates. A
 database with 5,000 statements of which fewer ran sends smaller snapshots, and costs less.
 
+Each worker count's processes are started once, store WARM_UP_PER_AGENT snapshots per agent
+unmeasured, and then serve the three phases, as workers in service do (until 2026-12-06 each phase
+started its own, and measured what a fresh process and its fresh backends cost on top).
+
 Three phases for each worker count:
 - **capacity**: the backlog below with nobody reading, the rate the workers store at when the API
   is idle. Not the goal's figure (that is with readers), but what sizing a host needs: the rate a
@@ -105,6 +109,12 @@ AGENTS = 8
 # at its rate: that was ~15% of the 2-3 s that 4 per agent took, and the rate read ~15% low.
 SNAPSHOTS_PER_RUN = 96
 PACED_SNAPSHOTS = 64  # 8 per agent, ~4.3 s at the goal's rate
+# Each worker count's processes serve its three phases, as workers in service run for days, after
+# storing this many snapshots per agent unmeasured: a worker's first batches pay for what a
+# long-running one has done once (its PostgreSQL backends' memory and caches, each database's first
+# analysis check, the pool's connections). Started afresh for every phase, as until 2026-12-06,
+# a run of 96 snapshots with 2 workers had ~18 new backends fault in ~130,000 pages of memory.
+WARM_UP_PER_AGENT = 3
 READERS = 2
 # A worker starting up (imports, engine, the first turn of every background job) takes ~2 s of CPU:
 # four at once kept both cores busy for 4 s, the time the runs used to wait, and so the last second
@@ -313,46 +323,49 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
     runs = []
     with control_plane_server(metadata_url, scratch / "control-plane.log") as server:
         token, databases = set_up(server.base_url)
-        say("warm-up: one snapshot per agent, stored by one worker")
-        with workers_only(metadata_url, 1, scratch):
-            warm_up = [queue[:1] for queue in build_bodies(0, start)]
-            # No readers yet: the databases are empty until this is stored.
-            asyncio.run(ingest(server.base_url, metadata_url, token, databases, warm_up, Run(0), readers=0))
+        # The first interval's snapshots warm each worker count up, WARM_UP_PER_AGENT apiece.
+        warm_ups = build_bodies(0, start, WARM_UP_PER_AGENT * len(WORKER_COUNTS))
         number = 0
-        for count in WORKER_COUNTS:
-            for phase in PHASES:
-                number += 1
-                per_agent = (PACED_SNAPSHOTS if phase == "paced" else SNAPSHOTS_PER_RUN) // AGENTS
-                bodies = build_bodies(number, start, per_agent)
-                readers = 0 if phase == "capacity" else READERS
-                name = f"{count} worker(s), {phase}"
-                say(f"{name}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {readers} readers")
-                run = Run(count, phase)
-                rate = GOAL_SNAPSHOTS_PER_S if phase == "paced" else None
-                with (
-                    workers_only(metadata_url, count, scratch) as workers,
-                    MachineCpu(metadata_url, server.pid, [worker.pid for worker in workers]) as cpu,
-                ):
-                    asyncio.run(
-                        ingest(
-                            server.base_url,
-                            metadata_url,
-                            token,
-                            databases,
-                            bodies,
-                            run,
-                            readers,
-                            rate,
-                            now=readers_now,
-                        )
-                    )
-                run.cpu = cpu.by_kind()
-                say(
-                    f"{name}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s);"
-                    f" CPU {sum(run.cpu.values()):.1f}s over the processes sampled,"
-                    f" {cpu.busy_seconds():.1f}s by the kernel's count"
+        for index, count in enumerate(WORKER_COUNTS):
+            with workers_only(metadata_url, count, scratch) as workers:
+                say(f"{count} worker(s), warm-up: {WARM_UP_PER_AGENT} snapshots per agent, not measured")
+                warm_up = [
+                    queue[index * WARM_UP_PER_AGENT : (index + 1) * WARM_UP_PER_AGENT] for queue in warm_ups
+                ]
+                # No readers: until the first count's is stored, the databases are empty.
+                asyncio.run(
+                    ingest(server.base_url, metadata_url, token, databases, warm_up, Run(count), readers=0)
                 )
-                runs.append(run)
+                for phase in PHASES:
+                    number += 1
+                    per_agent = (PACED_SNAPSHOTS if phase == "paced" else SNAPSHOTS_PER_RUN) // AGENTS
+                    bodies = build_bodies(number, start, per_agent)
+                    readers = 0 if phase == "capacity" else READERS
+                    name = f"{count} worker(s), {phase}"
+                    say(f"{name}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {readers} readers")
+                    run = Run(count, phase)
+                    rate = GOAL_SNAPSHOTS_PER_S if phase == "paced" else None
+                    with MachineCpu(metadata_url, server.pid, [worker.pid for worker in workers]) as cpu:
+                        asyncio.run(
+                            ingest(
+                                server.base_url,
+                                metadata_url,
+                                token,
+                                databases,
+                                bodies,
+                                run,
+                                readers,
+                                rate,
+                                now=readers_now,
+                            )
+                        )
+                    run.cpu = cpu.by_kind()
+                    say(
+                        f"{name}: {run.stored} stored in {run.seconds:.1f}s ({run.stored / run.seconds:.1f}/s);"
+                        f" CPU {sum(run.cpu.values()):.1f}s over the processes sampled,"
+                        f" {cpu.busy_seconds():.1f}s by the kernel's count"
+                    )
+                    runs.append(run)
     return runs
 
 

@@ -159,6 +159,24 @@ async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_reques
 
 
 @pytest.mark.asyncio
+async def test_the_pool_hands_out_the_connection_returned_last(metadata_url: str) -> None:
+    # A worker's batches then run on one warm backend, not on each pooled connection in turn
+    # (control_plane/db/engine.py: the pool is last-in-first-out).
+    engine = engine_from_url(metadata_url, pool_size=3, max_overflow=0)
+    try:
+        # Closed in reverse: `second` goes back to the pool first, `first` last.
+        async with lookup_session(engine) as first, lookup_session(engine) as second:
+            returned_last = await first.scalar(text("SELECT pg_backend_pid()"))
+            returned_first = await second.scalar(text("SELECT pg_backend_pid()"))
+        assert returned_first != returned_last
+        for _ in range(3):
+            async with lookup_session(engine) as session:
+                assert await session.scalar(text("SELECT pg_backend_pid()")) == returned_last
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
 async def test_a_pool_with_no_free_connection_is_unavailable(metadata_url: str) -> None:
     engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, pool_timeout_s=0.2)
     try:

@@ -64,7 +64,7 @@ class IngestionService:
     async def store(self, batch: list[DecodedSnapshot]) -> list[bool]:
         """Stores each of these snapshots of this database once, in one go (see inbox_worker); for
         each, False when it was stored before (a resend changes nothing and says so)."""
-        claimed = [await self._ingestion.claim(decoded) for decoded in batch]
+        claimed = await self._ingestion.claim(batch)
         fresh = [decoded for decoded, stored in zip(batch, claimed, strict=True) if stored]
         SNAPSHOTS.labels("duplicate").inc(len(batch) - len(fresh))
         if not fresh:

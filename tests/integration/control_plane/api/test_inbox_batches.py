@@ -336,3 +336,36 @@ def test_a_statements_latest_plan_is_kept_and_an_older_one_sent_later_never_repl
     )
     assert store_one_batch(client, acme) == 1
     assert stored_plan() == (COLLECTED[4], 4.0, {"Node Type": "Scan 4.0"})
+
+
+def test_a_batch_claims_its_new_snapshots_and_says_which_were_stored_before_or_repeated(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    database = register_database(client, acme)
+    agent = bearer(database["agent_token"])
+    stored_before, new = (make_snapshot(2, collected_at=at) for at in COLLECTED[:2])
+    assert client.post(SNAPSHOTS, json=as_json(stored_before), headers=agent).status_code == 202
+    assert drain_inbox(client) == 1
+    context = TenantContext(tenant_id=acme.id, principal="agent", database_id=uuid.UUID(database["id"]))
+
+    async def store() -> list[bool]:
+        engine = create_engine(settings_for(metadata_url), pool_size=1, max_overflow=0)
+        try:
+            async with tenant_session(engine, context) as session:
+                batch = [parse_snapshot(s.model_dump_json().encode()) for s in (stored_before, new, new)]
+                return await IngestionService(session, context).store(batch)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(store()) == [False, True, False]
+    with psycopg.connect(metadata_url) as conn:
+        rows = conn.execute(
+            "SELECT snapshot_id, statement_count, interval_kind, server->>'version' FROM snapshots"
+            " WHERE database_id = %s ORDER BY collected_at",
+            (database["id"],),
+        ).fetchall()
+        raw = conn.execute("SELECT count(*) FROM statement_stats WHERE database_id = %s", (database["id"],))
+        assert raw.fetchone() == (4,)  # 2 statements each, the repeat not again
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (s.snapshot_id, 2, s.interval.kind, s.server.version) for s in (stored_before, new)
+    ]

@@ -30,8 +30,8 @@ GIL_SWITCH_INTERVAL_S = 0.001
 # workers. Kept instead (blocks up to 32 MB come from the heap, and up to 64 MB of free heap stays
 # mapped), the faults fell to ~200,000 (PostgreSQL's, mostly) and the CPU per stored snapshot of the
 # checking processes from ~14.8 to ~12, of the workers from ~23 to ~20 ms
-# (benchmarks/ingestion_workers.py, capacity, 2026-12-06). A process keeps at most this much more
-# memory mapped than it uses: 64 MB against a worker's ~150 MB.
+# (benchmarks/ingestion_workers.py, capacity, 2026-12-06). What it costs: up to 64 MB of free heap
+# stays mapped in each process (a worker uses ~150 MB), besides what fragmentation keeps anyway.
 MALLOC_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024  # glibc's largest (HEAP_MAX_SIZE / 2 on 64 bits)
 MALLOC_TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 _M_TRIM_THRESHOLD = -1  # malloc.h

@@ -146,6 +146,15 @@ def engine_from_url(
     if not statement_cache:
         connect_args["statement_cache_size"] = 0  # asyncpg's: unnamed statements, nothing kept
         connect_args["prepared_statement_cache_size"] = 0  # SQLAlchemy's dialect's own cache
+    # The pool hands out the connection returned last, not the one idle longest (SQLAlchemy's
+    # default): a worker then stores batch after batch on one PostgreSQL backend whose caches,
+    # memory and prepared statements are warm, where first-in-first-out took each of its ten pooled
+    # connections in turn, so that ten backends each built their own (ten copies of the batch table,
+    # and of each statement reading it in pg_stat_statements). Two workers storing 96 snapshots: the
+    # machine's CPU per stored snapshot ~91 -> ~81 ms, their backends' ~46 -> ~39 ms, page faults
+    # ~145,000 -> ~80,000 a run, a warm-up's share included (ingestion_workers, capacity, four runs
+    # each, 2026-12-06). A connection left idle at the bottom may be closed by the server or a proxy
+    # meanwhile; the checkout ping (_ping) replaces it before anyone uses it.
     engine = create_async_engine(
         async_url,
         connect_args=connect_args,
@@ -154,21 +163,11 @@ def engine_from_url(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
-        pool_use_lifo=True,  # the connection returned last: see below
+        pool_use_lifo=True,
     )
     event.listen(engine.sync_engine.pool, "checkout", _ping)
     return engine
 
-
-# The pool hands out the connection returned last, not the one idle longest (SQLAlchemy's default):
-# a worker then stores batch after batch on one PostgreSQL backend whose caches, memory and
-# prepared statements are warm, where first-in-first-out took each of its ten pooled connections
-# in turn, so that ten backends each built their own (ten copies of the batch table, and of each
-# statement reading it in pg_stat_statements). Two workers storing 96 snapshots: the machine's
-# CPU per stored snapshot ~91 -> ~81 ms, their backends' ~46 -> ~39 ms, page faults ~145,000 ->
-# ~80,000 a run, a warm-up's share included (ingestion_workers, capacity, four runs each, 2026-12-06). The connections left
-# idle at the bottom may be closed by the server or a proxy meanwhile; the checkout ping (_ping)
-# replaces such a one before anyone uses it.
 
 # A failover or an idle-connection reaper must not fail the next request: every connection is
 # asked whether it is alive as it leaves the pool. SQLAlchemy's own pre-ping does so for asyncpg in

@@ -29,13 +29,16 @@ def _added(source: str) -> str:
 
 
 # One statement for the raw interval rows and their hours' rollups (and days' for an hour already
-# folded, see daily_folds), for a batch of snapshots of one database (see inbox_worker): `n` holds
-# each snapshot's own values, `r` every statement row with the ordinal `k` of its snapshot, copied
-# into the batch's temporary table (see batch_rows); `s` is their join, which the raw rows and the
-# rollups each read. NOT MATERIALIZED: a CTE read twice is otherwise written out to a tuplestore
-# first, all 5,000 rows of 21 columns, and read back from it twice; joining again (a hash of the
-# batch's few snapshots) is cheaper. PostgreSQL CPU per snapshot stored alone 57 -> 48 ms, in
-# batches of 4 40 -> 37 ms (ingestion_store_cost). A rollup whose bucket two snapshots of the
+# folded, see daily_folds), for a batch of snapshots of one database (see inbox_worker): `r` holds
+# every statement row with the ordinal `k` of its snapshot, copied into the batch's temporary table
+# (see batch_rows), and `s` each row with its snapshot's own values, taken from the parameters'
+# arrays by that ordinal. `s` is read by the raw rows and by the rollups. NOT MATERIALIZED: a CTE
+# read twice is otherwise written out to a tuplestore first, all 5,000 rows of 21 columns, and read
+# back from it twice; taking the values again is cheaper. PostgreSQL CPU per snapshot stored alone
+# 57 -> 48 ms, in batches of 4 40 -> 37 ms (ingestion_store_cost). The values were joined in from
+# the arrays unnested (a hash join of each read of `s`, ~12 ms for a batch of 8); taken by subscript
+# (an array's element of fixed width is found by its offset), batches of 8 cost PostgreSQL 41.0 and
+# 42.8 ms a snapshot before, 39.0 and 39.9 after (2026-12-06). A rollup whose bucket two snapshots of the
 # batch share adds them up first: four snapshots of one hour are one update per statement, not four.
 # Where no bucket repeats (always for a batch of one) the rows go in as they are: the aggregation's
 # sort and sums cost ~15 ms a rollup for nothing.
@@ -91,14 +94,13 @@ DailyPart = Literal["none", "rows", "summed"]
 
 
 _BATCH_ROWS = f"""
-    n AS (
-        SELECT * FROM unnest(CAST(:collected_ats AS timestamptz[]), CAST(:snapshot_ids AS uuid[]),
-                             CAST(:intervals AS float8[]), CAST(:buckets AS timestamptz[]),
-                             CAST(:days AS timestamptz[]))
-                 WITH ORDINALITY AS n(collected_at, snapshot_id, interval_seconds, bucket, day, k)
-    ), s AS NOT MATERIALIZED (
-        SELECT n.collected_at, n.snapshot_id, n.interval_seconds, n.bucket, n.day, r.*
-          FROM {BATCH_ROWS_TABLE} AS r JOIN n ON n.k = r.k
+    s AS NOT MATERIALIZED (
+        SELECT (CAST(:collected_ats AS timestamptz[]))[r.k::int4] AS collected_at,
+               (CAST(:snapshot_ids AS uuid[]))[r.k::int4] AS snapshot_id,
+               (CAST(:intervals AS float8[]))[r.k::int4] AS interval_seconds,
+               (CAST(:buckets AS timestamptz[]))[r.k::int4] AS bucket,
+               (CAST(:days AS timestamptz[]))[r.k::int4] AS day, r.*
+          FROM {BATCH_ROWS_TABLE} AS r
     ), raw AS (
         INSERT INTO statement_stats
                (tenant_id, database_id, fingerprint, collected_at, snapshot_id, interval_seconds, {COUNTER_COLUMNS})

@@ -3,8 +3,8 @@ their hourly rollups and, for hours already folded, their daily rollups (see dai
 
 `statement_rollups` and `statement_daily_rollups` have the same columns: (tenant, database,
 bucket, fingerprint) as the key, `samples` (how many raw rows were added up) and every counter.
-Adding to a row that exists adds each counter and the samples; a sum of int8 is numeric and is
-stored back into int8 (an overflow fails, as the + does).
+Adding to a row that exists adds each counter and the samples; the bigint counters are added up as
+bigint (control_plane.db.counter_sums), and an overflow fails, as the + does.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Literal
 
 from sqlalchemy import TextClause, text
 
+from control_plane.db.counter_sums import counter_sum_sql
 from control_plane.ingestion.batch_rows import BATCH_ROWS_TABLE
 from control_plane.ingestion.statement_rows import COUNTER_FIELDS
 
 COUNTER_COLUMNS = ", ".join(COUNTER_FIELDS)
 # Each counter summed, under its own name (a select list the rows of a rollup can be read from).
-SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTER_FIELDS)
+SUMS = ", ".join(map(counter_sum_sql, COUNTER_FIELDS))
 _A_COUNTERS = ", ".join(f"a.{name}" for name in COUNTER_FIELDS)
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.db.counter_sums import counter_sum
 from control_plane.ingestion.daily_folds_repository import folded_before
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
 from control_plane.models import (
@@ -325,7 +326,8 @@ class QueryRepository:
         if since > until:
             return TopPage(matching=0, statements=[])
         counters = self.counters_in_range(since, until, await self.running_totals())
-        sums = {name: func.sum(getattr(counters.c, name)) for name in SUMMED}
+        # Bigint counters summed as bigint, not numeric (db.counter_sums): ~13 -> ~9 ms for 5,000.
+        sums = {name: counter_sum(name, getattr(counters.c, name)) for name in SUMMED}
         # GROUPING SETS: one pass yields each statement's sums and, first, the sums over all of
         # them (what load_pct divides by), which a window over every statement would cost twice.
         # A search keeps the statements it matches (HAVING) but not out of that grand total: the

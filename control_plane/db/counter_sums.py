@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, ColumnElement, func
 from shared.wire.snapshot import StatementCounters
 
 INT8_SUM: Final = "optischema_int8_sum"
+NUMERIC_VALUE_OUT_OF_RANGE: Final = "22003"  # the SQLSTATE of a bigint overflow
 
 
 def is_integer_counter(name: str) -> bool:

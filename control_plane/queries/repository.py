@@ -37,9 +37,11 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.counter_sums import counter_sum
+from control_plane.db.counter_sums import NUMERIC_VALUE_OUT_OF_RANGE, counter_sum
+from control_plane.db.session import sqlstate
 from control_plane.ingestion.daily_folds_repository import folded_before
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
 from control_plane.models import (
@@ -325,9 +327,54 @@ class QueryRepository:
         since, until = _aware(since), _aware(until)
         if since > until:
             return TopPage(matching=0, statements=[])
-        counters = self.counters_in_range(since, until, await self.running_totals())
+        totals = await self.running_totals()
+
+        def statement(exact: bool) -> Select[Any]:
+            return self._top(since, until, totals, order_by, limit, offset, search, exact)
+
         # Bigint counters summed as bigint, not numeric (db.counter_sums): ~13 -> ~9 ms for 5,000.
-        sums = {name: counter_sum(name, getattr(counters.c, name)) for name in SUMMED}
+        # A range whose sums pass 9.2e18 (only counters no server produces, a forged snapshot's)
+        # is read again with numeric sums, behind a savepoint: exact, as before, not an error.
+        try:
+            async with self._session.begin_nested():
+                rows = (await self._session.execute(statement(exact=False))).all()
+        except DBAPIError as error:
+            if sqlstate(error) != NUMERIC_VALUE_OUT_OF_RANGE:
+                raise
+            rows = (await self._session.execute(statement(exact=True))).all()
+        everything_row, top = rows[0], rows[1:]
+        grand_total = float(everything_row.total_exec_time_ms or 0.0)
+        return TopPage(
+            matching=int(everything_row.matching),
+            statements=[
+                StatementSums(
+                    fingerprint=row.fingerprint,
+                    query=row.query,
+                    grand_total_exec_time_ms=grand_total,
+                    **{name: getattr(row, name) for name in SUMMED},
+                )
+                for row in top
+                if row.query is not None  # a statement is stored with its first counters; never missing
+            ],
+        )
+
+    def _top(
+        self,
+        since: datetime,
+        until: datetime,
+        totals: RunningTotals | None,
+        order_by: str,
+        limit: int,
+        offset: int,
+        search: str | None,
+        exact: bool,
+    ) -> Select[Any]:
+        """The statement of `top`: the grand total's row, then the page's, with their texts."""
+        counters = self.counters_in_range(since, until, totals)
+        sums = {
+            name: func.sum(column) if exact else counter_sum(name, column)
+            for name, column in ((name, getattr(counters.c, name)) for name in SUMMED)
+        }
         # GROUPING SETS: one pass yields each statement's sums and, first, the sums over all of
         # them (what load_pct divides by), which a window over every statement would cost twice.
         # A search keeps the statements it matches (HAVING) but not out of that grand total: the
@@ -380,27 +427,10 @@ class QueryRepository:
             .limit(1)
             .lateral("text_of")
         )
-        rows = (
-            await self._session.execute(
-                select(page, text_of.c.query)
-                .outerjoin(text_of, true())
-                .order_by(page.c.is_everything.desc(), *_ranked(page.c, order_by))
-            )
-        ).all()
-        everything_row, top = rows[0], rows[1:]
-        grand_total = float(everything_row.total_exec_time_ms or 0.0)
-        return TopPage(
-            matching=int(everything_row.matching),
-            statements=[
-                StatementSums(
-                    fingerprint=row.fingerprint,
-                    query=row.query,
-                    grand_total_exec_time_ms=grand_total,
-                    **{name: getattr(row, name) for name in SUMMED},
-                )
-                for row in top
-                if row.query is not None  # a statement is stored with its first counters; never missing
-            ],
+        return (
+            select(page, text_of.c.query)
+            .outerjoin(text_of, true())
+            .order_by(page.c.is_everything.desc(), *_ranked(page.c, order_by))
         )
 
     def _matching(self, search: str) -> Select[Any]:

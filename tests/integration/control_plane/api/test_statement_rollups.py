@@ -295,3 +295,28 @@ def test_ranges_of_days_read_whole_days_rolled_up_and_still_equal_the_intervals(
         expected = raw_sums(metadata_url, database["id"], since, until)
         assert expected, name
         assert {r["fingerprint"]: (r["calls"], r["total_exec_time_ms"]) for r in rows} == expected, name
+
+
+def test_sums_past_what_a_bigint_holds_are_read_exactly_not_refused(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    # Top queries add bigint counters up as bigint (db.counter_sums); two hours of 2**62 calls
+    # each are 2**63, one more than a bigint holds. No server counts that many; a forged snapshot
+    # may, and its tenant's page still reads, with the exact sums.
+    database = register_database(client, acme)
+    huge = 2**62
+    for at in (DAY + timedelta(hours=10, minutes=5), DAY + timedelta(hours=11, minutes=5)):
+        assert (
+            post(client, database["agent_token"], make_snapshot(statements=1, collected_at=at, calls=huge))
+            == 202
+        )
+    viewer = as_user(client, acme, "viewer")
+
+    rows = top(
+        client,
+        viewer,
+        database["id"],
+        **{"from": DAY.isoformat(), "to": (DAY + timedelta(days=1)).isoformat()},
+    )
+
+    assert [(row["calls"], row["rows"]) for row in rows] == [(2 * huge, 2 * huge)]

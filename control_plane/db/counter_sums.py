@@ -4,7 +4,9 @@ PostgreSQL's `sum(bigint)` is numeric: each group keeps a 128-bit state allocate
 result is built as a numeric (and, where it is stored, cast back to bigint). `optischema_int8_sum`
 (migration 0022) is the bigint `+` as an aggregate: NULLs skipped and NULL for no rows as `sum`'s,
 and an overflow past 9.2e18 is an error. A counter cannot get near that: a year of a statement
-hitting 100 million buffers a second (800 GB/s) is 3e15 hits. Measured on the 2-core reference
+hitting 100 million buffers a second (800 GB/s) is 3e15 hits. Only forged counters can: ingestion
+then fails the batch, as storing the numeric sum into a bigint column did, and top queries read
+the range again with numeric sums (queries/repository.py). Measured on the 2-core reference
 machine (2026-12-06): top queries over 5,000 statements, 13.0 -> 9.2 ms of PostgreSQL (median of
 21); a batch of 8 snapshots of one hour, 40,000 raw rows summed into 5,000 rollup rows, 34 -> 26 ms,
 and its hash table 6.4 -> 2.0 MB, which at the default work_mem decides whether it spills to disk.

@@ -21,7 +21,6 @@ from sqlalchemy import BigInteger, ColumnElement, func
 from shared.wire.snapshot import StatementCounters
 
 INT8_SUM: Final = "optischema_int8_sum"
-NUMERIC_VALUE_OUT_OF_RANGE: Final = "22003"  # the SQLSTATE of a bigint overflow
 
 
 def is_integer_counter(name: str) -> bool:
@@ -33,9 +32,10 @@ def counter_sum_sql(name: str) -> str:
     return f"{INT8_SUM if is_integer_counter(name) else 'sum'}({name}) AS {name}"
 
 
-def counter_sum(name: str, column: Any) -> ColumnElement[Any]:
-    """The counter `name`'s `column` summed, as a SQLAlchemy expression."""
-    if is_integer_counter(name):
+def counter_sum(name: str, column: Any, exact: bool = False) -> ColumnElement[Any]:
+    """The counter `name`'s `column` summed, as a SQLAlchemy expression; `exact`: as numeric,
+    whatever its type (a sum that may pass what a bigint holds)."""
+    if is_integer_counter(name) and not exact:
         summed: ColumnElement[Any] = getattr(func, INT8_SUM)(column, type_=BigInteger)
         return summed
     return func.sum(column)

@@ -39,6 +39,7 @@ TENANT_SETTING = "app.tenant_id"
 UNIQUE_VIOLATION = "23505"  # e.g. optischema_register_login_email: the email belongs to someone
 FOREIGN_KEY_VIOLATION = "23503"  # e.g. registering an email for a user the tenant does not have
 CHECK_VIOLATION = "23514"  # also: a statement_stats row whose day has no partition yet
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # e.g. a bigint sum past 9.2e18 (db.counter_sums)
 INSUFFICIENT_PRIVILEGE = "42501"  # also: a row-level security WITH CHECK failure, or no tenant bound
 INVALID_PARAMETER_VALUE = "22023"  # a definer function refused its arguments
 

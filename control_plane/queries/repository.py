@@ -40,8 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.counter_sums import NUMERIC_VALUE_OUT_OF_RANGE, counter_sum
-from control_plane.db.session import sqlstate
+from control_plane.db.counter_sums import counter_sum
+from control_plane.db.session import NUMERIC_VALUE_OUT_OF_RANGE, sqlstate
 from control_plane.ingestion.daily_folds_repository import folded_before
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
 from control_plane.models import (
@@ -371,10 +371,7 @@ class QueryRepository:
     ) -> Select[Any]:
         """The statement of `top`: the grand total's row, then the page's, with their texts."""
         counters = self.counters_in_range(since, until, totals)
-        sums = {
-            name: func.sum(column) if exact else counter_sum(name, column)
-            for name, column in ((name, getattr(counters.c, name)) for name in SUMMED)
-        }
+        sums = {name: counter_sum(name, getattr(counters.c, name), exact) for name in SUMMED}
         # GROUPING SETS: one pass yields each statement's sums and, first, the sums over all of
         # them (what load_pct divides by), which a window over every statement would cost twice.
         # A search keeps the statements it matches (HAVING) but not out of that grand total: the

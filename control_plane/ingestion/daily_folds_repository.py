@@ -47,7 +47,9 @@ _SUM_DAYS = text(f"""
 """)
 
 
-def folded_before(tenant_id: uuid.UUID, database_id: uuid.UUID) -> ColumnElement[datetime]:
+def folded_before(
+    tenant_id: uuid.UUID | ColumnElement[uuid.UUID], database_id: uuid.UUID | ColumnElement[uuid.UUID]
+) -> ColumnElement[datetime]:
     """The database's mark as an expression for a reader's statement (-infinity without one): read
     once (an InitPlan), in that statement's own MVCC snapshot, with the rollups it reads."""
     fold = StatementDailyFold

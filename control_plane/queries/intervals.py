@@ -25,8 +25,8 @@ from control_plane.models import Snapshot, StatementStat
 
 def _within(
     column: InstrumentedAttribute[datetime],
-    since: datetime,
-    until: datetime,
+    since: datetime | ColumnElement[datetime],
+    until: datetime | ColumnElement[datetime],
     since_open: bool,
     until_open: bool,
 ) -> ColumnElement[bool]:
@@ -37,10 +37,10 @@ def _within(
 
 
 def intervals_between(
-    tenant_id: uuid.UUID,
-    database_id: uuid.UUID,
-    since: datetime,
-    until: datetime,
+    tenant_id: uuid.UUID | ColumnElement[uuid.UUID],
+    database_id: uuid.UUID | ColumnElement[uuid.UUID],
+    since: datetime | ColumnElement[datetime],
+    until: datetime | ColumnElement[datetime],
     *,
     since_open: bool = False,
     until_open: bool = False,
@@ -48,7 +48,8 @@ def intervals_between(
 ) -> list[ColumnElement[bool]]:
     """The conditions on `StatementStat` for one database's rows collected in [since, until] (an
     end is left out when it is `open`), read a snapshot at a time; `of_snapshots` narrows the
-    snapshots (conditions on `Snapshot`). The caller adds the fingerprints it reads."""
+    snapshots (conditions on `Snapshot`). The caller adds the fingerprints it reads. Values or bind
+    parameters alike (queries.counters_statement)."""
     return [
         StatementStat.tenant_id == tenant_id,
         StatementStat.database_id == database_id,

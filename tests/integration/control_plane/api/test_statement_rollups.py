@@ -92,6 +92,29 @@ def test_top_queries_over_any_range_equal_the_sums_of_the_intervals_in_it(
             ], name
 
 
+def test_a_top_statement_kept_for_its_shape_reads_each_request_s_own_database_and_range(
+    client: TestClient, acme: SeededTenant, metadata_url: str
+) -> None:
+    """The top statement is built once per shape of range and then read with each request's values
+    (queries.counters_statement): ranges of one shape over two databases, read in turn, each give
+    the sums of their own database's intervals in their own range, never the previous request's."""
+    first, second = register_database(client, acme), register_database(client, acme)
+    ingest_three_hours(client, first["agent_token"])
+    for number, at in enumerate(COLLECTED[:5]):  # fewer statements, other counts
+        snapshot = make_snapshot(statements=2, collected_at=at, calls=10 * (number + 1))
+        assert post(client, second["agent_token"], snapshot) == 202
+    viewer = as_user(client, acme, "viewer")
+    ten = DAY + timedelta(hours=10)
+    # Each cuts its first hour and ends inside its last, one hour on: one shape, other values.
+    ranges = [(ten + timedelta(minutes=m), ten + timedelta(hours=1, minutes=m + 20)) for m in (10, 30, 50)]
+
+    for since, until in ranges * 2:
+        for database in (first, second, first):
+            rows = top(client, viewer, database["id"], **{"from": since.isoformat(), "to": until.isoformat()})
+            expected = raw_sums(metadata_url, database["id"], since, until)
+            assert {r["fingerprint"]: (r["calls"], r["total_exec_time_ms"]) for r in rows} == expected
+
+
 def test_every_ordering_ranks_the_same_sums(client: TestClient, acme: SeededTenant) -> None:
     database = register_database(client, acme)
     ingest_three_hours(client, database["agent_token"])

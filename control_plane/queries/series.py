@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
-from sqlalchemy import Row, func, literal, literal_column, select
+from sqlalchemy import DateTime, Row, Select, String, Uuid, bindparam, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
@@ -65,44 +66,68 @@ class SeriesRepository:
         from the rollups, with each agent's first snapshot taken out of its hour as the overview's
         load does (control_plane.overview.repository: counters since a reset are not an hour's
         work). One statement; `interval_seconds` is the hour's 3,600."""
-        first_snapshots = (
-            select(
-                func.date_trunc("hour", StatementStat.collected_at, "UTC").label("hour"),
-                *(func.sum(getattr(StatementStat, name)).label(name) for name in SUMMED),
-            )
-            .where(
-                *intervals_between(
-                    self._tenant_id,
-                    self._database_id,
-                    rollup_bucket(since),
-                    until + ROLLUP_BUCKET,
-                    until_open=True,
-                    of_snapshots=[Snapshot.interval_seconds.is_(None)],  # a handful, not every snapshot
-                ),
-                StatementStat.fingerprint == fingerprint,
-                StatementStat.interval_seconds.is_(None),
-            )
-            .group_by(literal_column("1"))
-            .subquery("first_snapshots")
-        )
-        less = {
-            name: getattr(StatementRollup, name) - func.coalesce(getattr(first_snapshots.c, name), 0)
-            for name in SUMMED
-        }
         result = await self._session.execute(
-            select(
-                StatementRollup.bucket.label("at"),
-                literal(ROLLUP_BUCKET.total_seconds()).label("interval_seconds"),
-                *(func.greatest(value, 0).label(name) for name, value in less.items()),
-            )
-            .outerjoin(first_snapshots, first_snapshots.c.hour == StatementRollup.bucket)
-            .where(
-                StatementRollup.tenant_id == self._tenant_id,
-                StatementRollup.database_id == self._database_id,
-                StatementRollup.fingerprint == fingerprint,
-                StatementRollup.bucket >= rollup_bucket(since),
-                StatementRollup.bucket <= until,
-            )
-            .order_by(StatementRollup.bucket)
+            _per_hour_statement(),
+            {
+                "tenant_id": self._tenant_id,
+                "database_id": self._database_id,
+                "fingerprint": fingerprint,
+                "first_hour": rollup_bucket(since),
+                "until": until,
+                "after_until": until + ROLLUP_BUCKET,
+            },
         )
-        return result.all()
+        rows: Sequence[SeriesRow] = result.all()
+        return rows
+
+
+@lru_cache(maxsize=1)
+def _per_hour_statement() -> Select[Any]:
+    """SeriesRepository.per_hour's statement, built once (~2 ms of the API's CPU a query detail when
+    built for each, 2026-12-06) with named parameters: tenant_id, database_id, fingerprint,
+    first_hour, until, after_until."""
+    tenant_id = bindparam("tenant_id", type_=Uuid())
+    database_id = bindparam("database_id", type_=Uuid())
+    fingerprint = bindparam("fingerprint", type_=String())
+    first_hour = bindparam("first_hour", type_=DateTime(timezone=True))
+    until = bindparam("until", type_=DateTime(timezone=True))
+    first_snapshots = (
+        select(
+            func.date_trunc("hour", StatementStat.collected_at, "UTC").label("hour"),
+            *(func.sum(getattr(StatementStat, name)).label(name) for name in SUMMED),
+        )
+        .where(
+            *intervals_between(
+                tenant_id,
+                database_id,
+                first_hour,
+                bindparam("after_until", type_=DateTime(timezone=True)),
+                until_open=True,
+                of_snapshots=[Snapshot.interval_seconds.is_(None)],  # a handful, not every snapshot
+            ),
+            StatementStat.fingerprint == fingerprint,
+            StatementStat.interval_seconds.is_(None),
+        )
+        .group_by(literal_column("1"))
+        .subquery("first_snapshots")
+    )
+    less = {
+        name: getattr(StatementRollup, name) - func.coalesce(getattr(first_snapshots.c, name), 0)
+        for name in SUMMED
+    }
+    return (
+        select(
+            StatementRollup.bucket.label("at"),
+            literal(ROLLUP_BUCKET.total_seconds()).label("interval_seconds"),
+            *(func.greatest(value, 0).label(name) for name, value in less.items()),
+        )
+        .outerjoin(first_snapshots, first_snapshots.c.hour == StatementRollup.bucket)
+        .where(
+            StatementRollup.tenant_id == tenant_id,
+            StatementRollup.database_id == database_id,
+            StatementRollup.fingerprint == fingerprint,
+            StatementRollup.bucket >= first_hour,
+            StatementRollup.bucket <= until,
+        )
+        .order_by(StatementRollup.bucket)
+    )

@@ -62,8 +62,8 @@ async def user_caller(
     async with tenant_session(app.engine, context) as session:
         # The user row, not the token, decides: sign-out, password change, disabling and role
         # changes take effect on the very next request.
-        user = await UserRepository(session, context).get(claims.subject)
-        if user is None or user.disabled_at is not None or claims.generation != user.token_generation:
+        user = await UserRepository(session, context).standing(claims.subject)
+        if user is None or user.disabled or claims.generation != user.token_generation:
             raise Unauthorized()
         yield CallerSession(replace(context, role=user.role), session)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,15 @@ from control_plane.tenancy.context import TenantContext
 # Access tokens carry whole seconds (`iat`); an instant with microseconds would refuse a token
 # issued later in the same second, e.g. the one from signing in again right after a password change.
 _NEXT_GENERATION = User.token_generation + 1
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the auth dependency checks of a user on every request, and the role it acts with."""
+
+    role: str
+    token_generation: int
+    disabled: bool
 
 
 def normalize_email(email: str) -> str:
@@ -74,6 +84,19 @@ class UserRepository:
         # By primary key (tenant first): a user this transaction already loaded, such as the caller
         # the auth dependency checked, comes from the session's identity map without a query.
         return await self._session.get(User, (self._tenant_id, user_id))
+
+    async def standing(self, user_id: uuid.UUID) -> Standing | None:
+        """The user's role, token generation and whether it is disabled: three columns, not the ORM
+        entity, which cost the API ~1 ms of CPU more on every request (loading it into the identity
+        map; in-process, 2026-12-06)."""
+        row = (
+            await self._session.execute(
+                select(User.role, User.token_generation, User.disabled_at.is_not(None)).where(
+                    *self._mine(user_id)
+                )
+            )
+        ).first()
+        return None if row is None else Standing(row[0], row[1], row[2])
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._session.scalar(

@@ -111,7 +111,8 @@ async def query_detail(
     until: datetime | None = Query(None, alias="to"),
     caller: CallerSession = Depends(user_caller, scope="function"),
 ) -> QueryDetail:
-    repository = await _queries(caller, database_id)
+    database = await tenant_database(caller.session, caller.context, database_id)
+    repository = QueryRepository(caller.session, caller.context, database_id)
     found = await repository.text_and_plan(fingerprint)
     if found is None:
         raise NotFound("query not found")
@@ -142,6 +143,6 @@ async def query_detail(
         plan=plan,
         explanation=await explanation_for(caller.session, caller.context, database_id, fingerprint),
         recommendations=await recommendations_for_query(
-            caller.session, caller.context, database_id, fingerprint
+            caller.session, caller.context, database, fingerprint
         ),
     )

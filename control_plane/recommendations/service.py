@@ -12,7 +12,7 @@ from control_plane.benchmarks.schemas import BenchmarkOut
 from control_plane.changes.lifecycle import allowed_actions, applicable, rollback_available
 from control_plane.databases.service import tenant_database
 from control_plane.index_health.staleness import stale_drops
-from control_plane.models import Recommendation
+from control_plane.models import MonitoredDatabase, Recommendation
 from control_plane.notifications.service import notify_recommendation_ready
 from control_plane.recommendations.repository import RecommendationRepository
 from control_plane.recommendations.risk import risks_of
@@ -149,12 +149,12 @@ async def recommendation_detail(
 
 
 async def recommendations_for_query(
-    session: AsyncSession, context: TenantContext, database_id: uuid.UUID, fingerprint: str
+    session: AsyncSession, context: TenantContext, database: MonitoredDatabase, fingerprint: str
 ) -> list[dict[str, Any]]:
-    """The recommendations serving one statement, as the query detail lists them."""
-    database = await tenant_database(session, context, database_id)
-    rows = await RecommendationRepository(session, context).for_fingerprint(database_id, fingerprint)
-    stale = await stale_drops(session, context, database_id, rows)
+    """The recommendations serving one statement of the caller's `database` (from tenant_database,
+    which the query detail has read already), as the query detail lists them."""
+    rows = await RecommendationRepository(session, context).for_fingerprint(database.id, fingerprint)
+    stale = await stale_drops(session, context, database.id, rows)
     return [
         recommendation_out(
             row, context, has_sandbox=database.agent_sandbox, approve_refusal=stale.get(row.id)

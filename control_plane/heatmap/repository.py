@@ -20,9 +20,9 @@ from sqlalchemy import Float, Integer, cast, desc, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.heatmap.grid import Grid
-from control_plane.models import Snapshot, Statement, StatementStat
+from control_plane.models import Snapshot, StatementStat
 from control_plane.queries.intervals import intervals_between
-from control_plane.queries.repository import QueryRepository
+from control_plane.queries.repository import QueryRepository, statement_text_of
 from control_plane.tenancy.context import TenantContext
 
 
@@ -96,17 +96,7 @@ class HeatmapRepository:
             .group_by(times.c.fingerprint, cell)
             .subquery("per_cell")
         )
-        # The text, one index lookup per kept statement (see QueryRepository.top for the LIMIT).
-        text_of = (
-            select(Statement.query)
-            .where(
-                Statement.tenant_id == self._tenant_id,
-                Statement.database_id == self._database_id,
-                Statement.fingerprint == top.c.fingerprint,
-            )
-            .limit(1)
-            .lateral("text_of")
-        )
+        text_of = statement_text_of(self._tenant_id, self._database_id, top.c.fingerprint)
         rows = await self._session.execute(
             select(top.c.fingerprint, text_of.c.query, top.c.total, per_cell.c.cell, per_cell.c.spent)
             .select_from(top)

@@ -47,7 +47,7 @@ from control_plane.queries.counters_statement import (
 from control_plane.queries.running_totals_repository import RunningTotals, RunningTotalsRepository
 from control_plane.tenancy.context import TenantContext
 
-__all__ = ["SUMMED", "QueryRepository", "StatementSums", "TopPage", "rollup_bucket"]
+__all__ = ["SUMMED", "QueryRepository", "StatementSums", "TopPage", "rollup_bucket", "statement_text_of"]
 # Top statements kept, one per shape of range, order, search and sums (a few dozen in practice).
 TOP_STATEMENTS_KEPT = 256
 
@@ -255,24 +255,29 @@ def _top_statement(shape: RangeShape, order_by: str, searching: bool, exact: boo
         .limit(bindparam("page_limit", type_=Integer))
     )
     page = union_all(everything, one_page.subquery().select()).subquery()
-    # One index lookup per row of the page, whatever the planner guesses about `statements`
-    # (with no statistics yet it takes the database's catalog for one row and compares every
-    # statement with every top row). The LIMIT keeps PostgreSQL from flattening the LATERAL
-    # into a join; the fingerprint is the catalog's key, so there is one row anyway.
-    text_of = (
-        select(Statement.query)
-        .where(
-            Statement.tenant_id == b.tenant_id,
-            Statement.database_id == b.database_id,
-            Statement.fingerprint == page.c.fingerprint,
-        )
-        .limit(1)
-        .lateral("text_of")
-    )
+    text_of = statement_text_of(b.tenant_id, b.database_id, page.c.fingerprint)
     return (
         select(page, text_of.c.query)
         .outerjoin(text_of, true())
         .order_by(page.c.is_everything.desc(), *_ranked(page.c, order_by))
+    )
+
+
+def statement_text_of(tenant_id: Any, database_id: Any, fingerprint: ColumnElement[str]) -> Any:
+    """A LATERAL subquery with the text (`query`) of the statement whose fingerprint is the outer
+    row's, to outer-join on true: one index lookup per row, whatever the planner guesses about
+    `statements` (with no statistics yet it takes the database's catalog for one row and compares
+    every statement with every row). The LIMIT keeps PostgreSQL from flattening the LATERAL into a
+    join; the fingerprint is the catalog's key, so there is one row anyway."""
+    return (
+        select(Statement.query)
+        .where(
+            Statement.tenant_id == tenant_id,
+            Statement.database_id == database_id,
+            Statement.fingerprint == fingerprint,
+        )
+        .limit(1)
+        .lateral("text_of")
     )
 
 

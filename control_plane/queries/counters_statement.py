@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 
 from control_plane.ingestion.daily_folds_repository import folded_before
-from control_plane.ingestion.repository import ROLLUP_BUCKET, rollup_bucket
+from control_plane.ingestion.repository import ROLLUP_BUCKET, daily_bucket, rollup_bucket
 from control_plane.models import (
     Snapshot,
     StatementDailyRollup,
@@ -130,11 +130,10 @@ class RangeShape:
 def _whole_days(after_first: datetime, last: datetime) -> tuple[datetime, datetime]:
     """[first midnight at or after `after_first`, last midnight at or before `last`): the UTC days
     whose every hour lies in [after_first, last), the hours a range reads rolled up for sure."""
-    start = after_first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = daily_bucket(after_first)
     if start < after_first:
-        start += timedelta(days=1)
-    end = last.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, end
+        start += DAY
+    return start, daily_bucket(last)
 
 
 def plan_range(

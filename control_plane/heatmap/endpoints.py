@@ -12,13 +12,10 @@ from control_plane.databases.service import tenant_database
 from control_plane.heatmap.grid import grid_for
 from control_plane.heatmap.repository import HeatmapRepository
 from control_plane.heatmap.schemas import Heatmap, HeatmapRow
+from control_plane.queries.repository import utc_aware
 
 router = APIRouter(prefix="/databases/{database_id}", tags=["queries"])
 DEFAULT_RANGE = timedelta(hours=24)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 @router.get("/heatmap", response_model=Heatmap)
@@ -34,8 +31,8 @@ async def heatmap(
     execution time, with their execution time in each of `buckets` equal time buckets."""
     await tenant_database(caller.session, caller.context, database_id)
     ensure_permission(caller.context, "database.read")
-    end = _aware(until) if until else datetime.now(UTC)
-    start = _aware(since) if since else end - DEFAULT_RANGE
+    end = utc_aware(until) if until else datetime.now(UTC)
+    start = utc_aware(since) if since else end - DEFAULT_RANGE
     if start >= end:
         raise BadRequest("`from` must be before `to`")
     grid = grid_for(start, end, buckets)

@@ -12,7 +12,7 @@ from control_plane.api.errors import NotFound
 from control_plane.auth.dependencies import CallerSession, user_caller
 from control_plane.databases.service import tenant_database
 from control_plane.exports.csv_response import CSV_RESPONSE, ExportFormat, csv_response
-from control_plane.queries.repository import QueryRepository, StatementSums, rollup_bucket
+from control_plane.queries.repository import QueryRepository, StatementSums, rollup_bucket, utc_aware
 from control_plane.queries.schemas import OrderBy, QueryDetail, QuerySummary, SeriesPoint
 from control_plane.queries.series import SeriesRepository, resolution_for
 from control_plane.recommendations.service import recommendations_for_query
@@ -33,13 +33,8 @@ async def _queries(caller: CallerSession, database_id: uuid.UUID) -> QueryReposi
 def _range(
     since: datetime | None, until: datetime | None, default: timedelta = DEFAULT_RANGE
 ) -> tuple[datetime, datetime]:
-    end = _aware(until) if until else datetime.now(UTC)
-    return (_aware(since) if since else end - default), end
-
-
-def _aware(at: datetime) -> datetime:
-    """A time without an offset is UTC, as PostgreSQL reads it for a timestamptz parameter."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    end = utc_aware(until) if until else datetime.now(UTC)
+    return (utc_aware(since) if since else end - default), end
 
 
 def _top_range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:

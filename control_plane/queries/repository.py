@@ -47,7 +47,15 @@ from control_plane.queries.counters_statement import (
 from control_plane.queries.running_totals_repository import RunningTotals, RunningTotalsRepository
 from control_plane.tenancy.context import TenantContext
 
-__all__ = ["SUMMED", "QueryRepository", "StatementSums", "TopPage", "rollup_bucket", "statement_text_of"]
+__all__ = [
+    "SUMMED",
+    "QueryRepository",
+    "StatementSums",
+    "TopPage",
+    "rollup_bucket",
+    "statement_text_of",
+    "utc_aware",
+]
 # Top statements kept, one per shape of range, order, search and sums (a few dozen in practice).
 TOP_STATEMENTS_KEPT = 256
 
@@ -88,7 +96,7 @@ def _ranked(sums: Any, order_by: str) -> tuple[ColumnElement[Any], ...]:
     return desc(orderings[order_by]).nulls_last(), sums.fingerprint
 
 
-def _aware(at: datetime) -> datetime:
+def utc_aware(at: datetime) -> datetime:
     """A time without an offset is UTC, as PostgreSQL reads it for a timestamptz parameter."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
@@ -142,7 +150,7 @@ class QueryRepository:
     ) -> TopPage:
         """One page of the statements over the range, busiest first, and how many there are in all
         (those whose text contains `search`, case-insensitively, when given)."""
-        since, until = _aware(since), _aware(until)
+        since, until = utc_aware(since), utc_aware(until)
         if since > until:
             return TopPage(matching=0, statements=[])
         shape, values = plan_range(

@@ -72,6 +72,9 @@ class RunSettings:
     spool_max_disk_fraction: float = 0.8
     job_clock_leeway_s: float = 30.0
     max_jobs_per_cycle: int = 10
+    # A statement's text goes again this long after the control plane acknowledged it; in between
+    # snapshots leave it out (agent/ship/statement_texts.py). OPTISCHEMA_TEXT_RESEND_AFTER_S.
+    text_resend_after_s: float = 3600.0
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,13 @@ def build_workload(seed: int) -> Workload:
 
 
 def snapshot_body(workload: Workload, rng: random.Random, collected_at: datetime) -> bytes:
-    """One interval of the workload, as the agent sends it: JSON, gzipped."""
+    """One interval of the workload, as the agent sends it to a control plane it has sent none of
+    the texts yet: JSON, gzipped."""
+    return gzipped_json(workload_snapshot(workload, rng, collected_at))
+
+
+def workload_snapshot(workload: Workload, rng: random.Random, collected_at: datetime) -> Snapshot:
+    """One interval of the workload, every statement with its text, as the agent spools it."""
     statements = []
     for s in workload.statements:
         calls = 1 + int(s.weight * rng.uniform(1, 40))
@@ -230,7 +236,7 @@ def snapshot_body(workload: Workload, rng: random.Random, collected_at: datetime
             )
         )
     busiest = sorted(statements, key=lambda stat: stat.total_exec_time_ms, reverse=True)[:PLANS]
-    snapshot = Snapshot(
+    return Snapshot(
         snapshot_id=uuid.uuid4(),
         agent_version=PRODUCT_VERSION,
         collected_at=collected_at,
@@ -264,7 +270,6 @@ def snapshot_body(workload: Workload, rng: random.Random, collected_at: datetime
             for stat in busiest
         ],
     )
-    return gzipped_json(snapshot)
 
 
 def interval_ends(count: int, now: datetime) -> list[datetime]:

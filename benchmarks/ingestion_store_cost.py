@@ -46,7 +46,7 @@ from benchmarks.control_plane_ingestion import (
     bearer,
     bench_metadata,
 )
-from benchmarks.ingestion_workers import AGENTS, build_bodies, set_up
+from benchmarks.ingestion_workers import AGENTS, build_bodies, sending_agents, set_up
 from benchmarks.process_cpu import CpuMeter
 from control_plane.db.engine import create_engine
 from control_plane.ingestion.inbox_worker import BATCH_SIZE, store_inbox
@@ -123,10 +123,11 @@ def measure(metadata_url: str, scratch: Path) -> dict[int, dict[str, float]]:
         _, databases = set_up(server.base_url)
         api = psutil.Process(server.pid)
         run = 0
+        agents = sending_agents()  # their first snapshots, the first round's, carry every text
         for size in BATCH_SIZES:
             sums = {"accept": 0.0, "worker": 0.0, "postgres": 0.0, "snapshots": 0.0}
             for round_number in range(ROUNDS + 1):
-                bodies = build_bodies(run, start, size)
+                bodies = build_bodies(run, start, size, agents)
                 run += 1
                 # The API's own backends too: the inbox insert and the token lookup are accepting;
                 # so is its snapshot-checking process (a child, started by the first snapshot).

@@ -29,6 +29,13 @@ calls did not grow (agent/diff/statement_deltas.py), so the fraction of a snapsh
 that changed is 100% by construction, and each one needs its raw row and its rollup updates. A
 database with 5,000 statements of which fewer ran sends smaller snapshots, and costs less.
 
+Each snapshot carries a statement's text only where the agent sends it (agent/ship/statement_texts.py,
+through the agent's own code, on the clock of the snapshots' times): an agent sends a text again an
+hour after the control plane acknowledged it and leaves it out meanwhile. The agents' first
+snapshots, the warm-up's, carry all 5,000 texts; the measured runs' intervals lie within the hour
+after them, and carry none: 242 kB gzipped where a snapshot with every text is 348 kB (what each
+snapshot carried until 2026-12-07, as the reference check's still does).
+
 Each worker count's processes are started once, store WARM_UP_PER_AGENT snapshots per agent
 unmeasured, and then serve the three phases, as workers in service do (until 2026-12-06 each phase
 started its own, and measured what a fresh process and its fresh backends cost on top).
@@ -71,6 +78,8 @@ import httpx
 import psutil
 import psycopg
 
+from agent.config import RunSettings
+from agent.ship.statement_texts import SentTexts
 from benchmarks.control_plane_ingestion import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -85,6 +94,7 @@ from benchmarks.control_plane_ingestion import (
     read_once,
     rounded,
     snapshot_body,
+    workload_snapshot,
 )
 from benchmarks.process_cpu import (
     KINDS,
@@ -101,6 +111,7 @@ from deploy.local.control_plane_process import (
     control_plane_environment,
     control_plane_server,
 )
+from shared.wire.snapshot import Snapshot, gzipped_json
 
 WORKER_COUNTS = (1, 2, 4)
 AGENTS = 8
@@ -279,18 +290,45 @@ async def ingest(
         run.stored = await asyncio.to_thread(stored_snapshots, counting) - before
 
 
+class SendingAgent:
+    """What one agent has sent the control plane of its statements' texts, kept as the agent keeps
+    it (agent/ship/statement_texts.py) on the clock of its snapshots' times: each body here is
+    acknowledged (202) before the agent's next one is sent."""
+
+    def __init__(self) -> None:
+        self._now = datetime.min.replace(tzinfo=UTC)
+        self._texts = SentTexts(timedelta(seconds=RunSettings.text_resend_after_s), clock=lambda: self._now)
+
+    def body(self, snapshot: Snapshot) -> bytes:
+        self._now = snapshot.collected_at
+        sent = self._texts.outgoing(snapshot)
+        self._texts.acknowledged(sent)
+        return gzipped_json(sent)
+
+
+def sending_agents() -> list[SendingAgent]:
+    return [SendingAgent() for _ in range(AGENTS)]
+
+
 def build_bodies(
-    run: int, start: datetime, per_agent: int = SNAPSHOTS_PER_RUN // AGENTS
+    run: int,
+    start: datetime,
+    per_agent: int = SNAPSHOTS_PER_RUN // AGENTS,
+    agents: list[SendingAgent] | None = None,
 ) -> list[list[bytes]]:
-    """Per agent, its next `per_agent` snapshots: each run's intervals follow the previous run's."""
+    """Per agent, its next `per_agent` snapshots: each run's intervals follow the previous run's.
+    As `agents` send them (what each sent before decides which texts are left out), or, without,
+    each with every text (as to a control plane that has none)."""
     assert per_agent <= MAX_PER_AGENT
     bodies = []
     for number in range(AGENTS):
         workload, rng = build_workload(seed=number), random.Random(1_000 * run + number)
         first = start + timedelta(seconds=30 * MAX_PER_AGENT * run)
-        bodies.append(
-            [snapshot_body(workload, rng, first + timedelta(seconds=30 * n)) for n in range(per_agent)]
-        )
+        times = [first + timedelta(seconds=30 * n) for n in range(per_agent)]
+        if agents is None:
+            bodies.append([snapshot_body(workload, rng, at) for at in times])
+        else:
+            bodies.append([agents[number].body(workload_snapshot(workload, rng, at)) for at in times])
     return bodies
 
 
@@ -323,8 +361,10 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
     runs = []
     with control_plane_server(metadata_url, scratch / "control-plane.log") as server:
         token, databases = set_up(server.base_url)
-        # The first interval's snapshots warm each worker count up, WARM_UP_PER_AGENT apiece.
-        warm_ups = build_bodies(0, start, WARM_UP_PER_AGENT * len(WORKER_COUNTS))
+        # The first interval's snapshots warm each worker count up, WARM_UP_PER_AGENT apiece; the
+        # agents' first carry every text, and the rest none (see the docstring).
+        agents = sending_agents()
+        warm_ups = build_bodies(0, start, WARM_UP_PER_AGENT * len(WORKER_COUNTS), agents)
         number = 0
         for index, count in enumerate(WORKER_COUNTS):
             with workers_only(metadata_url, count, scratch) as workers:
@@ -339,7 +379,7 @@ def measure(metadata_url: str, scratch: Path) -> list[Run]:
                 for phase in PHASES:
                     number += 1
                     per_agent = (PACED_SNAPSHOTS if phase == "paced" else SNAPSHOTS_PER_RUN) // AGENTS
-                    bodies = build_bodies(number, start, per_agent)
+                    bodies = build_bodies(number, start, per_agent, agents)
                     readers = 0 if phase == "capacity" else READERS
                     name = f"{count} worker(s), {phase}"
                     say(f"{name}: {per_agent * AGENTS} snapshots from {AGENTS} agents, {readers} readers")

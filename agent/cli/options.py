@@ -161,6 +161,13 @@ _RUN_OPTIONS: list[Callable[[F], F]] = [
         default=RunSettings.spool_max_age_s / _SECONDS_PER_HOUR,
     ),
     click.option(
+        "--text-resend-after",
+        envvar="OPTISCHEMA_TEXT_RESEND_AFTER_S",
+        type=click.FloatRange(0),
+        default=RunSettings.text_resend_after_s,
+        help="Seconds after which a statement's text is sent again; snapshots leave it out meanwhile",
+    ),
+    click.option(
         "--job-leeway",
         envvar="OPTISCHEMA_JOB_CLOCK_LEEWAY_S",
         type=float,
@@ -293,6 +300,7 @@ def build_run_settings(options: dict[str, Any]) -> RunSettings:
         spool_max_bytes=int(options["spool_max_mb"] * _BYTES_PER_MB),
         spool_max_age_s=options["spool_max_age_hours"] * _SECONDS_PER_HOUR,
         job_clock_leeway_s=options["job_leeway"],
+        text_resend_after_s=options["text_resend_after"],
     )
 
 

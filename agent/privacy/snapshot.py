@@ -82,6 +82,8 @@ def pseudonymous_column(column: str, names: Pseudonyms) -> str | None:
 
 
 def _statement(statement: StatementStats, names: Pseudonyms) -> StatementStats | None:
+    if statement.query is None:  # its text left out (statement_texts): only the fingerprint to hide
+        return statement.model_copy(update={"fingerprint": names.fingerprint(statement.fingerprint)})
     query = pseudonymous_query(statement.query, names)
     if query is None:
         log.debug("statement %s not sent: its names could not be pseudonymized", statement.fingerprint)

@@ -26,6 +26,7 @@ from agent.runner.job_round import JobRound
 from agent.runner.signing_keys import SigningKeys
 from agent.ship.backoff import RetryPolicy
 from agent.ship.spool import Spool, SpoolLimits
+from agent.ship.statement_texts import SentTexts
 from agent.ship.transport import ControlPlaneClient, TransportTimeouts
 from agent.snapshot.collector import Collector
 
@@ -60,6 +61,7 @@ def build_client(config: AgentConfig, stop: threading.Event) -> ControlPlaneClie
                 run.retry_initial_s, max(run.retry_max_s, run.retry_initial_s), run.retry_max_attempts
             ),
             sleep=interruptible_sleep(stop),
+            texts=SentTexts(timedelta(seconds=run.text_resend_after_s)),
         )
     except ValueError as error:
         raise ConfigurationError(str(error)) from None

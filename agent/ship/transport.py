@@ -13,7 +13,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -23,6 +23,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from agent.config import RunSettings
 from agent.ship.backoff import RetryPolicy, is_retryable_status, parse_retry_after, retry_wait
 from agent.ship.errors import (
     AuthenticationRejected,
@@ -33,6 +34,7 @@ from agent.ship.errors import (
     UnexpectedResponse,
     UnsupportedPayloadVersion,
 )
+from agent.ship.statement_texts import SentTexts
 from agent.ship.url_policy import api_base_url, is_loopback_host
 from shared.version import PRODUCT_VERSION
 from shared.wire.heartbeat import Heartbeat
@@ -92,8 +94,12 @@ class ControlPlaneClient:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        texts: SentTexts | None = None,
     ) -> None:
+        """`texts`: which statement texts this control plane has been sent lately (statement_texts);
+        a new memory by default, as at an agent's start."""
         self.base_url = api_base_url(api_url)
+        self._texts = texts or SentTexts(timedelta(seconds=RunSettings.text_resend_after_s))
         token = agent_token.strip()
         if not token or any(ord(char) < 33 or ord(char) > 126 for char in token):
             # Said without the value: a token pasted with a stray character is still a secret.
@@ -130,7 +136,8 @@ class ControlPlaneClient:
         self._http.close()
 
     def post_snapshot(self, snapshot: Snapshot, *, deadline: float | None = None) -> SnapshotAck:
-        body = gzipped_json(snapshot)
+        sent = self._texts.outgoing(snapshot)
+        body = gzipped_json(sent)
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         response = self._request("POST", "/agent/snapshots", body, headers, deadline)
         try:
@@ -145,6 +152,7 @@ class ControlPlaneClient:
                 f"acknowledgement from the control plane; check the API URL {self.base_url}",
                 status=response.status_code,
             )
+        self._texts.acknowledged(sent)
         return ack
 
     def post_heartbeat(self, heartbeat: Heartbeat, *, deadline: float | None = None) -> None:

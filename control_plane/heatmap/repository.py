@@ -106,7 +106,7 @@ class HeatmapRepository:
         )
         busiest: dict[str, BusyStatement] = {}
         for fingerprint, query, total, index, spent in rows:
-            if query is None:  # a statement is stored with its first counters; never missing
+            if query is None:  # not catalogued until a snapshot brings its text (ingestion.repository)
                 continue
             row = busiest.setdefault(
                 fingerprint, BusyStatement(fingerprint, query, float(total), [0.0] * grid.count)

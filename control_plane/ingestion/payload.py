@@ -27,7 +27,14 @@ from control_plane.ingestion.statement_rows import (
     decode_statements,
 )
 from shared.wire.base import NUL_FREE, json_holds_nul
-from shared.wire.snapshot import SNAPSHOT_SCHEMA_VERSION, IndexStats, Snapshot, TableStats
+from shared.wire.snapshot import (
+    SNAPSHOT_SCHEMA_VERSION,
+    TEXT_OPTIONAL_FROM,
+    IndexStats,
+    Snapshot,
+    TableStats,
+    missing_text_message,
+)
 
 # The versions this control plane accepts: the current one and the previous one, so agents can be
 # upgraded after the control plane. Version 1 is version 2 without `findings`.
@@ -231,12 +238,14 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
         for name in document.__struct_fields__
         if name != "statements" and (raw := getattr(document, name))
     }
-    _check_version(members.get("schema_version"))
+    version = _check_version(members.get("schema_version"))
     _check_nul(data, counters_only)
     try:
         statements = _checked(document.statements)
     except StatementsRejected as error:
         raise _invalid(str(error)) from None
+    if not counters_only:
+        _check_texts(data, version, described.statements)
     return _decoded(members, statements, whole, counters_only)
 
 
@@ -248,7 +257,7 @@ def _parse_in_members(data: bytes, counters_only: bool) -> DecodedSnapshot:
         raise PayloadRejected(status.HTTP_400_BAD_REQUEST, "body must be a JSON object", "bad_json") from None
     except msgspec.DecodeError:
         raise PayloadRejected(status.HTTP_400_BAD_REQUEST, "body is not JSON", "bad_json") from None
-    _check_version(members.get("schema_version"))
+    version = _check_version(members.get("schema_version"))
     _check_nul(data, counters_only)
     text = members.pop("statements", _EMPTY_LIST)
     statements: Sequence[StatementCounterRow]
@@ -257,13 +266,14 @@ def _parse_in_members(data: bytes, counters_only: bool) -> DecodedSnapshot:
         if counters_only:
             statements, whole = decode_statement_counters(text), data
         else:
-            statements = whole = decode_statements(text)
+            statements = whole = described = decode_statements(text)
+            _check_texts(data, version, described)
     except StatementsRejected as error:
         raise _invalid(str(error)) from None
     return _decoded(members, statements, whole, counters_only)
 
 
-def _check_version(text: msgspec.Raw | None) -> None:
+def _check_version(text: msgspec.Raw | None) -> int:
     version = msgspec.json.decode(text) if text is not None else None
     if type(version) is not int or version not in SUPPORTED_SCHEMA_VERSIONS:
         raise PayloadRejected(
@@ -272,6 +282,20 @@ def _check_version(text: msgspec.Raw | None) -> None:
             f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}: upgrade the agent",
             "unsupported_schema_version",
         )
+    return version
+
+
+def _check_texts(data: bytes, version: int, statements: Sequence[StatementRow]) -> None:
+    """A snapshot of a version before TEXT_OPTIONAL_FROM carries every statement's text. One that
+    does not (no agent sends it) is refused in the model's words: validated whole by the model."""
+    if version >= TEXT_OPTIONAL_FROM or all(statement.query is not None for statement in statements):
+        return
+    try:
+        Snapshot.model_validate_json(data, context=NUL_FREE)
+    except ValidationError as error:
+        raise _invalid(_describe(error)) from None
+    missing = next(index for index, statement in enumerate(statements) if statement.query is None)
+    raise _invalid(missing_text_message(version, missing))  # what the model says, had it read it alike
 
 
 def _check_nul(data: bytes, counters_only: bool) -> None:

@@ -58,14 +58,16 @@ def daily_bucket(at: datetime) -> datetime:
 
 def _first_described(batch: list[DecodedSnapshot], fingerprints: set[str]) -> dict[str, StatementRow]:
     """Of each of these fingerprints, its row whole (text, type, relations) from the first snapshot
-    of the batch that has it: only snapshots holding one are decoded whole (see payload)."""
+    of the batch that has it with its text: only snapshots holding one are decoded whole (see
+    payload). One sent without its text in every snapshot of the batch is not found (see
+    store_statements)."""
     found: dict[str, StatementRow] = {}
     for decoded in batch:
         if any(
             row.fingerprint in fingerprints and row.fingerprint not in found for row in decoded.statements
         ):
             for row in decoded.described():
-                if row.fingerprint in fingerprints:
+                if row.fingerprint in fingerprints and row.query is not None:
                     found.setdefault(row.fingerprint, row)
     return found
 
@@ -245,9 +247,14 @@ class IngestionRepository:
         await copy_binary(self._session, BATCH_ROWS_TABLE, rows)
         # Sorted, so that two batches of one database in flight insert catalog rows in the same order.
         new = sorted(await self._unknown_fingerprints(distinct=len(batch) > 1))
-        if new:
-            described = await anyio.to_thread.run_sync(_first_described, batch, set(new))
-            fresh = [described[fingerprint] for fingerprint in new]
+        # A statement new to the catalog whose text no snapshot of the batch carries (an agent
+        # leaves out a text it sent within the hour, and the snapshot that carried it is not stored
+        # yet: a failed store retried later) is catalogued when a snapshot brings its text. Its
+        # counters are stored now, as every statement's are; until then no read lists it (they
+        # take each statement's text from the catalog).
+        described = await anyio.to_thread.run_sync(_first_described, batch, set(new)) if new else {}
+        fresh = [described[fingerprint] for fingerprint in new if fingerprint in described]
+        if fresh:
             await self._session.execute(
                 _INSERT_STATEMENTS,
                 {

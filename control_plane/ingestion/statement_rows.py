@@ -68,9 +68,9 @@ class StatementCounterRow(msgspec.Struct, frozen=True, gc=False):
 
 
 class StatementRow(StatementCounterRow, forbid_unknown_fields=True, frozen=True, gc=False, kw_only=True):
-    """One statement of a snapshot: `StatementStats`, field for field."""
+    """One statement of a snapshot: `StatementStats`, field for field (a text left out is None)."""
 
-    query: str
+    query: str | None = None
     statement_type: Literal["select", "insert", "update", "delete", "merge"]
     relations: list[str] = msgspec.field(default_factory=list)
     toplevel: bool = True

@@ -191,7 +191,8 @@ class QueryRepository:
                     **{name: getattr(row, name) for name in SUMMED},
                 )
                 for row in top
-                if row.query is not None  # a statement is stored with its first counters; never missing
+                # Not catalogued until a snapshot brings its text (ingestion.repository): rare, brief.
+                if row.query is not None
             ],
         )
 

@@ -18,8 +18,12 @@ from shared.wire.advice import AdviceReport
 from shared.wire.base import Fingerprint, NonNegativeFloat, NonNegativeInt, WireModel
 
 # The version of this payload. The control plane accepts this one and the previous one so that
-# agents can be upgraded after the control plane. Version 2 added `findings`.
-SNAPSHOT_SCHEMA_VERSION: Final = 2
+# agents can be upgraded after the control plane. Version 2 added `findings`; version 3 lets a
+# statement leave out its `query` (and `relations`) when the agent sent them within the hour
+# (agent/ship/statement_texts.py).
+SNAPSHOT_SCHEMA_VERSION: Final = 3
+# The first version whose statements may leave their text out.
+TEXT_OPTIONAL_FROM: Final = 3
 
 StatementType = Literal["select", "insert", "update", "delete", "merge"]
 # Privacy mode: every schema, table, column and index name in the payload is a keyed pseudonym.
@@ -50,7 +54,16 @@ class StatementStats(StatementCounters):
     """One statement, merged over every pg_stat_statements entry that shares its fingerprint."""
 
     fingerprint: Fingerprint
-    query: str = Field(description="Anonymized text: every literal is a $n placeholder.")
+    # Left out of the JSON when absent, as an agent sends a statement whose text the control plane
+    # has: ~600 bytes of a 5,000-statement snapshot's ~660 per statement are its text.
+    query: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description=(
+            "Anonymized text: every literal is a $n placeholder. From version 3, left out when this"
+            " agent sent it in an acknowledged snapshot within the hour"
+        ),
+    )
     statement_type: StatementType
     relations: list[str] = Field(default_factory=list, description="schema.table names it reads or writes")
     toplevel: bool = True
@@ -156,7 +169,7 @@ class DroppedStatements(WireModel):
 
 
 class Snapshot(WireModel):
-    schema_version: Literal[1, 2] = SNAPSHOT_SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SNAPSHOT_SCHEMA_VERSION
     snapshot_id: UUID
     agent_version: str
     collected_at: datetime
@@ -185,6 +198,23 @@ class Snapshot(WireModel):
             raise ValueError("a version 1 snapshot cannot carry findings; send schema_version 2")
         return self
 
+    @model_validator(mode="after")
+    def _texts_optional_from_version_3(self) -> Snapshot:
+        if self.schema_version < TEXT_OPTIONAL_FROM:
+            missing = next((i for i, s in enumerate(self.statements) if s.query is None), None)
+            if missing is not None:
+                raise ValueError(missing_text_message(self.schema_version, missing))
+        return self
+
+
+def missing_text_message(version: int, index: int) -> str:
+    """Why a snapshot of a version before TEXT_OPTIONAL_FROM whose statement `index` has no text is
+    refused (the same words from the model and from the control plane's fast path)."""
+    return (
+        f"statements.{index}.query is required in a version {version} snapshot;"
+        f" send schema_version {TEXT_OPTIONAL_FROM} to leave texts out"
+    )
+
 
 def gzipped_json(snapshot: Snapshot) -> bytes:
     """A snapshot as an agent sends it and keeps it in its spool: the model's JSON, gzipped at level
@@ -195,6 +225,7 @@ def gzipped_json(snapshot: Snapshot) -> bytes:
 # The shared types are re-exported: they used to live here, and many modules import them from here.
 __all__ = [
     "SNAPSHOT_SCHEMA_VERSION",
+    "TEXT_OPTIONAL_FROM",
     "ColumnStats",
     "DroppedStatements",
     "Fingerprint",

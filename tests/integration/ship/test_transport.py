@@ -231,3 +231,25 @@ def test_paths_must_stay_under_the_api_root(
     with pytest.raises(ValueError, match="under the API root"):
         make_client(control_plane.url).get_json(path)
     assert control_plane.requests == []
+
+
+def carried_texts(body: bytes) -> list[bool]:
+    return [statement.query is not None for statement in Snapshot.model_validate_json(body).statements]
+
+
+def test_texts_the_control_plane_acknowledged_are_left_out_of_the_next_snapshots(
+    control_plane: ScriptedServer, make_client: MakeClient
+) -> None:
+    client = make_client(control_plane.url)
+    control_plane.queue(
+        Reply(422, body={"detail": {"message": "statements.0.calls: bad", "code": "invalid"}})
+    )
+    with pytest.raises(PayloadRejected):
+        client.post_snapshot(make_snapshot(1))  # refused: its text does not count as delivered
+    client.post_snapshot(make_snapshot(2))
+    client.post_snapshot(make_snapshot(3))
+
+    refused, first, second = (request.body for request in control_plane.requests)
+    assert carried_texts(refused) == [True]
+    assert carried_texts(first) == [True, True]
+    assert carried_texts(second) == [False, False, True]

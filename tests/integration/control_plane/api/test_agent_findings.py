@@ -134,20 +134,37 @@ def test_a_recommendation_people_acted_on_is_not_changed_by_later_findings(
     assert unknown.status_code == 422
 
 
-def test_snapshot_versions_1_and_2_are_accepted_and_3_is_not(client: TestClient, acme: SeededTenant) -> None:
+def test_snapshot_versions_2_and_3_are_accepted_and_1_and_4_are_not(client: TestClient, acme: SeededTenant) -> None:
     agent = bearer(register_database(client, acme)["agent_token"])
+    version_2 = {**snapshot_with(finding()), "schema_version": 2}
     version_1 = {**as_json(make_snapshot()), "schema_version": 1}
     del version_1["findings"]
-    version_1_with_findings = {**snapshot_with(finding()), "schema_version": 1}
-    version_3 = {**as_json(make_snapshot()), "schema_version": 3}
+    version_4 = {**as_json(make_snapshot()), "schema_version": 4}
 
-    assert post(client, agent, version_1) == 202
+    assert post(client, agent, version_2) == 202
     assert post(client, agent, snapshot_with(finding())) == 202
-    refused = client.post("/api/v1/agent/snapshots", json=version_1_with_findings, headers=agent)
-    assert refused.status_code == 422 and "version 1" in refused.json()["detail"]["message"]
-    unsupported = client.post("/api/v1/agent/snapshots", json=version_3, headers=agent)
-    assert unsupported.status_code == 422
-    assert unsupported.json()["detail"]["code"] == "unsupported_schema_version"
+    for unsupported in (version_1, version_4):
+        refused = client.post("/api/v1/agent/snapshots", json=unsupported, headers=agent)
+        assert refused.status_code == 422
+        assert refused.json()["detail"]["code"] == "unsupported_schema_version"
+        assert "accepts 2, 3" in refused.json()["detail"]["message"]
+
+
+def test_a_version_3_statement_may_leave_its_text_out_and_a_version_2_one_may_not(
+    client: TestClient, acme: SeededTenant
+) -> None:
+    agent = bearer(register_database(client, acme)["agent_token"])
+    textless = as_json(make_snapshot())
+    for statement in textless["statements"]:
+        del statement["query"]
+        statement["relations"] = []
+
+    assert post(client, agent, textless) == 202
+    version_2 = {**as_json(make_snapshot()), "schema_version": 2}
+    del version_2["statements"][1]["query"]
+    refused = client.post("/api/v1/agent/snapshots", json=version_2, headers=agent)
+    assert refused.status_code == 422, refused.text
+    assert "statements.1.query is required in a version 2 snapshot" in refused.json()["detail"]["message"]
 
 
 def test_heartbeats_report_the_agents_spool(client: TestClient, acme: SeededTenant) -> None:

@@ -134,7 +134,9 @@ def test_a_recommendation_people_acted_on_is_not_changed_by_later_findings(
     assert unknown.status_code == 422
 
 
-def test_snapshot_versions_2_and_3_are_accepted_and_1_and_4_are_not(client: TestClient, acme: SeededTenant) -> None:
+def test_snapshot_versions_2_and_3_are_accepted_and_1_and_4_are_not(
+    client: TestClient, acme: SeededTenant
+) -> None:
     agent = bearer(register_database(client, acme)["agent_token"])
     version_2 = {**snapshot_with(finding()), "schema_version": 2}
     version_1 = {**as_json(make_snapshot()), "schema_version": 1}

@@ -244,8 +244,8 @@ def parse_snapshot(data: bytes, counters_only: bool = False) -> DecodedSnapshot:
         statements = _checked(document.statements)
     except StatementsRejected as error:
         raise _invalid(str(error)) from None
-    if not counters_only:
-        _check_texts(data, version, described.statements)
+    if not isinstance(whole, bytes):  # decoded whole, texts included: a request's check
+        _check_texts(data, version, whole)
     return _decoded(members, statements, whole, counters_only)
 
 

@@ -3,16 +3,17 @@
 Of the ~660 bytes a statement takes in a snapshot's JSON, ~600 are its text, and the control plane
 keeps each fingerprint's text once (its statement catalog): sent every 30 s, the same texts were
 most of every upload and of the control plane's work on it. Left out, a 5,000-statement snapshot
-went from 348 to 242 kB gzipped, and the control plane's CPU per stored snapshot from ~70 to ~60 ms
+went from 348 to 230 kB gzipped, and the control plane's CPU per stored snapshot from ~70 to ~60 ms
 (benchmarks/ingestion_workers.py, capacity, two workers, run alternately, 2026-12-07).
 
 A statement leaves its text (`query`, and `relations`, read from it) out only when this agent sent
-that text in a snapshot the control plane acknowledged within `resend_after` (schema version 3 on).
-What was sent is held in memory: a restarted agent sends every text again, once. Every text goes
-again `resend_after` later (OPTISCHEMA_TEXT_RESEND_AFTER_S, an hour by default), so a control plane that lost one (a stored body that failed and was set
-aside, a restore from backup) has it back within that time; until then it stores the statement's
-counters but does not list the statement. A snapshot waiting in the spool keeps its texts: they are
-left out as it is sent, by what had been acknowledged by then.
+that text in a snapshot the control plane acknowledged within `resend_after` (schema version 3 on;
+OPTISCHEMA_TEXT_RESEND_AFTER_S, an hour by default). What was sent is held in memory: a restarted
+agent sends every text again, once. Every text goes again `resend_after` later, so a control plane
+that lost one (a stored body that failed and was set aside, a restore from backup) has it back
+within that time; until then it stores the statement's counters but does not list the statement.
+A snapshot waiting in the spool keeps its texts: they are left out as it is sent, by what had been
+acknowledged by then.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from shared.wire.snapshot import (
 )
 
 # The versions this control plane accepts: the current one and the previous one, so agents can be
-# upgraded after the control plane. Version 1 is version 2 without `findings`.
+# upgraded after the control plane. Version 2 is version 3 with every statement's text.
 SUPPORTED_SCHEMA_VERSIONS = (SNAPSHOT_SCHEMA_VERSION - 1, SNAPSHOT_SCHEMA_VERSION)
 # The top level's members, each kept as its JSON text: ~2 ms for 3.2 MB (it still checks the syntax).
 _MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])

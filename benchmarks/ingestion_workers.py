@@ -33,7 +33,7 @@ Each snapshot carries a statement's text only where the agent sends it (agent/sh
 through the agent's own code, on the clock of the snapshots' times): an agent sends a text again an
 hour after the control plane acknowledged it and leaves it out meanwhile. The agents' first
 snapshots, the warm-up's, carry all 5,000 texts; the measured runs' intervals lie within the hour
-after them, and carry none: 242 kB gzipped where a snapshot with every text is 348 kB (what each
+after them, and carry none: 230 kB gzipped where a snapshot with every text is 348 kB (what each
 snapshot carried until 2026-12-07, as the reference check's still does).
 
 Each worker count's processes are started once, store WARM_UP_PER_AGENT snapshots per agent

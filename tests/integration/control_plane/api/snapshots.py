@@ -61,3 +61,14 @@ def make_snapshot(statements: int = 3, *, collected_at: datetime | None = None, 
 
 def as_json(snapshot: Snapshot) -> dict[str, Any]:
     return snapshot.model_dump(mode="json")
+
+
+def without_texts(snapshot: Snapshot, *numbers: int) -> dict[str, Any]:
+    """The snapshot's JSON with these statements' texts (and relations) left out, as an agent
+    sends a statement whose text it sent within the hour."""
+    body, left_out = as_json(snapshot), {fingerprint(n) for n in numbers}
+    for statement in body["statements"]:
+        if statement["fingerprint"] in left_out:
+            del statement["query"]
+            statement["relations"] = []
+    return body

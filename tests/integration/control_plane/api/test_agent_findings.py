@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from shared.wire.advice import AdviceReport, QueryEvidence, Recommendation, SkippedStatement
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
-from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot, without_texts
 from tests.integration.control_plane.inbox import drain_inbox
 
 INDEX_SQL = "CREATE INDEX CONCURRENTLY orders_customer_id_status_idx ON public.orders (customer_id, status);"
@@ -156,14 +156,11 @@ def test_a_version_3_statement_may_leave_its_text_out_and_a_version_2_one_may_no
     client: TestClient, acme: SeededTenant
 ) -> None:
     agent = bearer(register_database(client, acme)["agent_token"])
-    textless = as_json(make_snapshot())
-    for statement in textless["statements"]:
-        del statement["query"]
-        statement["relations"] = []
+    snapshot = make_snapshot()
+    textless = without_texts(snapshot, *range(len(snapshot.statements)))
 
     assert post(client, agent, textless) == 202
-    version_2 = {**as_json(make_snapshot()), "schema_version": 2}
-    del version_2["statements"][1]["query"]
+    version_2 = {**without_texts(make_snapshot(), 1), "schema_version": 2}
     refused = client.post("/api/v1/agent/snapshots", json=version_2, headers=agent)
     assert refused.status_code == 422, refused.text
     assert "statements.1.query is required in a version 2 snapshot" in refused.json()["detail"]["message"]

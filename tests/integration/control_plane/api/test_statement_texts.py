@@ -4,26 +4,13 @@ once a snapshot brings their text, whatever order the snapshots are stored in.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
 
-from shared.wire.snapshot import Snapshot
 from tests.integration.control_plane.api.conftest import SeededTenant, as_user, bearer, register_database
-from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot
+from tests.integration.control_plane.api.snapshots import as_json, fingerprint, make_snapshot, without_texts
 from tests.integration.control_plane.inbox import drain_inbox
-
-
-def without_texts(snapshot: Snapshot, *numbers: int) -> dict[str, Any]:
-    """The snapshot's JSON with these statements' texts (and relations) left out, as an agent
-    sends a statement whose text it sent within the hour."""
-    body = as_json(snapshot)
-    for statement in body["statements"]:
-        if statement["fingerprint"] in {fingerprint(n) for n in numbers}:
-            del statement["query"]
-            statement["relations"] = []
-    return body
 
 
 def listed_calls(client: TestClient, tenant: SeededTenant, database_id: str) -> dict[str, int]:

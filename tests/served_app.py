@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from control_plane.app import create_app
+from control_plane.server import EVENT_LOOP, HTTP_PARSER
 from control_plane.settings import Settings
 from deploy.local.throwaway_cluster import free_port
 
@@ -32,6 +33,8 @@ def serving(settings: Settings, *, run_workers: bool = False) -> Iterator[str]:
         host="127.0.0.1",
         port=port,
         log_level="warning",
+        loop=EVENT_LOOP,
+        http=HTTP_PARSER,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = uvicorn.Server(config)

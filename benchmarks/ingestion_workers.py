@@ -103,6 +103,7 @@ from benchmarks.process_cpu import (
     WORKERS_POSTGRES,
     MachineCpu,
     cpu_seconds,
+    reference_round_trip_us,
 )
 from control_plane.ingestion.payload import decode_snapshot
 from control_plane.settings import Settings
@@ -144,7 +145,8 @@ GOAL_READ_P99_MS = 100
 # The machine's speed, printed beside the figures: the median CPU time of checking one snapshot's
 # body as the API does (payload.decode_snapshot), in this process, before anything else runs. Two
 # runs' rates and latencies compare only as their machines do; this says how fast the Python of
-# each was (it does not show a machine whose two cores slow each other down when both are busy).
+# each was (it does not show a machine whose two cores slow each other down when both are busy,
+# nor one whose system calls are slow: the reference round trip, process_cpu, says that).
 REFERENCE_CHECKS = 15
 MAX_BODY_BYTES: int = Settings.model_fields["max_body_bytes"].default
 
@@ -505,6 +507,8 @@ def main() -> list[dict[str, object]]:
     load_at_start = os.getloadavg()
     say("load average at start: {:.2f} {:.2f} {:.2f}".format(*load_at_start))
     with bench_metadata() as (metadata_url, scratch, _):
+        round_trip_us = reference_round_trip_us(metadata_url)
+        say(f"reference round trip to the metadata server: {round_trip_us} µs of CPU")
         runs = measure(metadata_url, scratch)
     load_at_end = os.getloadavg()
     say("load average at end: {:.2f} {:.2f} {:.2f}".format(*load_at_end))
@@ -513,6 +517,7 @@ def main() -> list[dict[str, object]]:
         # Every statement sent ran in its interval (the agent sends no other): see the docstring.
         figure("ingestion_statements_changed_fraction", 1.0, "fraction"),
         figure("ingestion_reference_check_ms", check_ms, "ms"),
+        figure("ingestion_reference_round_trip_us", round_trip_us, "us"),
         figure("ingestion_load_average_1m_start", round(load_at_start[0], 2), "load"),
         figure("ingestion_load_average_1m_end", round(load_at_end[0], 2), "load"),
     ]

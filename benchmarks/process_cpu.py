@@ -243,3 +243,25 @@ class MachineCpu:
 def _busy() -> float:
     times = psutil.cpu_times()
     return float(times.user + times.nice + times.system + times.irq + times.softirq)
+
+
+# The round trips reference_round_trip_us times: ~0.5 s on a machine as slow as 2026-12-07's.
+REFERENCE_ROUND_TRIPS = 2_000
+
+
+def reference_round_trip_us(metadata_url: str) -> float:
+    """The CPU, client and backend together, of one `SELECT 1` round trip to this server, in µs:
+    what the machine charges for a system call and a switch between two processes, which storing a
+    snapshot does thousands of times (a worker and its backend, the API and its checking process),
+    and a check of one body in one process hardly at all. On 2026-12-07 the reference check read
+    13-14 ms as on earlier days while a stored snapshot cost twice the CPU it had on 2026-12-06
+    (ingestion_store_cost, even with every process on one core): a system call (getppid) took
+    ~0.4 µs there, and this figure 130-180."""
+    with psycopg.connect(metadata_url, autocommit=True) as conn:
+        backend, client = psutil.Process(conn.info.backend_pid), psutil.Process()
+        conn.execute("SELECT 1").fetchone()
+        before = cpu_seconds(backend) + cpu_seconds(client)
+        for _ in range(REFERENCE_ROUND_TRIPS):
+            conn.execute("SELECT 1").fetchone()
+        spent = cpu_seconds(backend) + cpu_seconds(client) - before
+    return round(spent * 1e6 / REFERENCE_ROUND_TRIPS, 1)

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -71,6 +72,19 @@ EVENT_LOOP = "uvloop"
 HTTP_PARSER = "httptools"
 
 
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the API, with one web worker or several."""
+    # Client addresses behind a proxy are resolved by our own trusted-proxy rule, not uvicorn's.
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": False,
+        "log_level": "info",
+        "loop": EVENT_LOOP,
+        "http": HTTP_PARSER,
+    }
+
+
 def serve() -> None:
     _configure_logging()
     try:
@@ -85,21 +99,11 @@ def serve() -> None:
         asyncio.run(_workers_only(settings))
         return
     log.debug("serving on the %s event loop, parsing HTTP with %s", EVENT_LOOP, HTTP_PARSER)
-    # Client addresses behind a proxy are resolved by our own trusted-proxy rule, not uvicorn's.
-    host, port = settings.host, settings.port
     workers = settings.web_workers
     if workers == 1:
         app = create_app(settings)
         tune_runtime()
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            proxy_headers=False,
-            log_level="info",
-            loop=EVENT_LOOP,
-            http=HTTP_PARSER,
-        )
+        uvicorn.run(app, **_uvicorn_options(settings))
         return
     # Every worker runs the background jobs too: each job is safe to run concurrently.
     if settings.rate_limit_storage.startswith("memory://"):
@@ -110,17 +114,7 @@ def serve() -> None:
         )
     os.environ["OPTISCHEMA_DB_POOL_SIZE"] = str(_pool_share(settings.db_pool_size, workers))
     log.info("starting %s web workers", workers)
-    config = uvicorn.Config(
-        WORKER_APP,
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        proxy_headers=False,
-        log_level="info",
-        loop=EVENT_LOOP,
-        http=HTTP_PARSER,
-    )
+    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, **_uvicorn_options(settings))
     Multiprocess(config, sockets=[_tcp_listener(config)]).run()
 
 

@@ -41,14 +41,12 @@ class SentTexts:
         if snapshot.schema_version < TEXT_OPTIONAL_FROM:
             return snapshot
         self._forget_before(self._clock() - self._resend_after)
-        known = self._acknowledged
-        if not any(s.query is not None and s.fingerprint in known for s in snapshot.statements):
+        leave_out = [s.query is not None and s.fingerprint in self._acknowledged for s in snapshot.statements]
+        if not any(leave_out):
             return snapshot
         statements = [
-            s.model_copy(update={"query": None, "relations": []})
-            if s.query is not None and s.fingerprint in known
-            else s
-            for s in snapshot.statements
+            s.model_copy(update={"query": None, "relations": []}) if left_out else s
+            for s, left_out in zip(snapshot.statements, leave_out, strict=True)
         ]
         return snapshot.model_copy(update={"statements": statements})
 

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # bounds, never a 500 or a hang (a `connect_timeout` in OPTISCHEMA_METADATA_URL wins).
     metadata_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_pool_timeout_s: float = Field(default=10.0, gt=0, description="Wait for a free pooled connection")
+    # See control_plane.db.engine.CheckoutPing: what a busy server saves, and what it gives up.
+    db_ping_idle_s: float = Field(
+        default=1.0, ge=0, description="A pooled connection idle this long is pinged before use (0: always)"
+    )
     unavailable_retry_after_s: int = Field(default=5, ge=1, description="Retry-After of a 503")
     # False behind a PgBouncer in transaction mode older than 1.21 (Debian bookworm's is 1.18): no
     # named prepared statements (see control_plane.db.engine.engine_from_url).

@@ -8,6 +8,8 @@ or `sslrootcert` would crash the first connection with a TypeError. The translat
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +26,7 @@ from control_plane.settings import Settings
 # hang that long while the metadata database is away instead of answering 503 at once.
 DEFAULT_CONNECT_TIMEOUT_S = Settings.model_fields["metadata_connect_timeout_s"].default
 DEFAULT_POOL_TIMEOUT_S = Settings.model_fields["db_pool_timeout_s"].default
+DEFAULT_PING_IDLE_S = Settings.model_fields["db_ping_idle_s"].default
 
 ASYNC_DRIVER = "postgresql+asyncpg"
 SYNC_DRIVER = "postgresql+psycopg"
@@ -133,13 +136,16 @@ def engine_from_url(
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
     statement_cache: bool = True,
+    ping_idle_s: float = DEFAULT_PING_IDLE_S,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncEngine:
-    """The engine; a `connect_timeout` in the URL wins over `connect_timeout_s`.
+    """The engine; a `connect_timeout` in the URL wins over `connect_timeout_s`. A connection that
+    has been idle in the pool for `ping_idle_s` (by `clock`) is pinged before it is handed out.
 
     `statement_cache=False` is for a PgBouncer in transaction mode before 1.21, which cannot carry a
     named prepared statement from one transaction to the next (each may run on another server
     connection): asyncpg's cache and SQLAlchemy's are off, so every statement is prepared unnamed
-    and executed within the transaction that prepared it (the pool's ping, `_ping`, prepares nothing).
+    and executed within the transaction that prepared it (the pool's ping, CheckoutPing, prepares nothing).
     """
     async_url, connect_args = _split(url)
     connect_args.setdefault("timeout", connect_timeout_s)
@@ -154,7 +160,7 @@ def engine_from_url(
     # machine's CPU per stored snapshot ~91 -> ~81 ms, their backends' ~46 -> ~39 ms, page faults
     # ~145,000 -> ~80,000 a run, a warm-up's share included (ingestion_workers, capacity, four runs
     # each, 2026-12-06). A connection left idle at the bottom may be closed by the server or a proxy
-    # meanwhile; the checkout ping (_ping) replaces it before anyone uses it.
+    # meanwhile; the checkout ping (CheckoutPing) replaces it before anyone uses it.
     engine = create_async_engine(
         async_url,
         connect_args=connect_args,
@@ -165,29 +171,57 @@ def engine_from_url(
         pool_timeout=pool_timeout_s,
         pool_use_lifo=True,
     )
-    event.listen(engine.sync_engine.pool, "checkout", _ping)
+    ping = CheckoutPing(ping_idle_s, clock)
+    pool = engine.sync_engine.pool
+    event.listen(pool, "connect", ping.note_use)
+    event.listen(pool, "checkin", ping.note_use)
+    event.listen(pool, "checkout", ping.checkout)
     return engine
 
 
-# A failover or an idle-connection reaper must not fail the next request: every connection is
-# asked whether it is alive as it leaves the pool. SQLAlchemy's own pre-ping does so for asyncpg in
-# three round trips (BEGIN, a prepared `;`, ROLLBACK: a transaction, so that a PgBouncer in
-# transaction mode keeps the prepared statement on one server connection); this is one, a query of
-# the simple protocol, which prepares nothing and needs no transaction behind any PgBouncer. Every
-# transaction of the API and the workers starts two round trips sooner: on loopback the API spent
-# 5.4 ms of CPU accepting a snapshot instead of 5.9 (ingestion_workers, 2026-12-06), and ~2 % less
-# on a dashboard read; to a metadata database across a network, each round trip is its latency.
+# A failover or an idle-connection reaper must not fail the next request: a connection that has lain
+# idle in the pool is asked whether it is alive as it leaves it. SQLAlchemy's own pre-ping does so
+# for asyncpg in three round trips (BEGIN, a prepared `;`, ROLLBACK: a transaction, so that a
+# PgBouncer in transaction mode keeps the prepared statement on one server connection); this is
+# one, a query of the simple protocol, which prepares nothing and needs no transaction behind any
+# PgBouncer (on loopback the API spent 5.4 ms of CPU accepting a snapshot instead of 5.9,
+# ingestion_workers, 2026-12-06).
+#
+# A connection given back less than `db_ping_idle_s` (1 s) ago is handed out unasked, as HikariCP
+# does within its aliveBypassWindowMs (500 ms): under load every connection is, so a busy server
+# pings almost never, and an idle one before each request. A dashboard read is ~10 round trips, a
+# ping one of them; with every core busy each round trip waits for its turn on a core twice, and the
+# reads' p99 while two workers stored a backlog beside them went 103 -> 89 ms (mean of 8 runs each,
+# alternated; reads over 100 ms 1.5% -> 0.7%; ingestion_workers' backlog phase, 2026-12-07). What
+# it gives up: a connection that dies within the window of its last use (a failover, a restart: an
+# idle-connection reaper waits far longer) fails the one request that takes it next with a 503,
+# and the pool replaces every connection older than the failure. 0 pings every checkout.
+class CheckoutPing:
+    """The pool's events: `note_use` when a connection is made or given back, `checkout` as it is
+    handed out, which pings a connection idle for `idle_s` or more. A connection that does not
+    answer is replaced (DisconnectionError makes the pool discard it and check out another, three
+    times at most; then the error is the request's, which answers 503 while the database is away)."""
+
+    _USED_AT = "optischema_used_at"
+
+    def __init__(self, idle_s: float, clock: Callable[[], float]) -> None:
+        self._idle_s = idle_s
+        self._clock = clock
+
+    def note_use(self, _dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[self._USED_AT] = self._clock()
+
+    def checkout(self, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        used_at = record.info.get(self._USED_AT)
+        if used_at is not None and self._clock() - used_at < self._idle_s:
+            return
+        try:
+            dbapi_connection.run_async(lambda connection: connection.execute(_PING))
+        except Exception as error:
+            raise DisconnectionError(f"the pooled connection did not answer: {error}") from error
+
+
 _PING = "SELECT 1"
-
-
-def _ping(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
-    """The pool's `checkout` event: a connection that does not answer is replaced (DisconnectionError
-    makes the pool discard it and check out another, three times at most; then the error is the
-    request's, which answers 503 while the database is away)."""
-    try:
-        dbapi_connection.run_async(lambda connection: connection.execute(_PING))
-    except Exception as error:
-        raise DisconnectionError(f"the pooled connection did not answer: {error}") from error
 
 
 def create_engine(settings: Settings, *, pool_size: int | None = None, max_overflow: int = 10) -> AsyncEngine:
@@ -199,4 +233,5 @@ def create_engine(settings: Settings, *, pool_size: int | None = None, max_overf
         connect_timeout_s=settings.metadata_connect_timeout_s,
         pool_timeout_s=settings.db_pool_timeout_s,
         statement_cache=settings.metadata_statement_cache,
+        ping_idle_s=settings.db_ping_idle_s,
     )

@@ -140,19 +140,72 @@ async def test_a_connection_killed_mid_transaction_is_unavailable(metadata_url: 
         await engine.dispose()
 
 
+class Clock:
+    """The pool's clock (engine_from_url's `clock`), moved by hand: no test waits out the ping window."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+PING_IDLE_S = 1.0
+
+
 @pytest.mark.asyncio
 async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
     metadata_url: str,
 ) -> None:
     # What a failover, a restart or an idle-connection reaper leaves in the pool: the checkout's ping
     # finds it dead and the pool connects afresh, so the request never sees it.
-    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0)
+    clock = Clock()
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
     try:
         async with lookup_session(engine) as session:
             killed = await session.scalar(text("SELECT pg_backend_pid()"))
         with psycopg.connect(metadata_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        clock.now += PING_IDLE_S  # idle for the whole window: asked before it is handed out
         async with lookup_session(engine) as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_connection_given_back_within_the_ping_window_is_handed_out_unasked(
+    metadata_url: str,
+) -> None:
+    # The round trip a busy server saves on every request (control_plane/db/engine.py, CheckoutPing),
+    # and its price: a connection that dies within the window fails the one request that takes it,
+    # as unavailable (a 503), and the next request gets a fresh connection.
+    clock = Clock()
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
+    try:
+        async with lookup_session(engine) as session:
+            killed = await session.scalar(text("SELECT pg_backend_pid()"))
+        with psycopg.connect(metadata_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        clock.now += PING_IDLE_S / 2
+        with pytest.raises(MetadataUnavailable):
+            async with lookup_session(engine) as session:
+                await session.scalar(text("SELECT pg_backend_pid()"))
+        async with lookup_session(engine) as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_with_no_ping_window_every_checkout_is_asked(metadata_url: str) -> None:
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=0, clock=Clock())
+    try:
+        async with lookup_session(engine) as session:
+            killed = await session.scalar(text("SELECT pg_backend_pid()"))
+        with psycopg.connect(metadata_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        async with lookup_session(engine) as session:  # the same instant, and still replaced
             assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
     finally:
         await engine.dispose()

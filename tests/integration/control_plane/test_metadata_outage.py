@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db.availability import MetadataUnavailable
 from control_plane.db.engine import engine_from_url
@@ -153,6 +154,16 @@ class Clock:
 PING_IDLE_S = 1.0
 
 
+async def given_back_and_killed(engine: AsyncEngine, metadata_url: str) -> int:
+    """Uses the pool's one connection, gives it back, and kills its backend (as a restart does):
+    the backend's pid."""
+    async with lookup_session(engine) as session:
+        killed = int(await session.scalar(text("SELECT pg_backend_pid()")))
+    with psycopg.connect(metadata_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+    return killed
+
+
 @pytest.mark.asyncio
 async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
     metadata_url: str,
@@ -162,10 +173,7 @@ async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_reques
     clock = Clock()
     engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
     try:
-        async with lookup_session(engine) as session:
-            killed = await session.scalar(text("SELECT pg_backend_pid()"))
-        with psycopg.connect(metadata_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        killed = await given_back_and_killed(engine, metadata_url)
         clock.now += PING_IDLE_S  # idle for the whole window: asked before it is handed out
         async with lookup_session(engine) as session:
             assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
@@ -183,10 +191,7 @@ async def test_a_connection_given_back_within_the_ping_window_is_handed_out_unas
     clock = Clock()
     engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
     try:
-        async with lookup_session(engine) as session:
-            killed = await session.scalar(text("SELECT pg_backend_pid()"))
-        with psycopg.connect(metadata_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        killed = await given_back_and_killed(engine, metadata_url)
         clock.now += PING_IDLE_S / 2
         with pytest.raises(MetadataUnavailable):
             async with lookup_session(engine) as session:
@@ -201,10 +206,7 @@ async def test_a_connection_given_back_within_the_ping_window_is_handed_out_unas
 async def test_with_no_ping_window_every_checkout_is_asked(metadata_url: str) -> None:
     engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=0, clock=Clock())
     try:
-        async with lookup_session(engine) as session:
-            killed = await session.scalar(text("SELECT pg_backend_pid()"))
-        with psycopg.connect(metadata_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        killed = await given_back_and_killed(engine, metadata_url)
         async with lookup_session(engine) as session:  # the same instant, and still replaced
             assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
     finally:

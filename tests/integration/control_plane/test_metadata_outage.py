@@ -11,7 +11,8 @@ no free connection.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -154,14 +155,32 @@ class Clock:
 PING_IDLE_S = 1.0
 
 
+@asynccontextmanager
+async def one_connection_pool(
+    metadata_url: str, ping_idle_s: float
+) -> AsyncIterator[tuple[AsyncEngine, Clock]]:
+    """An engine whose pool holds one connection, on a clock moved by hand."""
+    clock = Clock()
+    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=ping_idle_s, clock=clock)
+    try:
+        yield engine, clock
+    finally:
+        await engine.dispose()
+
+
 async def given_back_and_killed(engine: AsyncEngine, metadata_url: str) -> int:
     """Uses the pool's one connection, gives it back, and kills its backend (as a restart does):
     the backend's pid."""
-    async with lookup_session(engine) as session:
-        killed = int(await session.scalar(text("SELECT pg_backend_pid()")))
+    killed = await session_backend_pid(engine)
     with psycopg.connect(metadata_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
     return killed
+
+
+async def session_backend_pid(engine: AsyncEngine) -> int:
+    """The backend pid of the connection a session takes from the pool."""
+    async with lookup_session(engine) as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
 
 
 @pytest.mark.asyncio
@@ -170,15 +189,10 @@ async def test_a_pooled_connection_killed_while_idle_is_replaced_before_a_reques
 ) -> None:
     # What a failover, a restart or an idle-connection reaper leaves in the pool: the checkout's ping
     # finds it dead and the pool connects afresh, so the request never sees it.
-    clock = Clock()
-    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
-    try:
+    async with one_connection_pool(metadata_url, PING_IDLE_S) as (engine, clock):
         killed = await given_back_and_killed(engine, metadata_url)
         clock.now += PING_IDLE_S  # idle for the whole window: asked before it is handed out
-        async with lookup_session(engine) as session:
-            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
-    finally:
-        await engine.dispose()
+        assert await session_backend_pid(engine) != killed
 
 
 @pytest.mark.asyncio
@@ -188,29 +202,19 @@ async def test_a_connection_given_back_within_the_ping_window_is_handed_out_unas
     # The round trip a busy server saves on every request (control_plane/db/engine.py, CheckoutPing),
     # and its price: a connection that dies within the window fails the one request that takes it,
     # as unavailable (a 503), and the next request gets a fresh connection.
-    clock = Clock()
-    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=PING_IDLE_S, clock=clock)
-    try:
+    async with one_connection_pool(metadata_url, PING_IDLE_S) as (engine, clock):
         killed = await given_back_and_killed(engine, metadata_url)
         clock.now += PING_IDLE_S / 2
         with pytest.raises(MetadataUnavailable):
-            async with lookup_session(engine) as session:
-                await session.scalar(text("SELECT pg_backend_pid()"))
-        async with lookup_session(engine) as session:
-            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
-    finally:
-        await engine.dispose()
+            await session_backend_pid(engine)
+        assert await session_backend_pid(engine) != killed
 
 
 @pytest.mark.asyncio
 async def test_with_no_ping_window_every_checkout_is_asked(metadata_url: str) -> None:
-    engine = engine_from_url(metadata_url, pool_size=1, max_overflow=0, ping_idle_s=0, clock=Clock())
-    try:
+    async with one_connection_pool(metadata_url, ping_idle_s=0) as (engine, _clock):
         killed = await given_back_and_killed(engine, metadata_url)
-        async with lookup_session(engine) as session:  # the same instant, and still replaced
-            assert await session.scalar(text("SELECT pg_backend_pid()")) != killed
-    finally:
-        await engine.dispose()
+        assert await session_backend_pid(engine) != killed  # the same instant, and still replaced
 
 
 @pytest.mark.asyncio
